@@ -1,0 +1,1 @@
+"""The pure domain: values and rules about people, addresses and matching. No I/O."""

@@ -1,0 +1,61 @@
+"""Email address normalisation: one key per mailbox, whatever case or script it was written in.
+
+``normalize_address("Anna.Berg@BÜCHER.example")`` -> ``"anna.berg@xn--bcher-kva.example"``
+
+Rules (product.md section 4): the whole address is compared case-insensitively; the domain is
+converted to its IDNA (UTS #46) ASCII form; surrounding angle brackets, whitespace and a trailing
+dot on the domain are dropped. Gmail dot-folding and plus-addressing are *not* applied: they
+would merge distinct mailboxes on other providers.
+"""
+
+from __future__ import annotations
+
+import idna
+
+_FORBIDDEN = frozenset(' \t\r\n<>(),;:"[]\\')
+
+
+def normalize_domain(domain: str) -> str | None:
+    """The IDNA ASCII, lower-case form of ``domain``, or None when it is not a usable domain."""
+    domain = domain.strip().rstrip(".").lower()
+    if not domain or any(c in _FORBIDDEN or c == "@" for c in domain):
+        return None
+    if domain.isascii():
+        return domain if "." in domain or domain == "localhost" else None
+    try:
+        ascii_form = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return None
+    return ascii_form.lower()
+
+
+def normalize_address(address: str) -> str | None:
+    """The matching key of ``address``, or None when it is not an address at all."""
+    address = address.strip()
+    if address.startswith("<") and address.endswith(">"):
+        address = address[1:-1].strip()
+    local, at, domain = address.rpartition("@")
+    if not at or not local or any(c in _FORBIDDEN for c in local):
+        return None
+    if len(local) > 64:
+        return None
+    key_domain = normalize_domain(domain)
+    if key_domain is None:
+        return None
+    return f"{local.lower()}@{key_domain}"
+
+
+def domain_of(address_key: str) -> str:
+    """The domain part of a normalised address."""
+    return address_key.rpartition("@")[2]
+
+
+def is_in_domain(address_key: str, domains: frozenset[str]) -> bool:
+    """True when the address's domain is one of ``domains`` or a subdomain of one."""
+    domain = domain_of(address_key)
+    while True:
+        if domain in domains:
+            return True
+        _, dot, domain = domain.partition(".")
+        if not dot:
+            return False
