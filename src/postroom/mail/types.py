@@ -1,0 +1,112 @@
+"""Typed results of parsing mail: what the rest of Postroom knows about a message.
+
+All values are frozen dataclasses built by pure functions in this package (``parse.py``,
+``text.py``, ``classify.py``); none of them needs a socket or a database.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """One RFC 5322 mailbox: ``"Anna Berg" <anna@example.com>``.
+
+    ``address`` is decoded (encoded words undone) but not normalised; see
+    ``postroom.domain.addresses.normalize_address`` for the matching key.
+    """
+
+    name: str
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Headers:
+    """The header fields Postroom uses, decoded.
+
+    Address fields hold only mailboxes that have an ``@``; groups are flattened.
+    ``date`` is timezone-aware, or None when the Date field is missing or unreadable.
+    ``message_id`` keeps its angle brackets and case, with surrounding space removed.
+    """
+
+    subject: str = ""
+    date: datetime | None = None
+    date_raw: str | None = None
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    from_: tuple[Mailbox, ...] = ()
+    sender: tuple[Mailbox, ...] = ()
+    reply_to: tuple[Mailbox, ...] = ()
+    to: tuple[Mailbox, ...] = ()
+    cc: tuple[Mailbox, ...] = ()
+    bcc: tuple[Mailbox, ...] = ()
+    list_id: str | None = None
+    list_unsubscribe: str | None = None
+    precedence: str | None = None
+    auto_submitted: str | None = None
+    content_type: str = "text/plain"
+    """The top-level media type, lower case (``multipart/report`` marks a DSN)."""
+    report_type: str | None = None
+    """The ``report-type`` parameter of a multipart/report, lower case."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str | None
+    content_type: str
+    size: int
+    """Decoded size in bytes."""
+
+
+class MessageKind(enum.Enum):
+    CONVERSATION = "conversation"
+    BULK = "bulk"
+    BOUNCE = "bounce"
+
+
+@dataclass(frozen=True, slots=True)
+class Bounce:
+    """A delivery status notification (RFC 3464): whose delivery failed and why."""
+
+    failed_recipients: tuple[str, ...]
+    """Addresses (as written in Final-Recipient / Original-Recipient) whose delivery failed."""
+    status: str | None = None
+    """The first failed recipient's Status, e.g. ``5.1.1``."""
+    diagnostic: str | None = None
+    original_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    kind: MessageKind
+    reason: str | None = None
+    """Why, e.g. ``List-Id``, ``Precedence: bulk``, ``multipart/report delivery-status``."""
+    bounce: Bounce | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """The readable content of a message."""
+
+    text: str
+    """The whole readable text: text/plain, else the HTML part turned into text."""
+    reply_text: str
+    """The new part of ``text``: quoted history (and the reply header) removed."""
+    attachments: tuple[Attachment, ...] = ()
+    is_from_html: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMessage:
+    """Everything the ingest pipeline needs from one message."""
+
+    headers: Headers
+    body: Body
+    classification: Classification
+    size: int
+    defects: tuple[str, ...] = field(default=())
+    """Names of the MIME defects the parser tolerated (malformed but readable mail)."""
