@@ -41,6 +41,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from postroom.domain.matching import Direction
+from postroom.mail.types import MessageKind
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -111,17 +114,6 @@ class Visibility(enum.Enum):
     EVERYTHING = "everything"
     SUBJECT = "subject"  # subject and metadata, no text
     METADATA = "metadata"  # participants and date only
-
-
-class Direction(enum.Enum):
-    RECEIVED = "received"
-    SENT = "sent"
-
-
-class MessageKind(enum.Enum):
-    CONVERSATION = "conversation"
-    BULK = "bulk"  # List-Id, List-Unsubscribe, Precedence bulk/list/junk, Auto-Submitted
-    BOUNCE = "bounce"  # a delivery status notification (RFC 3464)
 
 
 class ActivityKind(enum.Enum):

@@ -1,0 +1,107 @@
+"""Queries for activities: the idempotent insert and the timeline of a record.
+
+``insert_activities`` relies on UNIQUE(fingerprint, person_id): a row already there is left
+as it is, so replaying a batch (restart, reconnect, second copy) creates nothing new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from postroom.store.db import chunked, insert_ignoring_duplicates
+from postroom.store.models import Activity, BodyState
+
+
+def insert_activities(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert the activities not yet logged; return how many were new.
+
+    Each row needs ``fingerprint`` and ``person_id`` plus the other Activity columns.
+    """
+    if not rows:
+        return 0
+    pairs = {(r["fingerprint"], r["person_id"]) for r in rows}
+    existing: set[tuple[str, int]] = set()
+    for chunk in chunked(sorted(pairs), 400):
+        found = session.execute(
+            select(Activity.fingerprint, Activity.person_id).where(
+                tuple_(Activity.fingerprint, Activity.person_id).in_(chunk)
+            )
+        )
+        existing.update((f, p) for f, p in found)
+    fresh: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in rows:
+        pair = (r["fingerprint"], r["person_id"])
+        if pair not in existing and pair not in fresh:
+            fresh[pair] = r
+    if fresh:
+        session.execute(
+            insert_ignoring_duplicates(session, Activity.__table__),  # type: ignore[arg-type]
+            list(fresh.values()),
+        )
+    return len(fresh)
+
+
+def list_activities(
+    *, session: Session, person_id: int, limit: int = 50, offset: int = 0
+) -> list[Activity]:
+    """A record's timeline, newest first (undated activities last)."""
+    query = (
+        select(Activity)
+        .where(Activity.person_id == person_id)
+        .order_by(Activity.occurred_at.desc().nulls_last(), Activity.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.scalars(query))
+
+
+def count_activities(*, session: Session, person_id: int | None = None) -> int:
+    query = select(func.count()).select_from(Activity)
+    if person_id is not None:
+        query = query.where(Activity.person_id == person_id)
+    return int(session.scalar(query) or 0)
+
+
+def list_pending_bodies(*, session: Session, message_ids: Sequence[int]) -> list[Activity]:
+    """Activities of these messages whose text is still to be fetched."""
+    result: list[Activity] = []
+    for chunk in chunked(list(message_ids)):
+        result.extend(
+            session.scalars(
+                select(Activity).where(
+                    Activity.message_id.in_(chunk), Activity.body_state == BodyState.PENDING
+                )
+            )
+        )
+    return result
+
+
+def fill_body(
+    *,
+    session: Session,
+    activity_ids: Sequence[int],
+    text: str,
+    reply_text: str,
+    attachments: list[dict[str, Any]],
+) -> None:
+    """Store the text of activities that were waiting for it."""
+    session.execute(
+        update(Activity)
+        .where(Activity.id.in_(activity_ids), Activity.body_state == BodyState.PENDING)
+        .values(
+            text=text,
+            reply_text=reply_text,
+            attachments=attachments,
+            body_state=BodyState.PRESENT,
+        )
+    )
+
+
+def delete_activities(*, session: Session, activity_ids: Sequence[int]) -> None:
+    """Remove activities that must not exist (a pending one found to mention a private address)."""
+    for chunk in chunked(list(activity_ids)):
+        session.query(Activity).filter(Activity.id.in_(chunk)).delete(synchronize_session=False)
