@@ -56,8 +56,18 @@ def _start_private_cluster() -> str:
         capture_output=True,
     )
     subprocess.run(
-        [*as_user, _pg_bin("pg_ctl"), "-D", data, "-l", os.path.join(folder, "log"), "-w",
-         "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"],
+        [
+            *as_user,
+            _pg_bin("pg_ctl"),
+            "-D",
+            data,
+            "-l",
+            os.path.join(folder, "log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1",
+            "start",
+        ],
         check=True,
         capture_output=True,
     )
