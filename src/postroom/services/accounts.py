@@ -1,0 +1,364 @@
+"""Mail accounts (product.md section 2) and the org-wide matching settings: internal domains
+and the private list.
+
+Every function takes keyword-only ``*, session`` and never commits.
+
+Invariants:
+
+* A password is stored only sealed (``services.secrets.Keyring``); it enters as a ``Secret``
+  and leaves as one (``reveal_password``), so it never prints.
+* TLS is the rule: implicit TLS (993/465) by default, STARTTLS when chosen (and then required).
+  Plain text is accepted only for a loopback host (``localhost``, ``127.0.0.0/8``, ``::1``)
+  *and* when ``allow_plaintext`` is given: both, never one alone.
+* Hosts are stored lower-case in IDNA ASCII form; IPv6 literals without brackets.
+* An account's own addresses are stored as typed and normalised (``normalize_address``); the
+  login username is one of them whenever it is an address. Bad addresses are refused, not
+  skipped.
+* One account per (IMAP host, username), compared case-insensitively: the same mailbox synced
+  twice would only duplicate work.
+* Internal domains are stored normalised (IDNA ASCII, lower-case, no leading ``@``); private
+  entries are an address key or such a domain. Adding what is there already is a no-op.
+
+The few queries on accounts and settings sit in the private helpers at the end of this module
+(the ``_query_*`` functions), pending a ``store`` module for them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from typing import cast
+
+import idna
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from postroom.domain.addresses import normalize_address, normalize_domain
+from postroom.errors import Conflict, InputError, NotFound
+from postroom.services.secrets import Keyring, Secret
+from postroom.store import records as record_store
+from postroom.store.db import insert_ignoring_duplicates
+from postroom.store.models import (
+    AccountAddress,
+    Base,
+    InternalDomain,
+    MailAccount,
+    PrivateEntry,
+    PrivateKind,
+    TlsMode,
+    Visibility,
+)
+
+_DEFAULT_IMAP_PORT = {TlsMode.IMPLICIT: 993, TlsMode.STARTTLS: 143, TlsMode.PLAIN: 143}
+_DEFAULT_SMTP_PORT = {TlsMode.IMPLICIT: 465, TlsMode.STARTTLS: 587, TlsMode.PLAIN: 25}
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+def normalize_host(host: str) -> str | None:
+    """``"IMAP.Example.COM."`` -> ``"imap.example.com"``, ``"[::1]"`` -> ``"::1"``,
+    ``"bücher.example"`` -> ``"xn--bcher-kva.example"``; None when it is not a host name."""
+    text = host.strip().rstrip(".").lower()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        return ipaddress.ip_address(text).compressed
+    except ValueError:
+        pass
+    if not text or len(text) > 253:
+        return None
+    try:
+        return idna.encode(text, uts46=True, std3_rules=True).decode("ascii")
+    except idna.IDNAError:
+        return None
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` (and ``*.localhost``, RFC 6761), 127.0.0.0/8 and ``::1``.
+
+    ``host`` is a normalised host (``normalize_host``); names are not resolved.
+    """
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_host(host: str, what: str) -> str:
+    found = normalize_host(host)
+    if found is None:
+        raise InputError(f"{what} host {host.strip()!r} is not a host name or address")
+    return found
+
+
+def _check_port(port: int, what: str) -> int:
+    if not 1 <= port <= 65535:
+        raise InputError(f"{what} port {port} is not between 1 and 65535")
+    return port
+
+
+def _check_tls(tls: TlsMode, host: str, what: str, *, allow_plaintext: bool) -> None:
+    if tls is not TlsMode.PLAIN:
+        return
+    if not is_loopback_host(host):
+        raise InputError(
+            f"{what} without TLS is allowed only to a loopback host, not {host}",
+            advice="use implicit TLS (port 993 for IMAP, 465 for SMTP) or STARTTLS",
+        )
+    if not allow_plaintext:
+        raise InputError(
+            f"{what} without TLS was not explicitly allowed",
+            advice="allow plain text explicitly, and only for a local test server",
+        )
+
+
+def _check_own_addresses(addresses: Sequence[str], username: str) -> list[tuple[str, str]]:
+    """``[(as typed, key)]`` for ``addresses`` plus ``username`` when it is an address."""
+    found: dict[str, str] = {}  # key -> as typed, in the order given
+    bad: list[str] = []
+    for raw in addresses:
+        typed = raw.strip()
+        key = normalize_address(typed)
+        if key is None:
+            bad.append(repr(typed))
+        else:
+            found.setdefault(key, typed)
+    if bad:
+        raise InputError(f"own address {', '.join(bad)} is not an address")
+    username_key = normalize_address(username)
+    if username_key is not None:
+        found.setdefault(username_key, username.strip())
+    return [(typed, key) for key, typed in found.items()]
+
+
+def _check_text(value: str, what: str, limit: int) -> str:
+    text = value.strip()
+    if not text:
+        raise InputError(f"{what} is empty")
+    if len(text) > limit:
+        raise InputError(f"{what} is longer than {limit} characters")
+    return text
+
+
+# --- accounts ----------------------------------------------------------------------------
+
+
+def add_account(
+    *,
+    session: Session,
+    keyring: Keyring,
+    user_email: str,
+    label: str,
+    imap_host: str,
+    imap_port: int | None = None,
+    tls: TlsMode = TlsMode.IMPLICIT,
+    username: str,
+    password: Secret,
+    own_addresses: Sequence[str] = (),
+    allow_plaintext: bool = False,
+    smtp_host: str | None = None,
+    smtp_port: int | None = None,
+    smtp_tls: TlsMode | None = None,
+    visibility: Visibility = Visibility.EVERYTHING,
+) -> MailAccount:
+    """Add an IMAP account for the user ``user_email`` (created when new), password sealed.
+
+    ``imap_port`` defaults to 993 for implicit TLS, else 143. With ``smtp_host``, ``smtp_tls``
+    defaults to implicit TLS (port 465) unless ``smtp_port`` says otherwise (587 or 25 mean
+    STARTTLS), and ``smtp_port`` to the TLS mode's port (465, 587; 25 for plain).
+
+    Raises ``InputError`` for a bad value or a forbidden plain-text connection (with advice),
+    and ``Conflict`` when an account for this host and username exists.
+    """
+    label = _check_text(label, "label", 200)
+    username = _check_text(username, "username", 320)
+    if not password.reveal():
+        raise InputError("password is empty")
+    host = _check_host(imap_host, "IMAP")
+    port = _check_port(_DEFAULT_IMAP_PORT[tls] if imap_port is None else imap_port, "IMAP")
+    _check_tls(tls, host, "IMAP", allow_plaintext=allow_plaintext)
+
+    if smtp_host is None or not smtp_host.strip():
+        if smtp_port is not None or smtp_tls is not None:
+            raise InputError("an SMTP port or TLS mode was given without an SMTP host")
+        smtp: tuple[str, int, TlsMode] | None = None
+    else:
+        s_host = _check_host(smtp_host, "SMTP")
+        if smtp_tls is None:
+            smtp_tls = TlsMode.IMPLICIT if smtp_port in (None, 465) else TlsMode.STARTTLS
+        s_port = _check_port(
+            _DEFAULT_SMTP_PORT[smtp_tls] if smtp_port is None else smtp_port, "SMTP"
+        )
+        _check_tls(smtp_tls, s_host, "SMTP", allow_plaintext=allow_plaintext)
+        smtp = (s_host, s_port, smtp_tls)
+
+    addresses = _check_own_addresses(own_addresses, username)
+    existing = _query_account_by_login(session=session, imap_host=host, username=username)
+    if existing is not None:
+        raise Conflict(
+            f"account #{existing.id} ({existing.label}, user {existing.user.email}) already"
+            f" syncs {username} on {host}",
+        )
+    user = record_store.find_or_create_user(session=session, email=user_email)
+    account = MailAccount(
+        user_id=user.id,
+        label=label,
+        imap_host=host,
+        imap_port=port,
+        imap_tls=tls,
+        username=username,
+        secret=keyring.seal(password),
+        smtp_host=smtp[0] if smtp else None,
+        smtp_port=smtp[1] if smtp else None,
+        smtp_tls=smtp[2] if smtp else None,
+        visibility=visibility,
+        addresses=[AccountAddress(address=typed, address_key=key) for typed, key in addresses],
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def list_accounts(*, session: Session, user_email: str | None = None) -> list[MailAccount]:
+    """Every account, or those of the user ``user_email``, oldest first."""
+    if user_email is None:
+        return _query_accounts(session=session, user_id=None)
+    user = record_store.get_user_by_email(session=session, email=user_email)
+    return [] if user is None else _query_accounts(session=session, user_id=user.id)
+
+
+def get_account(*, session: Session, account_id: int) -> MailAccount | None:
+    """The account ``account_id``, or None."""
+    return session.get(MailAccount, account_id)
+
+
+def get_account_or_raise(*, session: Session, account_id: int) -> MailAccount:
+    """The account ``account_id``; raises ``NotFound`` when there is none."""
+    account = session.get(MailAccount, account_id)
+    if account is None:
+        raise NotFound(f"mail account #{account_id} does not exist")
+    return account
+
+
+def reveal_password(*, keyring: Keyring, account: MailAccount) -> Secret:
+    """The account's password, as a ``Secret``; raises ``SecretError`` for a wrong key."""
+    return keyring.open_secret(account.secret)
+
+
+def set_account_password(
+    *, session: Session, keyring: Keyring, account_id: int, password: Secret
+) -> MailAccount:
+    """Replace the account's password (sealed) and clear its "needs re-authentication" flag.
+
+    Raises ``NotFound`` for an unknown id and ``InputError`` for an empty password.
+    """
+    if not password.reveal():
+        raise InputError("password is empty")
+    account = get_account_or_raise(session=session, account_id=account_id)
+    account.secret = keyring.seal(password)
+    account.needs_reauth = False
+    session.flush()
+    return account
+
+
+# --- org-wide settings -------------------------------------------------------------------
+
+
+def _check_domain(value: str, what: str) -> str:
+    text = value.strip()
+    domain = normalize_domain(text[1:] if text.startswith("@") else text)
+    if domain is None:
+        raise InputError(f"{what} {text!r} is not a domain")
+    return domain
+
+
+def add_internal_domain(*, session: Session, domain: str) -> str:
+    """Add the firm's own ``domain`` (``"@Firm.example"`` or ``"firm.example"``); returns its
+    normalised form. Raises ``InputError`` when it is not a domain."""
+    key = _check_domain(domain, "internal domain")
+    session.execute(insert_ignoring_duplicates(session, _table(InternalDomain)).values(domain=key))
+    return key
+
+
+def list_internal_domains(*, session: Session) -> list[str]:
+    """The internal domains, sorted."""
+    return list(session.scalars(select(InternalDomain.domain).order_by(InternalDomain.domain)))
+
+
+def remove_internal_domain(*, session: Session, domain: str) -> None:
+    """Remove an internal domain; raises ``NotFound`` when it is not one."""
+    key = _check_domain(domain, "internal domain")
+    found = session.get(InternalDomain, key)
+    if found is None:
+        raise NotFound(f"{key} is not an internal domain")
+    session.delete(found)
+    session.flush()
+
+
+def check_private_value(value: str) -> tuple[PrivateKind, str]:
+    """``"Boss@Firm.example"`` -> ``(ADDRESS, "boss@firm.example")``; ``"@Clinic.example"``
+    or ``"clinic.example"`` -> ``(DOMAIN, "clinic.example")``. Raises ``InputError``."""
+    text = value.strip()
+    local, at, _ = text.rpartition("@")
+    if at and local:
+        key = normalize_address(text)
+        if key is None:
+            raise InputError(f"private entry {text!r} is not an address")
+        return PrivateKind.ADDRESS, key
+    return PrivateKind.DOMAIN, _check_domain(text, "private entry")
+
+
+def add_private_entry(*, session: Session, value: str) -> PrivateEntry:
+    """Put an address or a domain on the private list (mail with it is never logged).
+
+    Returns the entry, the existing one when it is there already.
+    """
+    kind, key = check_private_value(value)
+    session.execute(
+        insert_ignoring_duplicates(session, _table(PrivateEntry)).values(kind=kind, value=key)
+    )
+    return session.scalars(select(PrivateEntry).where(PrivateEntry.value == key)).one()
+
+
+def list_private_entries(*, session: Session) -> list[PrivateEntry]:
+    """The private list, addresses first, each kind sorted by value."""
+    return list(
+        session.scalars(select(PrivateEntry).order_by(PrivateEntry.kind, PrivateEntry.value))
+    )
+
+
+def remove_private_entry(*, session: Session, value: str) -> None:
+    """Take an address or domain off the private list; raises ``NotFound`` when absent."""
+    _, key = check_private_value(value)
+    found = session.scalars(select(PrivateEntry).where(PrivateEntry.value == key)).one_or_none()
+    if found is None:
+        raise NotFound(f"{key} is not on the private list")
+    session.delete(found)
+    session.flush()
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+# --- queries (to move to a store module) ----------------------------------------------------
+
+
+def _query_account_by_login(
+    *, session: Session, imap_host: str, username: str
+) -> MailAccount | None:
+    candidates = session.scalars(
+        select(MailAccount).where(MailAccount.imap_host == imap_host).order_by(MailAccount.id)
+    )
+    wanted = username.casefold()
+    return next((a for a in candidates if a.username.casefold() == wanted), None)
+
+
+def _query_accounts(*, session: Session, user_id: int | None) -> list[MailAccount]:
+    query = select(MailAccount).order_by(MailAccount.id)
+    if user_id is not None:
+        query = query.where(MailAccount.user_id == user_id)
+    return list(session.scalars(query))
