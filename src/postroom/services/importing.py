@@ -1,0 +1,738 @@
+"""Import Name records from CSV and vCard files, with the duplicate check of product.md
+section 1 against the database *and* within the file.
+
+Two steps: ``parse_csv_records`` / ``parse_vcard_records`` turn bytes into ``SourceRecord``
+values (pure: no database), then ``import_records`` stores them. ``import_csv`` and
+``import_vcard`` do both.
+
+Invariants:
+
+* Nothing is silently dropped: every CSV row after the header (blank ones included) and every
+  vCard block appears exactly once in the ``ImportReport``, as created, merged, skipped or an
+  error with its reason. Columns or vCard properties that were not imported are listed in
+  ``ImportReport.ignored_fields``.
+* A duplicate within the file is caught like one in the database: rows are stored in file
+  order, so a later row finds the record an earlier row created, and its reason says
+  ``as line 2`` (or ``as card 2``) rather than a record id.
+* Transactions: the import runs inside the caller's transaction and never commits. Each row is
+  stored inside its own SAVEPOINT, so a row the database refuses is rolled back alone and
+  reported, and the rows around it are kept; the caller commits once at the end. (On SQLite
+  this needs the pysqlite savepoint fix in ``store.db``; until then each row is committed when
+  its savepoint is released, so a crash mid-import keeps the rows before it.)
+* A row is checked (``domain.records.check_draft``) before it is stored: one bad value (an
+  address that is not one, a phone that is not valid) makes the whole row an error listing
+  every problem, rather than a record quietly missing that value.
+
+CSV: the encoding is UTF-16 when the file starts with its byte order mark, else UTF-8 (BOM
+optional), else Windows-1252. The delimiter is sniffed from the header line among ``, ; TAB |``
+(``csv.Sniffer``), falling back to a comma. Header names are matched loosely (case, spaces,
+punctuation and numbering do not matter: ``E-mail 2``, ``Mobile Phone``, ``Job Title``...).
+
+vCard: 2.1, 3.0 and 4.0 through ``vobject`` (folded lines, quoted-printable, several cards per
+file). The file is first cut into ``BEGIN:VCARD`` ... ``END:VCARD`` blocks, so a broken card
+is reported and the cards after it are still imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from typing import Any, Literal
+
+import vobject
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session
+
+from postroom.domain.records import (
+    CheckedDraft,
+    DraftError,
+    DuplicateMatch,
+    Kind,
+    PersonDraft,
+    PhoneEntry,
+    check_draft,
+    collapse_space,
+)
+from postroom.errors import InputError, PostroomError
+from postroom.services.records import (
+    AddressesAddedHook,
+    create_checked_person,
+    find_duplicate_of,
+    merge_checked_person,
+)
+
+ImportPolicy = Literal["merge", "skip", "create"]
+"""What to do with a row that duplicates a record: merge into it, skip it, or create anyway."""
+
+Unit = Literal["line", "card"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportEntry:
+    """One input row's outcome.
+
+    ``source`` is the row's first line in the CSV file (the header is line 1) or the card's
+    position in the vCard file (1 = first). ``record_id`` is the record created, merged into,
+    or (when skipped) duplicated; None for an error. ``reason`` says why it was merged, skipped
+    or refused, e.g. ``"same email anna@acme.example as line 2: added phone +442079460958"``.
+    """
+
+    source: int
+    name: str
+    record_id: int | None = None
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """Every input row, exactly once, in one of four lists (each in file order)."""
+
+    unit: Unit
+    created: list[ImportEntry] = field(default_factory=list)
+    merged: list[ImportEntry] = field(default_factory=list)
+    skipped: list[ImportEntry] = field(default_factory=list)
+    errors: list[ImportEntry] = field(default_factory=list)
+    ignored_fields: list[str] = field(default_factory=list)
+    """CSV column headers, or vCard property names, whose values were not imported."""
+
+    @property
+    def total(self) -> int:
+        return len(self.created) + len(self.merged) + len(self.skipped) + len(self.errors)
+
+    def list_outcomes(self) -> list[tuple[str, ImportEntry]]:
+        """``[("created", entry), ("error", entry), ...]`` in file order."""
+        outcomes = [
+            *(("created", e) for e in self.created),
+            *(("merged", e) for e in self.merged),
+            *(("skipped", e) for e in self.skipped),
+            *(("error", e) for e in self.errors),
+        ]
+        return sorted(outcomes, key=lambda pair: pair[1].source)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One row or card of a file: a draft, or why there is none.
+
+    Exactly one of ``draft``, ``error`` and ``skip_reason`` is set.
+    """
+
+    source: int
+    draft: PersonDraft | None = None
+    name: str = ""
+    error: str | None = None
+    skip_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    """The records a file holds, in file order, and the fields that were not read."""
+
+    unit: Unit
+    records: tuple[SourceRecord, ...]
+    ignored_fields: tuple[str, ...] = ()
+
+
+# --- text ----------------------------------------------------------------------------------
+
+
+def decode_text(data: bytes) -> str:
+    """``data`` as text: UTF-16 with a BOM, else UTF-8 (BOM dropped), else Windows-1252.
+
+    Raises ``InputError`` when it is none of them.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputError("the file starts like UTF-16 text but is not") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            "the file is not text: neither UTF-8 nor Windows-1252",
+            advice="save it as CSV UTF-8 (or export the vCard as UTF-8)",
+        ) from exc
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+class _Field(enum.Enum):
+    NAME = "name"
+    FIRST = "first name"
+    MIDDLE = "middle name"
+    LAST = "last name"
+    EMAIL = "email"
+    PHONE = "phone"
+    COMPANY = "company"
+    TITLE = "title"
+    LOCATION = "location"
+    LINKS = "links"
+    TAGS = "tags"
+    NOTES = "notes"
+    KIND = "kind"
+    OWNER = "owner"
+
+
+_SINGLE = {
+    _Field.NAME,
+    _Field.FIRST,
+    _Field.MIDDLE,
+    _Field.LAST,
+    _Field.COMPANY,
+    _Field.TITLE,
+    _Field.LOCATION,
+    _Field.KIND,
+    _Field.OWNER,
+}
+"""Fields filled from one column: only the best-matching columns are read, the others ignored
+(``Title`` is a salutation when ``Job Title`` is there too)."""
+
+
+def _aliases(target: _Field, priority: int, names: str) -> dict[str, tuple[_Field, int]]:
+    return dict.fromkeys((n.strip() for n in names.split("|")), (target, priority))
+
+
+_EXACT: dict[str, tuple[_Field, int]] = {
+    **_aliases(_Field.NAME, 0, "name | full name | fullname"),
+    **_aliases(_Field.NAME, 1, "display name | contact name | candidate name | contact"),
+    **_aliases(_Field.FIRST, 0, "first name | firstname | first | given name | forename"),
+    **_aliases(_Field.MIDDLE, 0, "middle name | middlename | additional name"),
+    **_aliases(_Field.LAST, 0, "last name | lastname | last | surname | family name"),
+    **_aliases(
+        _Field.COMPANY,
+        0,
+        "company | company name | organisation | organization | organisation name"
+        " | organization name | org",
+    ),
+    **_aliases(_Field.COMPANY, 1, "employer | current company"),
+    **_aliases(_Field.TITLE, 0, "job title | jobtitle | organisation title | organization title"),
+    **_aliases(_Field.TITLE, 1, "position | role | job"),
+    **_aliases(_Field.TITLE, 2, "title"),
+    **_aliases(_Field.LOCATION, 0, "location"),
+    **_aliases(_Field.LOCATION, 1, "city | town | locality"),
+    **_aliases(
+        _Field.LINKS,
+        0,
+        "links | link | url | urls | website | web site | web page | webpage | homepage"
+        " | profile url",
+    ),
+    **_aliases(_Field.TAGS, 0, "tags | tag | labels | categories | category | groups"),
+    **_aliases(_Field.NOTES, 0, "notes | note | comments | comment | description"),
+    **_aliases(_Field.KIND, 0, "kind | type | record type | person type | contact type"),
+    **_aliases(_Field.OWNER, 0, "owner | owner email | recruiter | assigned to"),
+}
+
+_PHONE_WORDS = frozenset(
+    {"phone", "telephone", "tel", "mobile", "cell", "cellphone", "mobilephone"}
+)
+_MOBILE_WORDS = frozenset({"mobile", "cell", "cellphone", "mobilephone"})
+_WORK_WORDS = frozenset({"work", "business", "office"})
+_DESCRIPTOR_WORDS = frozenset({"type", "label", "kind"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    index: int
+    header: str
+    target: _Field
+    priority: int = 0
+    label: str | None = None
+
+
+def _header_words(header: str) -> list[str]:
+    """``"E-mail 2 - Value"`` -> ``["e", "mail"]``: case, punctuation, numbers and a trailing
+    ``value`` (Google's export) do not matter."""
+    words = [w for w in re.sub(r"[\W_]+", " ", header.casefold()).split() if not w.isdigit()]
+    return words[:-1] if len(words) > 1 and words[-1] == "value" else words
+
+
+def _match_header(index: int, header: str) -> _Column | None:
+    words = _header_words(header)
+    key = " ".join(words)
+    if key in _EXACT:
+        target, priority = _EXACT[key]
+        return _Column(index, header, target, priority)
+    present = set(words)
+    if present & _DESCRIPTOR_WORDS:
+        return None  # "E-mail 1 - Type", "Phone 2 - Label": about a value, not a value
+    if any(w.startswith("email") for w in words) or "e mail" in key or key in {"mail", "mails"}:
+        return _Column(index, header, _Field.EMAIL)
+    if present & _PHONE_WORDS and "fax" not in present:
+        if present & _MOBILE_WORDS:
+            label: str | None = "mobile"
+        elif present & _WORK_WORDS:
+            label = "work"
+        else:
+            label = "home" if "home" in present else None
+        return _Column(index, header, _Field.PHONE, label=label)
+    if "linkedin" in present:
+        return _Column(index, header, _Field.LINKS)
+    if "city" in present:
+        return _Column(index, header, _Field.LOCATION, priority=2)
+    if present & {"company", "organisation", "organization", "employer"}:
+        return _Column(index, header, _Field.COMPANY, priority=2)
+    return None
+
+
+def _map_columns(headers: Sequence[str]) -> tuple[list[_Column], list[str]]:
+    """The columns to read and the headers ignored, both in column order."""
+    matched = [(i, h, _match_header(i, h)) for i, h in enumerate(headers)]
+    best: dict[_Field, int] = {}
+    for _, _, column in matched:
+        if column is not None and column.target in _SINGLE:
+            best[column.target] = min(best.get(column.target, column.priority), column.priority)
+    used: list[_Column] = []
+    ignored: list[str] = []
+    for _, header, column in matched:
+        if column is None or (column.target in _SINGLE and column.priority > best[column.target]):
+            if header.strip():
+                ignored.append(header.strip())
+        else:
+            used.append(column)
+    return used, ignored
+
+
+def _sniff_delimiter(header_line: str) -> str:
+    try:
+        delimiter = csv.Sniffer().sniff(header_line, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+    return delimiter if len(next(csv.reader([header_line], delimiter=delimiter))) > 1 else ","
+
+
+def _split(text: str, pattern: str = r"[;,]") -> list[str]:
+    return [part.strip() for part in re.split(pattern, text) if part.strip()]
+
+
+def _split_emails(text: str) -> list[str]:
+    """``"a@x.example; Bo <b@y.example>, c@z.example d@w.example"`` -> four addresses."""
+    found: list[str] = []
+    for part in _split(text):
+        if "<" in part:
+            found.append(parseaddr(part)[1] or part)
+        else:
+            found.extend(part.split())
+    return found
+
+
+def _draft_from_row(
+    row: Sequence[str], columns: Sequence[_Column], default_kind: Kind
+) -> PersonDraft:
+    def values(target: _Field) -> list[tuple[_Column, str]]:
+        return [
+            (c, row[c.index].strip())
+            for c in columns
+            if c.target is target and c.index < len(row) and row[c.index].strip()
+        ]
+
+    def first(target: _Field) -> str | None:
+        found = values(target)
+        return found[0][1] if found else None
+
+    name = first(_Field.NAME) or " ".join(
+        v for v in (first(_Field.FIRST), first(_Field.MIDDLE), first(_Field.LAST)) if v
+    )
+    notes = "\n\n".join(v for _, v in values(_Field.NOTES))
+    return PersonDraft(
+        name=name,
+        kind=first(_Field.KIND) or default_kind,
+        emails=tuple(e for _, v in values(_Field.EMAIL) for e in _split_emails(v)),
+        phones=tuple(
+            PhoneEntry(number, c.label) for c, v in values(_Field.PHONE) for number in _split(v)
+        ),
+        company=first(_Field.COMPANY),
+        title=first(_Field.TITLE),
+        location=first(_Field.LOCATION),
+        links=tuple(link for _, v in values(_Field.LINKS) for link in _split(v, r"[\s;,]+")),
+        tags=tuple(tag for _, v in values(_Field.TAGS) for tag in _split(v)),
+        notes=notes or None,
+        owner_email=first(_Field.OWNER),
+    )
+
+
+def parse_csv_records(data: bytes, *, default_kind: Kind = "candidate") -> ParsedFile:
+    """The records of a CSV file with a header row; ``source`` is each row's first line.
+
+    Raises ``InputError`` when the file is empty, not text, or has no name column.
+    """
+    text = decode_text(data)
+    header_line = text.splitlines()[0] if text.strip() else ""
+    if not header_line.strip():
+        raise InputError("the file is empty or its first line (the header) is blank")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(header_line))
+    try:
+        headers = next(reader)
+    except csv.Error as exc:
+        raise InputError(f"the header line cannot be read: {exc}") from exc
+    columns, ignored = _map_columns(headers)
+    if not {c.target for c in columns} & {_Field.NAME, _Field.FIRST, _Field.LAST}:
+        raise InputError(
+            f"the file has no name column (its columns: {', '.join(headers)})",
+            advice="name a column 'Name', or 'First name' and 'Last name'",
+        )
+    records: list[SourceRecord] = []
+    while True:
+        source = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            records.append(SourceRecord(source, error=f"unreadable row: {exc}"))
+            continue
+        records.append(_record_from_row(source, row, len(headers), columns, default_kind))
+    return ParsedFile(unit="line", records=tuple(records), ignored_fields=tuple(ignored))
+
+
+def _record_from_row(
+    source: int, row: list[str], width: int, columns: Sequence[_Column], default_kind: Kind
+) -> SourceRecord:
+    if not any(cell.strip() for cell in row):
+        return SourceRecord(source, skip_reason="empty row")
+    draft = _draft_from_row(row, columns, default_kind)
+    if any(cell.strip() for cell in row[width:]):
+        return SourceRecord(
+            source,
+            name=collapse_space(draft.name),
+            error=f"the row has {len(row)} fields but the header has {width}",
+        )
+    return SourceRecord(source, draft=draft, name=collapse_space(draft.name))
+
+
+# --- vCard ---------------------------------------------------------------------------------
+
+_VCARD_READ = frozenset(
+    {"fn", "n", "email", "tel", "org", "title", "url", "x-socialprofile", "note", "categories"}
+    | {"adr", "version", "prodid", "uid", "rev", "kind"}
+)
+_VOBJECT_LINE = re.compile(r"^At line \d+: ")
+_FN_LINE = re.compile(r"^FN(?:;[^:]*)?:(.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    text: str
+    line: int
+    """Where the block starts in the file (1-based)."""
+    error: str | None = None
+
+
+def _cut_cards(text: str) -> list[_Block]:
+    """Cut ``text`` into ``BEGIN:VCARD`` ... ``END:VCARD`` blocks, in file order.
+
+    Text outside any card that is not blank becomes a block with an error, so it is reported.
+    """
+    blocks: list[_Block] = []
+    current: list[str] = []
+    current_line = 0
+    stray: list[str] = []
+    stray_line = 1
+    depth = 0
+
+    def flush_stray(error: str) -> None:
+        text = "".join(stray)
+        if text.strip():
+            skipped = len(text) - len(text.lstrip("\r\n"))
+            first = stray_line + text[:skipped].count("\n")
+            blocks.append(_Block(text, first, f"{error} at line {first}"))
+        stray.clear()
+
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        word = line.strip().upper()
+        if word == "BEGIN:VCARD":
+            if depth == 0:
+                flush_stray("text outside any BEGIN:VCARD ... END:VCARD")
+                current, current_line = [], number
+            current.append(line)
+            depth += 1
+        elif word == "END:VCARD" and depth == 0:
+            stray.append(line)
+            flush_stray("END:VCARD without BEGIN:VCARD")
+            stray_line = number + 1
+        elif word == "END:VCARD":
+            current.append(line)
+            depth -= 1
+            if depth == 0:
+                blocks.append(_Block("".join(current), current_line))
+                stray_line = number + 1
+        elif depth > 0:
+            current.append(line)
+        else:
+            stray.append(line)
+    if depth > 0:
+        error = f"the card at line {current_line} has no END:VCARD"
+        blocks.append(_Block("".join(current), current_line, error))
+    flush_stray("text outside any BEGIN:VCARD ... END:VCARD")
+    return blocks
+
+
+def _text_of(value: Any) -> str:
+    """A property value as one string: lists (ORG, CATEGORIES parts) joined by spaces."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list | tuple):
+        return " ".join(_text_of(v) for v in value if _text_of(v))
+    return ""
+
+
+def _list_of(value: Any) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [text for v in value for text in _list_of(v)]
+    text = _text_of(value)
+    return [text] if text else []
+
+
+def _types(line: Any) -> set[str]:
+    """The TYPE tokens of a property, 2.1 bare parameters included, lower-case."""
+    tokens = [*line.params.get("TYPE", []), *line.singletonparams]
+    return {t.strip().lower() for token in tokens for t in str(token).split(",") if t.strip()}
+
+
+def _preference(line: Any) -> int:
+    """1 is most preferred (vCard 4 ``PREF=1``, 3.0 ``TYPE=PREF``, 2.1 ``PREF``); 100 is none."""
+    for pref in line.params.get("PREF", []):
+        if str(pref).strip().isdigit():
+            return int(str(pref).strip())
+    return 1 if "pref" in _types(line) else 100
+
+
+def _lines(card: Any, name: str) -> list[Any]:
+    lines = list(card.contents.get(name, []))
+    return sorted(lines, key=_preference)  # stable: file order among equals
+
+
+def _phone_label(line: Any) -> str | None:
+    types = _types(line)
+    if types & {"cell", "mobile"}:
+        return "mobile"
+    if "work" in types:
+        return "work"
+    return "home" if "home" in types else None
+
+
+def _card_name(card: Any) -> str:
+    for line in _lines(card, "fn"):
+        if _text_of(line.value):
+            return _text_of(line.value)
+    for line in _lines(card, "n"):
+        n = line.value
+        parts = [getattr(n, part, "") for part in ("given", "additional", "family")]
+        name = " ".join(_text_of(p) for p in parts if _text_of(p))
+        if name:
+            return name
+    return ""
+
+
+def _card_location(card: Any) -> str | None:
+    for line in _lines(card, "adr"):
+        adr = line.value
+        parts = [_text_of(getattr(adr, part, "")) for part in ("city", "region", "country")]
+        if any(parts):
+            return ", ".join(p for p in parts if p)
+    return None
+
+
+def _draft_from_card(card: Any, default_kind: Kind) -> PersonDraft:
+    orgs = [_list_of(line.value) for line in _lines(card, "org")]
+    titles = [_text_of(line.value) for line in _lines(card, "title")]
+    notes = [_text_of(line.value) for line in card.contents.get("note", [])]
+    links = [_text_of(line.value) for line in card.contents.get("url", [])]
+    links += [
+        _text_of(line.value)
+        for line in card.contents.get("x-socialprofile", [])
+        if _text_of(line.value).lower().startswith(("http://", "https://"))
+    ]
+    return PersonDraft(
+        name=_card_name(card),
+        kind=default_kind,
+        emails=tuple(_text_of(line.value) for line in _lines(card, "email")),
+        phones=tuple(
+            PhoneEntry(_text_of(line.value), _phone_label(line)) for line in _lines(card, "tel")
+        ),
+        company=next((org[0] for org in orgs if org), None),
+        title=next((t for t in titles if t), None),
+        location=_card_location(card),
+        links=tuple(link for link in links if link),
+        tags=tuple(
+            tag for line in card.contents.get("categories", []) for tag in _list_of(line.value)
+        ),
+        notes="\n\n".join(n for n in notes if n) or None,
+    )
+
+
+def parse_vcard_records(data: bytes, *, default_kind: Kind = "candidate") -> ParsedFile:
+    """The records of a vCard file (2.1, 3.0 or 4.0); ``source`` is each card's position.
+
+    Raises ``InputError`` when the file is not text or holds no card at all.
+    """
+    blocks = _cut_cards(decode_text(data))
+    if not blocks:
+        raise InputError("the file holds no vCard (no BEGIN:VCARD line)")
+    records: list[SourceRecord] = []
+    ignored: set[str] = set()
+    for number, block in enumerate(blocks, start=1):
+        fn = _FN_LINE.search(block.text)
+        fallback_name = collapse_space(fn.group(1)) if fn else ""
+        if block.error is not None:
+            records.append(SourceRecord(number, name=fallback_name, error=block.error))
+            continue
+        try:
+            card = vobject.readOne(block.text)
+            draft = _draft_from_card(card, default_kind)
+        except (vobject.base.VObjectError, ValueError, LookupError) as exc:
+            # vobject's own "At line N" counts from an unclear origin: give the file's line.
+            message = _VOBJECT_LINE.sub("", collapse_space(str(exc))) or type(exc).__name__
+            error = f"unreadable card at line {block.line}: {message}"
+            records.append(SourceRecord(number, name=fallback_name, error=error))
+            continue
+        ignored.update(name.upper() for name in card.contents if name not in _VCARD_READ)
+        records.append(SourceRecord(number, draft=draft, name=collapse_space(draft.name)))
+    return ParsedFile(unit="card", records=tuple(records), ignored_fields=tuple(sorted(ignored)))
+
+
+# --- storing -------------------------------------------------------------------------------
+
+
+def import_records(
+    *,
+    session: Session,
+    parsed: ParsedFile,
+    policy: ImportPolicy = "merge",
+    default_region: str | None = None,
+    on_addresses_added: AddressesAddedHook | None = None,
+) -> ImportReport:
+    """Store ``parsed``'s records in file order, one SAVEPOINT each; never commits.
+
+    ``on_addresses_added`` runs inside the row's savepoint, so a row and the past mail linked
+    to it are kept or rolled back together.
+    """
+    report = ImportReport(unit=parsed.unit, ignored_fields=list(parsed.ignored_fields))
+    created_by: dict[int, int] = {}  # record id -> the source that created it in this import
+    for item in parsed.records:
+        if item.skip_reason is not None:
+            report.skipped.append(ImportEntry(item.source, item.name, None, item.skip_reason))
+            continue
+        if item.draft is None:
+            report.errors.append(ImportEntry(item.source, item.name, None, item.error))
+            continue
+        try:
+            checked = check_draft(item.draft, default_region=default_region)
+        except DraftError as exc:
+            report.errors.append(ImportEntry(item.source, item.name, None, str(exc)))
+            continue
+        try:
+            with session.begin_nested():
+                outcome, entry = _store_record(
+                    session,
+                    item.source,
+                    checked,
+                    policy,
+                    parsed.unit,
+                    created_by,
+                    on_addresses_added,
+                )
+        except (PostroomError, IntegrityError, DataError) as exc:
+            message = str(exc.orig) if isinstance(exc, IntegrityError | DataError) else str(exc)
+            report.errors.append(ImportEntry(item.source, checked.name, None, message))
+            continue
+        getattr(report, outcome).append(entry)
+    return report
+
+
+def _store_record(
+    session: Session,
+    source: int,
+    checked: CheckedDraft,
+    policy: ImportPolicy,
+    unit: Unit,
+    created_by: dict[int, int],
+    on_addresses_added: AddressesAddedHook | None,
+) -> tuple[Literal["created", "merged", "skipped"], ImportEntry]:
+    """Apply ``policy`` to one checked record; ``created_by`` learns the records created."""
+    match = find_duplicate_of(session=session, draft=checked)
+    if match is None or policy == "create":
+        result = create_checked_person(
+            session=session, draft=checked, duplicate=match, on_addresses_added=on_addresses_added
+        )
+        created_by[result.person.id] = source
+        reason = None
+        if match is not None:
+            reason = f"created anyway: {_where(match, unit, created_by)}"
+        return "created", ImportEntry(source, checked.name, result.person.id, reason)
+    where = _where(match, unit, created_by)
+    if policy == "skip":
+        return "skipped", ImportEntry(source, checked.name, match.record_id, where)
+    result = merge_checked_person(
+        session=session,
+        person_id=match.record_id,
+        draft=checked,
+        duplicate=match,
+        on_addresses_added=on_addresses_added,
+    )
+    changes = f"added {', '.join(result.changes)}" if result.changes else "nothing new"
+    return "merged", ImportEntry(source, checked.name, match.record_id, f"{where}: {changes}")
+
+
+def _where(match: DuplicateMatch, unit: Unit, created_by: dict[int, int]) -> str:
+    """``"same email x as line 2"`` for a record this import made, else ``"... as record #7
+    (Anna Berg)"``."""
+    if match.record_id in created_by:
+        return f"{match.reason} as {unit} {created_by[match.record_id]}"
+    return f"{match.reason} as record #{match.record_id} ({match.record_name})"
+
+
+def import_csv(
+    *,
+    session: Session,
+    data: bytes,
+    policy: ImportPolicy = "merge",
+    default_region: str | None = None,
+    default_kind: Kind = "candidate",
+    on_addresses_added: AddressesAddedHook | None = None,
+) -> ImportReport:
+    """Import the records of a CSV file (see the module docstring); never commits.
+
+    Raises ``InputError`` for a file that cannot be read at all (empty, no name column).
+    """
+    parsed = parse_csv_records(data, default_kind=default_kind)
+    return import_records(
+        session=session,
+        parsed=parsed,
+        policy=policy,
+        default_region=default_region,
+        on_addresses_added=on_addresses_added,
+    )
+
+
+def import_vcard(
+    *,
+    session: Session,
+    data: bytes,
+    policy: ImportPolicy = "merge",
+    default_region: str | None = None,
+    default_kind: Kind = "candidate",
+    on_addresses_added: AddressesAddedHook | None = None,
+) -> ImportReport:
+    """Import the cards of a vCard file (see the module docstring); never commits.
+
+    Raises ``InputError`` for a file that holds no card.
+    """
+    parsed = parse_vcard_records(data, default_kind=default_kind)
+    return import_records(
+        session=session,
+        parsed=parsed,
+        policy=policy,
+        default_region=default_region,
+        on_addresses_added=on_addresses_added,
+    )
