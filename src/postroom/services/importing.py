@@ -42,6 +42,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import parseaddr
+from itertools import pairwise
 from typing import Any, Literal
 
 import vobject
@@ -266,7 +267,8 @@ def _match_header(index: int, header: str) -> _Column | None:
     present = set(words)
     if present & _DESCRIPTOR_WORDS:
         return None  # "E-mail 1 - Type", "Phone 2 - Label": about a value, not a value
-    if any(w.startswith("email") for w in words) or "e mail" in key or key in {"mail", "mails"}:
+    is_e_mail = ("e", "mail") in pairwise(words)
+    if is_e_mail or any(w.startswith("email") for w in words) or key in {"mail", "mails"}:
         return _Column(index, header, _Field.EMAIL)
     if present & _PHONE_WORDS and "fax" not in present:
         if present & _MOBILE_WORDS:

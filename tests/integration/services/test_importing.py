@@ -250,6 +250,14 @@ def test_google_contacts_export_headers():
     )
 
 
+def test_header_words_are_matched_whole():
+    parsed = parse_csv_records(
+        b"Name,Office Mail Room,E-Mail,Emails\nAnn,x,a@x.example,b@x.example\n"
+    )
+    assert parsed.ignored_fields == ("Office Mail Room",)
+    assert parsed.records[0].draft == PersonDraft("Ann", emails=("a@x.example", "b@x.example"))
+
+
 def test_single_column_file_falls_back_to_comma():
     parsed = parse_csv_records(b"Name\nAnn\nBo\n")
     assert [(r.source, r.name) for r in parsed.records] == [(2, "Ann"), (3, "Bo")]
