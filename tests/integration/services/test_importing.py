@@ -322,15 +322,7 @@ def test_a_row_that_fails_while_stored_is_rolled_back_alone(session_factory):
         assert store.get_company_by_name(session=session, name="Bo Corp") is None
 
 
-def test_an_import_the_caller_rolls_back_leaves_nothing(session_factory, request):
-    if session_factory.kw["bind"].dialect.name == "sqlite":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="pysqlite commits a SAVEPOINT released outside BEGIN: store.db needs"
-                " the SQLAlchemy pysqlite savepoint recipe (isolation_level=None + BEGIN)",
-            )
-        )
+def test_an_import_the_caller_rolls_back_leaves_nothing(session_factory):
     with session_factory() as session:
         import_csv(session=session, data=_csv("name", "Ann", "Bo").encode())
         session.rollback()
