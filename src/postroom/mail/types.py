@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +28,7 @@ class Mailbox:
 class Headers:
     """The header fields Postroom uses, decoded.
 
-    Address fields hold only mailboxes that have an ``@``; groups are flattened.
+    Address fields hold only mailboxes with a local part and a domain; groups are flattened.
     ``date`` is timezone-aware, or None when the Date field is missing or unreadable.
     ``message_id`` keeps its angle brackets and case, with surrounding space removed.
     """
@@ -56,6 +57,12 @@ class Headers:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
+    """A file in a message, described without its bytes.
+
+    ``filename`` is decoded (RFC 2231, encoded words); a nested message without a file name
+    is named by its subject.
+    """
+
     filename: str | None
     content_type: str
     size: int
@@ -93,11 +100,31 @@ class Body:
     """The readable content of a message."""
 
     text: str
-    """The whole readable text: text/plain, else the HTML part turned into text."""
+    """The whole readable text: text/plain, else the HTML part turned into text (at most the
+    first 256 KiB of the part)."""
     reply_text: str
     """The new part of ``text``: quoted history (and the reply header) removed."""
     attachments: tuple[Attachment, ...] = ()
     is_from_html: bool = False
+    defects: tuple[str, ...] = ()
+    """Names of what decoding the text and attachments tolerated, e.g. ``CharsetMismatchDefect``."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHead:
+    """A parsed message whose body has not been read yet (``parse_message_head``).
+
+    Everything but the text: enough to match addresses and decide whether the body is needed.
+    ``extract_body(head.mime)`` then gives the :class:`Body` without parsing the bytes again.
+    """
+
+    headers: Headers
+    classification: Classification
+    size: int
+    defects: tuple[str, ...] = ()
+    """Names of the defects the parser tolerated so far (see ``ParsedMessage.defects``)."""
+    mime: Message = field(default_factory=Message, compare=False, repr=False)
+    """The stdlib ``compat32`` tree the values were read from. Read it, never change it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,4 +136,6 @@ class ParsedMessage:
     classification: Classification
     size: int
     defects: tuple[str, ...] = field(default=())
-    """Names of the MIME defects the parser tolerated (malformed but readable mail)."""
+    """Names of the defects the parser tolerated (malformed but readable mail): the stdlib's
+    MIME defects (``StartBoundaryNotFoundDefect``, ...), then ours for headers
+    (``InvalidDateDefect``, ...) and ``body.defects``."""

@@ -1,0 +1,247 @@
+"""Tests for postroom.mail.parse: header blocks and whole messages from bytes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from email.message import EmailMessage
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from postroom.errors import MessageParseError
+from postroom.mail import parse
+from postroom.mail.parse import parse_headers, parse_message, parse_message_head
+from postroom.mail.text import extract_body
+from postroom.mail.types import Headers, Mailbox, MessageKind
+
+
+def make_message(**headers: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "Anna Berg <anna@example.com>"
+    msg["To"] = "jobs@example.org"
+    msg["Subject"] = "Application"
+    msg["Date"] = "Mon, 04 Mar 2024 10:00:00 +0100"
+    msg["Message-ID"] = "<m1@example.com>"
+    for name, value in headers.items():
+        del msg[name.replace("_", "-")]
+        msg[name.replace("_", "-")] = value
+    msg.set_content("Hello\n")
+    return msg
+
+
+# --- parse_headers -----------------------------------------------------------------------------
+
+
+def test_parse_headers_reads_an_imap_header_fields_block():
+    raw = (
+        b"From: =?utf-8?q?J=C3=B6rg_M=C3=BCller?= <joerg@example.com>\r\n"
+        b'To: Anna Berg <anna@example.com>, "Doe, John" <john@example.com>\r\n'
+        b"Cc: team: a@example.com, b@example.com;, undisclosed-recipients:;\r\n"
+        b"Subject: =?iso-8859-1?q?Bewerbung_f=FCr?= die\r\n Stelle\r\n"
+        b"Date: Mon, 4 Mar 2024 10:00:00 +0100\r\n"
+        b"Message-ID:  <abc@Example.COM> \r\n"
+        b"In-Reply-To: <prev@example.com> (earlier)\r\n"
+        b"References: <first@example.com>\r\n <prev@example.com>\r\n"
+        b"\r\n"
+    )
+    headers = parse_headers(raw)
+    assert headers.from_ == (Mailbox("Jörg Müller", "joerg@example.com"),)
+    assert headers.to == (
+        Mailbox("Anna Berg", "anna@example.com"),
+        Mailbox("Doe, John", "john@example.com"),
+    )
+    assert headers.cc == (Mailbox("", "a@example.com"), Mailbox("", "b@example.com"))
+    assert headers.subject == "Bewerbung für die Stelle"
+    assert headers.date == datetime(2024, 3, 4, 10, tzinfo=timezone(timedelta(hours=1)))
+    assert headers.message_id == "<abc@Example.COM>"
+    assert headers.in_reply_to == "<prev@example.com>"
+    assert headers.references == ("<first@example.com>", "<prev@example.com>")
+    assert headers.content_type == "text/plain"
+
+
+def test_parse_headers_of_an_empty_block_gives_defaults():
+    assert parse_headers(b"") == Headers()
+    assert parse_headers(b"\r\n") == Headers()
+
+
+def test_parse_headers_decodes_raw_utf8_and_latin1_bytes():
+    headers = parse_headers(
+        b"From: J\xc3\xb6rg <joerg@example.com>\r\nSubject: Gr\xfc\xdfe\r\n\r\n"
+    )
+    assert headers.from_ == (Mailbox("Jörg", "joerg@example.com"),)
+    assert headers.subject == "Grüße"
+
+
+def test_parse_headers_decodes_encoded_word_display_name_with_comma():
+    headers = parse_headers(b"To: =?utf-8?q?Doe=2C_J=C3=B6rg?= <j@example.com>, x@example.com\r\n")
+    assert headers.to == (Mailbox("Doe, Jörg", "j@example.com"), Mailbox("", "x@example.com"))
+
+
+def test_parse_headers_keeps_only_mailboxes_with_local_part_and_domain():
+    headers = parse_headers(
+        b'To: <Undisclosed-Recipient:@example.com;>, "a@b" <nodomain>, Name Only,'
+        b" ok@example.com\r\n"
+    )
+    assert headers.to == (Mailbox("", "ok@example.com"),)
+
+
+def test_parse_headers_survives_an_11_kb_header_line_and_garbage():
+    long_to = b", ".join(b'"N%d" <n%d@example.com>' % (i, i) for i in range(500))
+    garbage = b'To: <<<>>> ,,, "unterminated \x00\xff =?x?q?' + b"=" * 11_000
+    headers = parse_headers(b"Cc: " + long_to + b"\r\n" + garbage + b"\r\n\r\n")
+    assert len(headers.cc) == 500
+    assert headers.cc[-1] == Mailbox("N499", "n499@example.com")
+    assert headers.to == ()
+
+
+def test_parse_headers_takes_zone_less_date_as_utc():
+    headers = parse_headers(b"Date: Mon, 4 Mar 2024 10:00:00 -0000\r\n\r\n")
+    assert headers.date == datetime(2024, 3, 4, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"next tuesday", b"Mon, 99 Foo 2024 99:99:99 +0100", b"Mon, 4 Mar 2024 10:00:00 +9999"],
+)
+def test_parse_headers_keeps_unreadable_date_raw(value: bytes):
+    headers = parse_headers(b"Date: " + value + b"\r\n\r\n")
+    assert headers.date is None
+    assert headers.date_raw == value.decode()
+
+
+def test_parse_headers_without_date_or_message_id():
+    headers = parse_headers(b"From: a@example.com\r\n\r\n")
+    assert (headers.date, headers.date_raw, headers.message_id, headers.in_reply_to) == (
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+def test_parse_headers_keeps_a_message_id_without_brackets():
+    assert parse_headers(b"Message-ID: abc@example.com \r\n\r\n").message_id == "abc@example.com"
+    assert parse_headers(b"In-Reply-To: \r\n\r\n").in_reply_to is None
+
+
+def test_parse_headers_reads_list_and_automation_fields():
+    headers = parse_headers(
+        b"List-Id: Jobs <jobs.example.org>\r\nList-Unsubscribe: <mailto:u@example.org>\r\n"
+        b"Precedence: Bulk\r\nAuto-Submitted: auto-generated\r\n"
+        b"Content-Type: multipart/report; report-type=Delivery-Status; boundary=x\r\n\r\n"
+    )
+    assert headers.list_id == "Jobs <jobs.example.org>"
+    assert headers.list_unsubscribe == "<mailto:u@example.org>"
+    assert headers.precedence == "Bulk"
+    assert headers.auto_submitted == "auto-generated"
+    assert headers.content_type == "multipart/report"
+    assert headers.report_type == "delivery-status"
+
+
+# --- parse_message -----------------------------------------------------------------------------
+
+
+def test_parse_message_reads_headers_body_and_size():
+    raw = make_message().as_bytes()
+    parsed = parse_message(raw)
+    assert parsed.headers.subject == "Application"
+    assert parsed.headers.from_ == (Mailbox("Anna Berg", "anna@example.com"),)
+    assert parsed.body.text == "Hello\n"
+    assert parsed.classification.kind is MessageKind.CONVERSATION
+    assert parsed.size == len(raw)
+    assert parsed.defects == ()
+
+
+def test_parse_message_without_date_and_message_id():
+    msg = make_message()
+    del msg["Date"]
+    del msg["Message-ID"]
+    parsed = parse_message(msg.as_bytes())
+    assert parsed.headers.date is None
+    assert parsed.headers.message_id is None
+
+
+@pytest.mark.parametrize("raw", [b"", b"   \r\n\r\n\t"], ids=["empty", "whitespace"])
+def test_parse_message_rejects_empty_bytes(raw: bytes):
+    with pytest.raises(MessageParseError, match="empty"):
+        parse_message(raw)
+
+
+def test_parse_message_wraps_unexpected_errors(monkeypatch: pytest.MonkeyPatch):
+    def fail(*_args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(parse, "classify", fail)
+    with pytest.raises(MessageParseError, match="boom") as caught:
+        parse_message(make_message().as_bytes())
+    assert isinstance(caught.value.__cause__, RuntimeError)
+
+
+def test_parse_message_lists_tolerated_defects():
+    raw = (
+        b"From: a@example.com\r\nDate: someday\r\n"
+        b"Content-Type: multipart/mixed; boundary=x\r\n\r\nno boundary here\r\n"
+    )
+    parsed = parse_message(raw)
+    assert "StartBoundaryNotFoundDefect" in parsed.defects
+    assert "InvalidDateDefect" in parsed.defects
+
+
+def test_parse_message_of_text_without_header_degrades():
+    parsed = parse_message(b"just some words, no header at all")
+    assert parsed.headers.from_ == ()
+    assert "MissingHeaderBodySeparatorDefect" in parsed.defects
+
+
+def test_parse_message_head_leaves_the_body_for_later():
+    msg = make_message()
+    msg.add_attachment(b"\x00" * 100, maintype="application", subtype="pdf", filename="cv.pdf")
+    raw = msg.as_bytes()
+    head = parse_message_head(raw)
+    parsed = parse_message(raw)
+    assert head.headers == parsed.headers
+    assert head.classification == parsed.classification
+    assert head.size == parsed.size
+    assert extract_body(head.mime) == parsed.body
+
+
+@given(st.binary(max_size=3000))
+def test_parse_message_raises_only_message_parse_error(raw: bytes):
+    try:
+        parse_message(raw)
+    except MessageParseError:
+        assert not raw.strip()
+
+
+MIME_FRAGMENTS = [
+    b"From: ",
+    b"To: ",
+    b"Subject: ",
+    b"Date: ",
+    b"Content-Type: ",
+    b"Content-Transfer-Encoding: base64",
+    b"=?utf-8?b?",
+    b"?=",
+    b"multipart/mixed; boundary=b",
+    b"message/rfc822",
+    b"\r\n",
+    b"\r\n\r\n",
+    b"--b\r\n",
+    b"--b--",
+    b"<a@b>",
+    b'"',
+    b"\xc3\xa9",
+    b"\xff",
+    b"text/html",
+    b";",
+    b",",
+    b" ",
+]
+
+
+@given(st.lists(st.sampled_from(MIME_FRAGMENTS), max_size=60))
+def test_parse_message_survives_random_mime_fragments(chunks: list[bytes]):
+    raw = b"".join(chunks)
+    if raw.strip():
+        parse_message(raw)
