@@ -19,29 +19,25 @@ Invariants:
 * Internal domains are stored normalised (IDNA ASCII, lower-case, no leading ``@``); private
   entries are an address key or such a domain. Adding what is there already is a no-op.
 
-The few queries on accounts and settings sit in the private helpers at the end of this module
-(the ``_query_*`` functions), pending a ``store`` module for them.
+This module checks, normalises and raises; the rows are read and written by
+``store.accounts`` (and users by ``store.records``): no SQL is built here.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from typing import cast
 
 import idna
-from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from postroom.domain.addresses import normalize_address, normalize_domain
 from postroom.errors import Conflict, InputError, NotFound
 from postroom.services.secrets import Keyring, Secret
+from postroom.store import accounts as account_store
 from postroom.store import records as record_store
-from postroom.store.db import insert_ignoring_duplicates
 from postroom.store.models import (
     AccountAddress,
-    Base,
-    InternalDomain,
     MailAccount,
     PrivateEntry,
     PrivateKind,
@@ -196,7 +192,9 @@ def add_account(
         smtp = (s_host, s_port, smtp_tls)
 
     addresses = _check_own_addresses(own_addresses, username)
-    existing = _query_account_by_login(session=session, imap_host=host, username=username)
+    existing = account_store.get_account_by_login(
+        session=session, imap_host=host, username=username
+    )
     if existing is not None:
         raise Conflict(
             f"account #{existing.id} ({existing.label}, user {existing.user.email}) already"
@@ -225,19 +223,19 @@ def add_account(
 def list_accounts(*, session: Session, user_email: str | None = None) -> list[MailAccount]:
     """Every account, or those of the user ``user_email``, oldest first."""
     if user_email is None:
-        return _query_accounts(session=session, user_id=None)
+        return account_store.list_accounts(session=session)
     user = record_store.get_user_by_email(session=session, email=user_email)
-    return [] if user is None else _query_accounts(session=session, user_id=user.id)
+    return [] if user is None else account_store.list_accounts(session=session, user_id=user.id)
 
 
 def get_account(*, session: Session, account_id: int) -> MailAccount | None:
     """The account ``account_id``, or None."""
-    return session.get(MailAccount, account_id)
+    return account_store.get_account(session=session, account_id=account_id)
 
 
 def get_account_or_raise(*, session: Session, account_id: int) -> MailAccount:
     """The account ``account_id``; raises ``NotFound`` when there is none."""
-    account = session.get(MailAccount, account_id)
+    account = account_store.get_account(session=session, account_id=account_id)
     if account is None:
         raise NotFound(f"mail account #{account_id} does not exist")
     return account
@@ -279,23 +277,22 @@ def add_internal_domain(*, session: Session, domain: str) -> str:
     """Add the firm's own ``domain`` (``"@Firm.example"`` or ``"firm.example"``); returns its
     normalised form. Raises ``InputError`` when it is not a domain."""
     key = _check_domain(domain, "internal domain")
-    session.execute(insert_ignoring_duplicates(session, _table(InternalDomain)).values(domain=key))
+    account_store.add_internal_domain(session=session, domain=key)
     return key
 
 
 def list_internal_domains(*, session: Session) -> list[str]:
     """The internal domains, sorted."""
-    return list(session.scalars(select(InternalDomain.domain).order_by(InternalDomain.domain)))
+    return account_store.list_internal_domains(session=session)
 
 
 def remove_internal_domain(*, session: Session, domain: str) -> None:
     """Remove an internal domain; raises ``NotFound`` when it is not one."""
     key = _check_domain(domain, "internal domain")
-    found = session.get(InternalDomain, key)
+    found = account_store.get_internal_domain(session=session, domain=key)
     if found is None:
         raise NotFound(f"{key} is not an internal domain")
-    session.delete(found)
-    session.flush()
+    account_store.delete_internal_domain(session=session, internal_domain=found)
 
 
 def check_private_value(value: str) -> tuple[PrivateKind, str]:
@@ -317,48 +314,18 @@ def add_private_entry(*, session: Session, value: str) -> PrivateEntry:
     Returns the entry, the existing one when it is there already.
     """
     kind, key = check_private_value(value)
-    session.execute(
-        insert_ignoring_duplicates(session, _table(PrivateEntry)).values(kind=kind, value=key)
-    )
-    return session.scalars(select(PrivateEntry).where(PrivateEntry.value == key)).one()
+    return account_store.add_private_entry(session=session, kind=kind, value=key)
 
 
 def list_private_entries(*, session: Session) -> list[PrivateEntry]:
     """The private list, addresses first, each kind sorted by value."""
-    return list(
-        session.scalars(select(PrivateEntry).order_by(PrivateEntry.kind, PrivateEntry.value))
-    )
+    return account_store.list_private_entries(session=session)
 
 
 def remove_private_entry(*, session: Session, value: str) -> None:
     """Take an address or domain off the private list; raises ``NotFound`` when absent."""
     _, key = check_private_value(value)
-    found = session.scalars(select(PrivateEntry).where(PrivateEntry.value == key)).one_or_none()
+    found = account_store.get_private_entry(session=session, value=key)
     if found is None:
         raise NotFound(f"{key} is not on the private list")
-    session.delete(found)
-    session.flush()
-
-
-def _table(model: type[Base]) -> Table:
-    return cast(Table, model.__table__)
-
-
-# --- queries (to move to a store module) ----------------------------------------------------
-
-
-def _query_account_by_login(
-    *, session: Session, imap_host: str, username: str
-) -> MailAccount | None:
-    candidates = session.scalars(
-        select(MailAccount).where(MailAccount.imap_host == imap_host).order_by(MailAccount.id)
-    )
-    wanted = username.casefold()
-    return next((a for a in candidates if a.username.casefold() == wanted), None)
-
-
-def _query_accounts(*, session: Session, user_id: int | None) -> list[MailAccount]:
-    query = select(MailAccount).order_by(MailAccount.id)
-    if user_id is not None:
-        query = query.where(MailAccount.user_id == user_id)
-    return list(session.scalars(query))
+    account_store.delete_private_entry(session=session, entry=found)

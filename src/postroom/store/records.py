@@ -18,9 +18,8 @@ Invariants kept here:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
 
-from sqlalchemy import Table, and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -37,7 +36,6 @@ from postroom.domain.records import (
 from postroom.errors import InputError, NotFound
 from postroom.store.db import insert_ignoring_duplicates
 from postroom.store.models import (
-    Base,
     Company,
     Person,
     PersonEmail,
@@ -58,10 +56,6 @@ class MergeOutcome:
 
     added_address_keys: tuple[str, ...]
     changes: tuple[str, ...]
-
-
-def _table(model: type[Base]) -> Table:
-    return cast(Table, model.__table__)
 
 
 # --- companies -----------------------------------------------------------------------------
@@ -85,7 +79,7 @@ def find_or_create_company(*, session: Session, name: str) -> Company:
         return found
     now = utcnow()
     session.execute(
-        insert_ignoring_duplicates(session, _table(Company)).values(
+        insert_ignoring_duplicates(session, Company).values(
             name=name, name_key=key, created_at=now, updated_at=now
         )
     )
@@ -121,7 +115,7 @@ def find_or_create_user(*, session: Session, email: str, name: str = "") -> User
     if found is not None:
         return found
     session.execute(
-        insert_ignoring_duplicates(session, _table(UserAccount)).values(
+        insert_ignoring_duplicates(session, UserAccount).values(
             email=key, name=name.strip(), created_at=utcnow()
         )
     )
