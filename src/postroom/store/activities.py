@@ -39,7 +39,7 @@ def insert_activities(*, session: Session, rows: Sequence[dict[str, Any]]) -> in
             fresh[pair] = r
     if fresh:
         session.execute(
-            insert_ignoring_duplicates(session, Activity.__table__),  # type: ignore[arg-type]
+            insert_ignoring_duplicates(session, Activity),
             list(fresh.values()),
         )
     return len(fresh)

@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event, inspect
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.dml import Insert
 
 from postroom.errors import ConfigError
@@ -97,11 +97,9 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def has_schema(engine: Engine) -> bool:
-    return "alembic_version" in inspect(engine).get_table_names()
-
-
-def insert_ignoring_duplicates(engine_or_session: Engine | Session, table: Table) -> Insert:
+def insert_ignoring_duplicates(
+    engine_or_session: Engine | Session, table: Table | type[DeclarativeBase]
+) -> Insert:
     """``INSERT ... ON CONFLICT DO NOTHING`` for the session's backend.
 
     The unique keys (one activity per message and record, one message per identity key) are

@@ -60,7 +60,7 @@ def find_message_ids(*, session: Session, account_id: int, keys: Iterable[str]) 
                 MessageKey.account_id == account_id, MessageKey.key.in_(chunk)
             )
         )
-        found.update(dict(rows.tuples()))
+        found.update(dict(rows.all()))
     return found
 
 
@@ -83,7 +83,7 @@ def store_messages(
             fresh[m.identity_key] = m
     if fresh:
         session.execute(
-            insert_ignoring_duplicates(session, MailMessage.__table__),  # type: ignore[arg-type]
+            insert_ignoring_duplicates(session, MailMessage),
             [_message_row(account_id, m) for m in fresh.values()],
         )
         for chunk in chunked(list(fresh)):
@@ -92,7 +92,7 @@ def store_messages(
                     MailMessage.account_id == account_id, MailMessage.identity_key.in_(chunk)
                 )
             )
-            ids.update(dict(rows.tuples()))
+            ids.update(dict(rows.all()))
         participant_rows = [
             {
                 "message_id": ids[m.identity_key],
@@ -105,7 +105,7 @@ def store_messages(
         ]
         if participant_rows:
             session.execute(
-                insert_ignoring_duplicates(session, MessageParticipant.__table__),  # type: ignore[arg-type]
+                insert_ignoring_duplicates(session, MessageParticipant),
                 participant_rows,
             )
     key_rows = [
@@ -116,7 +116,7 @@ def store_messages(
     ]
     if key_rows:
         session.execute(
-            insert_ignoring_duplicates(session, MessageKey.__table__),  # type: ignore[arg-type]
+            insert_ignoring_duplicates(session, MessageKey),
             key_rows,
         )
     return ids, set(fresh)
