@@ -63,7 +63,10 @@ _ORIGINAL_PARTS = frozenset({"message/rfc822", "text/rfc822-headers", "message/r
 def classify(headers: Headers, msg: Message) -> Classification:
     """Classify a parsed message: bounce, then bulk, else conversation.
 
-    >>> classify(headers, msg)  # doctest: +SKIP
+    ``parse_message_head`` calls it; ``msg`` is the ``compat32`` tree ``headers`` were read from.
+
+    >>> raw = b"From: news@example.org\\r\\nList-Id: <jobs.example.org>\\r\\n\\r\\nHi"
+    >>> parse_message_head(raw).classification
     Classification(kind=<MessageKind.BULK: 'bulk'>, reason='List-Id', bounce=None)
     """
     bounce = get_dsn(msg)
