@@ -109,7 +109,7 @@ def parse_message_head(raw: bytes) -> MessageHead:
     if not raw.strip():
         raise MessageParseError(
             f"the message is empty ({len(raw)} bytes, no header and no body)",
-            advice="the server returned no content for this message; fetch it again",
+            advice="an empty file or fetch: the message has no content to read",
         )
     try:
         msg = email.message_from_bytes(raw, policy=compat32)

@@ -30,7 +30,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from itertools import islice
 
-from email_reply_parser import EmailReplyParser  # type: ignore[import-untyped]
+from email_reply_parser import EmailReplyParser
 from inscriptis import get_text
 
 from postroom.mail.types import Attachment, Body

@@ -1,0 +1,111 @@
+"""What every command needs: settings, a migrated database, the key ring, and one-line errors.
+
+The database is created and migrated on first use, so ``postroom`` works on a fresh machine
+with nothing set up. Errors a user can cause end the command with one red line (what happened,
+and what to do) and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from postroom.config import Settings
+from postroom.errors import PostroomError
+from postroom.store.db import create_db_engine, make_session_factory, upgrade
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+@functools.cache
+def open_runtime() -> Runtime:
+    """Settings from the environment and a database at the newest schema."""
+    settings = Settings.from_env()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = create_db_engine(settings.database_url)
+    upgrade(engine)
+    return Runtime(settings, engine, make_session_factory(engine))
+
+
+def make_table(*columns: str, title: str | None = None, show_header: bool = True) -> Table:
+    """A table that folds long cells instead of cutting them: output piped to a file or a
+    narrow terminal never loses an address."""
+    table = Table(title=title, show_header=show_header)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def close_runtime() -> None:
+    """Release the database connections (tests, and processes that outlive a command)."""
+    if open_runtime.cache_info().currsize:
+        open_runtime().engine.dispose()
+    open_runtime.cache_clear()
+
+
+def redact_url(url: str) -> str:
+    """The database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def fail(message: str, advice: str | None = None) -> None:
+    """Print one error line (and its advice) and exit with code 1."""
+    err_console.print(f"[bold red]error:[/] {message}" + (f" [dim]({advice})[/]" if advice else ""))
+    sys.exit(1)
+
+
+def user_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn the errors a user can cause into one line and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except PostroomError as exc:
+            fail(str(exc.args[0]) if exc.args else type(exc).__name__, exc.advice or None)
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            fail(
+                f"the database cannot be reached: {reason}",
+                "check POSTROOM_DATABASE_URL, or unset it to use the SQLite file",
+            )
+        except SQLAlchemyError as exc:
+            logging.getLogger("postroom.cli").debug("database error", exc_info=True)
+            fail(f"database error: {type(exc).__name__}", "run `postroom status` for details")
+        except KeyboardInterrupt:
+            fail("interrupted")
+        except Exception as exc:  # a bug, not the user's doing: say so, keep the trace for -v
+            logging.getLogger("postroom.cli").info("internal error", exc_info=True)
+            fail(
+                f"internal error: {type(exc).__name__}: {exc}",
+                "this is a bug in Postroom; run again with -v for the details and report it",
+            )
+        raise AssertionError("unreachable")
+
+    return wrapper
