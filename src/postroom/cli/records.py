@@ -89,7 +89,7 @@ def add(
 @app.command("import")
 @user_errors
 def import_file(
-    file: Annotated[Path, typer.Argument(help="a .csv or .vcf file", exists=True, dir_okay=False)],
+    file: Annotated[Path, typer.Argument(help="a .csv or .vcf file")],
     on_duplicate: Annotated[
         str, typer.Option("--on-duplicate", help="merge, skip or create")
     ] = "merge",
@@ -109,7 +109,10 @@ def import_file(
     fmt = file_format or ("vcard" if file.suffix.lower() in (".vcf", ".vcard") else "csv")
     if fmt not in ("csv", "vcard"):
         raise InputError(f"--format {fmt!r}", advice="use csv or vcard")
-    data = file.read_bytes()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {file}: {exc.strerror or exc}") from exc
     runtime = open_runtime()
     run = importing.import_vcard if fmt == "vcard" else importing.import_csv
     with runtime.sessions.begin() as session:

@@ -26,7 +26,7 @@ from postroom.errors import PostroomError
 from postroom.store.db import create_db_engine, make_session_factory, upgrade
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")

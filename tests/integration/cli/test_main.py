@@ -152,6 +152,8 @@ def test_csv_import_prints_every_row_with_its_outcome(cli, tmp_path):
 def test_user_errors_are_one_line_without_traceback(cli, tmp_path):
     for args in (
         ("record", "show", "999"),
+        ("record", "import", str(tmp_path / "missing.csv")),
+        ("record", "import", str(tmp_path)),
         ("message", "ingest", str(tmp_path / "missing.eml")),
         ("message", "ingest", str(tmp_path)),  # no account yet
         ("record", "add", "X", "--on-duplicate", "maybe"),
