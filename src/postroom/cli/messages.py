@@ -80,16 +80,16 @@ def ingest(
                     paths=paths[start : start + BATCH],
                     on_progress=lambda n: progress.advance(task, n),
                 )
-            total.files += report.files
-            total.messages_new += report.messages_new
-            total.messages_known += report.messages_known
-            total.activities_created += report.activities_created
-            total.vetoed_private += report.vetoed_private
-            total.errors += report.errors
+            total.add(report)
+    stored = total.stored
     console.print(
-        f"{total.files} files: {total.messages_new} new messages, "
-        f"{total.messages_known} already known, {total.activities_created} activities created"
-        + (f", {total.vetoed_private} kept out by the private list" if total.vetoed_private else "")
+        f"{total.files} files: {stored.messages_new} new messages, "
+        f"{stored.messages_known} already known, {stored.activities_created} activities created"
+        + (
+            f", {stored.vetoed_private} kept out by the private list"
+            if stored.vetoed_private
+            else ""
+        )
     )
     for path, error in total.errors:
         console.print(f"[yellow]quarantined[/] {path}: {error}")

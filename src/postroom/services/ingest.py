@@ -299,12 +299,16 @@ def record_batch(
 @dataclass(slots=True)
 class FileReport:
     files: int = 0
-    messages_new: int = 0
-    messages_known: int = 0
-    activities_created: int = 0
-    vetoed_private: int = 0
+    stored: BatchResult = field(default_factory=BatchResult)
     errors: list[tuple[str, str]] = field(default_factory=list)
     """``(path, error)`` for each file that could not be read or parsed (quarantined)."""
+
+    def add(self, other: FileReport) -> None:
+        """Sum another batch's report into this one."""
+        self.files += other.files
+        self.errors += other.errors
+        for name in ("messages_new", "messages_known", "activities_created", "vetoed_private"):
+            setattr(self.stored, name, getattr(self.stored, name) + getattr(other.stored, name))
 
 
 def facts_from_parsed(
@@ -351,11 +355,7 @@ def ingest_files(
             on_progress(1)
     prepared = prepare_batch(session=session, context=context, facts=facts)
     bodies = {i: extract_body(heads[i].mime) for i, p in enumerate(prepared) if p.needs_body}
-    result = record_batch(session=session, context=context, prepared=prepared, bodies=bodies)
-    report.messages_new = result.messages_new
-    report.messages_known = result.messages_known
-    report.activities_created = result.activities_created
-    report.vetoed_private = result.vetoed_private
+    report.stored = record_batch(session=session, context=context, prepared=prepared, bodies=bodies)
     return report
 
 

@@ -115,7 +115,7 @@ def test_received_mail_is_logged_once_with_its_new_text(session_factory, setup, 
         "> Can we talk?\n",
     )
     report = ingest(session_factory, setup["mine"], tmp_path, reply)
-    assert (report.messages_new, report.activities_created) == (1, 1)
+    assert (report.stored.messages_new, report.stored.activities_created) == (1, 1)
     [a] = activities(session_factory)
     assert a.person_id == setup["anna"]
     assert a.direction.value == "received"
@@ -128,7 +128,11 @@ def test_received_mail_is_logged_once_with_its_new_text(session_factory, setup, 
     assert a.participants["from"] == [["Anna", "ANNA@acme.example"]]
 
     again = ingest(session_factory, setup["mine"], tmp_path, reply, name="again")
-    assert (again.messages_new, again.messages_known, again.activities_created) == (0, 1, 0)
+    assert (
+        again.stored.messages_new,
+        again.stored.messages_known,
+        again.stored.activities_created,
+    ) == (0, 1, 0)
     assert len(activities(session_factory)) == 1
 
 
@@ -150,8 +154,8 @@ def test_the_colleagues_copy_gives_no_second_activity(session_factory, setup, tm
     mail = make_mail(sender="anna@acme.example", to=f"{ME}, sam@firm.example")
     ingest(session_factory, setup["mine"], tmp_path, mail, name="mine")
     report = ingest(session_factory, setup["theirs"], tmp_path, mail, name="theirs")
-    assert report.messages_new == 1  # Sam can open his own copy ...
-    assert report.activities_created == 0  # ... but the record shows the email once
+    assert report.stored.messages_new == 1  # Sam can open his own copy ...
+    assert report.stored.activities_created == 0  # ... but the record shows the email once
     assert len(activities(session_factory)) == 1
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(MailMessage)) == 2
@@ -168,7 +172,7 @@ def test_bulk_mail_is_stored_but_not_logged(session_factory, setup, tmp_path):
     ):
         mail = make_mail(sender="anna@acme.example", to=ME, msgid=f"<bulk{i}@x>", headers=extra)
         report = ingest(session_factory, setup["mine"], tmp_path, mail, name=f"bulk{i}")
-        assert (report.messages_new, report.activities_created) == (1, 0), extra
+        assert (report.stored.messages_new, report.stored.activities_created) == (1, 0), extra
     assert activities(session_factory) == []
 
 
@@ -195,7 +199,7 @@ def test_a_bounce_is_logged_as_a_bounce_on_the_failed_recipient(session_factory,
         + b"\r\n--B--\r\n"
     )
     report = ingest(session_factory, setup["mine"], tmp_path, dsn)
-    assert report.activities_created == 1
+    assert report.stored.activities_created == 1
     [bounce] = activities(session_factory)
     assert bounce.person_id == setup["bob"]
     assert bounce.kind is ActivityKind.BOUNCE
@@ -224,8 +228,10 @@ def test_private_list_vetoes_participants_and_body_mentions(session_factory, set
     )
     fine = make_mail(sender="anna@acme.example", to=ME, msgid="<p3@x>")
     report = ingest(session_factory, setup["mine"], tmp_path, cc_private, body_mention, fine)
-    assert report.activities_created == 1
-    assert report.vetoed_private == 1  # the body mention; the Cc is vetoed from headers alone
+    assert report.stored.activities_created == 1
+    assert (
+        report.stored.vetoed_private == 1
+    )  # the body mention; the Cc is vetoed from headers alone
     assert [a.message_id is not None for a in activities(session_factory)] == [True]
 
 
@@ -269,7 +275,10 @@ def test_an_address_added_later_brings_past_mail_with_its_text(session_factory, 
     assert a.text.strip() == "I am interested."
     assert a.direction.value == "received"
     # and ingesting the same file again adds nothing
-    assert ingest(session_factory, setup["mine"], tmp_path, old, name="x").activities_created == 0
+    assert (
+        ingest(session_factory, setup["mine"], tmp_path, old, name="x").stored.activities_created
+        == 0
+    )
 
 
 def test_a_past_message_whose_file_is_gone_is_linked_with_pending_text(
@@ -297,7 +306,7 @@ def test_a_past_message_whose_file_is_gone_is_linked_with_pending_text(
 def test_a_broken_file_is_quarantined_and_the_rest_goes_on(session_factory, setup, tmp_path):
     good = make_mail(sender="anna@acme.example", to=ME)
     report = ingest(session_factory, setup["mine"], tmp_path, b"", good)
-    assert report.activities_created == 1
+    assert report.stored.activities_created == 1
     assert len(report.errors) == 1
     with session_factory() as session:
         [q] = session.scalars(select(Quarantine)).all()
