@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from benchmarks import mailgen
 from postroom.errors import MessageParseError
 from postroom.mail import extract_body, parse_message_head
-from postroom.services.ingest import (
+from postroom.pipeline import (
     facts_from_parsed,
     load_context,
     prepare_batch,

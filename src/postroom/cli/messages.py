@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import select
 
 from postroom.cli.runtime import console, fail, open_runtime, user_errors
-from postroom.services.ingest import FileReport, ingest_files, load_context
+from postroom.pipeline import FileReport, ingest_files, load_context
 from postroom.store.models import MailAccount
 
 app = typer.Typer(help="Messages: ingest .eml files.", no_args_is_help=True)

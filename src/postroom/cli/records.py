@@ -10,8 +10,8 @@ import typer
 from postroom.cli.runtime import console, make_table, open_runtime, user_errors
 from postroom.domain.records import PersonDraft, PhoneEntry
 from postroom.errors import InputError
+from postroom.pipeline import link_past_messages
 from postroom.services import importing
-from postroom.services.ingest import link_past_messages
 from postroom.services.records import add_person
 from postroom.store import activities as activity_store
 from postroom.store import records as record_store

@@ -12,7 +12,7 @@ happens on a match is the caller's choice, ``on_duplicate``:
 
 Whenever an email address is added to a record (create or merge), ``on_addresses_added`` is
 called in the same transaction, after the flush, as ``hook(session, person_id, address_keys)``
-so past mail from those addresses can be linked (``services.ingest.link_past_messages``). It
+so past mail from those addresses can be linked (``pipeline.link_past_messages``). It
 is a parameter, not an import, so this module does not depend on the ingest pipeline.
 
 A draft's owner must be an existing user: owners are never created from a draft, so a typo

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from postroom.domain.records import PersonDraft
+from postroom.pipeline import ingest_files, link_past_messages, load_context
 from postroom.services.accounts import add_account, add_internal_domain, add_private_entry
-from postroom.services.ingest import ingest_files, link_past_messages, load_context
 from postroom.services.records import add_person
 from postroom.services.secrets import Keyring, Secret
 from postroom.store.models import (

@@ -1,0 +1,276 @@
+"""Queries for the sync engine's state: tracked folders, their checkpoints, message locations.
+
+Invariants (sync-design.md section 2):
+
+* A location is keyed by (folder, UIDVALIDITY, UID): that triple names one immutable message
+  forever, so a UIDVALIDITY reset can never cross-link an old UID with a new message.
+* Locations are never deleted by the sync: an expunge or a move away sets ``unlinked_at``; a
+  message whose locations are all unlinked for longer than the grace period is marked
+  ``deleted_on_server_at``, and its activities stay.
+* Checkpoint fields are written by ``save_checkpoint`` in the caller's transaction, the one that
+  also writes the messages, locations and activities they cover.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from postroom.store.db import chunked, insert_ignoring_duplicates
+from postroom.store.models import (
+    FolderState,
+    MailFolder,
+    MailMessage,
+    MessageLocation,
+    utcnow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A folder's sync position, as read at the start of a cycle (a plain value, no session)."""
+
+    folder_id: int
+    name_raw: bytes
+    name: str
+    role: str | None
+    state: FolderState
+    uidvalidity: int | None
+    uidnext_seen: int | None
+    backfill_low: int | None
+    modseq_at_backfill: int | None
+    highestmodseq: int | None
+    exists_seen: int | None
+
+    @classmethod
+    def of(cls, folder: MailFolder) -> Checkpoint:
+        return cls(
+            folder.id,
+            folder.name_raw,
+            folder.name,
+            folder.role,
+            folder.state,
+            folder.uidvalidity,
+            folder.uidnext_seen,
+            folder.backfill_low,
+            folder.modseq_at_backfill,
+            folder.highestmodseq,
+            folder.exists_seen,
+        )
+
+
+def ensure_folder(
+    *,
+    session: Session,
+    account_id: int,
+    name_raw: bytes,
+    name: str,
+    delimiter: str | None,
+    role: str | None,
+) -> MailFolder:
+    """The folder row for ``name_raw`` (created, tracked, when new); its role is refreshed."""
+    folder = session.scalars(
+        select(MailFolder).where(
+            MailFolder.account_id == account_id, MailFolder.name_raw == name_raw
+        )
+    ).one_or_none()
+    if folder is None:
+        folder = MailFolder(
+            account_id=account_id, name_raw=name_raw, name=name, delimiter=delimiter, role=role
+        )
+        session.add(folder)
+        session.flush()
+    elif folder.role != role or folder.delimiter != delimiter:
+        folder.role, folder.delimiter = role, delimiter
+    return folder
+
+
+def list_tracked_folders(*, session: Session, account_id: int) -> list[MailFolder]:
+    """The folders to sync, INBOX first, then Sent, then the others by name."""
+    folders = session.scalars(
+        select(MailFolder).where(MailFolder.account_id == account_id, MailFolder.is_tracked)
+    ).all()
+    order = {"inbox": 0, "sent": 1}
+    return sorted(folders, key=lambda f: (order.get(f.role or "", 2), f.name))
+
+
+def list_folders(*, session: Session, account_id: int) -> list[MailFolder]:
+    return list(
+        session.scalars(
+            select(MailFolder).where(MailFolder.account_id == account_id).order_by(MailFolder.id)
+        )
+    )
+
+
+def save_checkpoint(*, session: Session, folder_id: int, **fields: Any) -> None:
+    """Write checkpoint fields (``uidnext_seen=...``, ``state=...``) in the caller's transaction."""
+    allowed = {
+        "state",
+        "uidvalidity",
+        "uidnext_seen",
+        "backfill_low",
+        "modseq_at_backfill",
+        "highestmodseq",
+        "exists_seen",
+        "server_count",
+        "last_full_check_at",
+        "last_success_at",
+        "last_error",
+        "error_count",
+    }
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"not checkpoint fields: {sorted(unknown)}")
+    session.execute(update(MailFolder).where(MailFolder.id == folder_id).values(**fields))
+
+
+def add_locations(
+    *,
+    session: Session,
+    folder_id: int,
+    uidvalidity: int,
+    rows: Sequence[tuple[int, int, int | None, Sequence[str]]],
+) -> None:
+    """Record ``(uid, message_id, modseq, flags)`` locations; a known one is linked again."""
+    if not rows:
+        return
+    session.execute(
+        insert_ignoring_duplicates(session, MessageLocation),
+        [
+            {
+                "folder_id": folder_id,
+                "uidvalidity": uidvalidity,
+                "uid": uid,
+                "message_id": message_id,
+                "modseq": modseq,
+                "flags": list(flags),
+                "unlinked_at": None,
+            }
+            for uid, message_id, modseq, flags in rows
+        ],
+    )
+    for chunk in chunked([r[0] for r in rows]):
+        session.execute(
+            update(MessageLocation)
+            .where(
+                MessageLocation.folder_id == folder_id,
+                MessageLocation.uidvalidity == uidvalidity,
+                MessageLocation.uid.in_(chunk),
+                MessageLocation.unlinked_at.is_not(None),
+            )
+            .values(unlinked_at=None)
+        )
+    revive_messages(session=session, message_ids=[r[1] for r in rows])
+
+
+def revive_messages(*, session: Session, message_ids: Sequence[int]) -> None:
+    """Messages seen on the server again are no longer 'deleted on the server'."""
+    for chunk in chunked(list(set(message_ids))):
+        session.execute(
+            update(MailMessage)
+            .where(MailMessage.id.in_(chunk), MailMessage.deleted_on_server_at.is_not(None))
+            .values(deleted_on_server_at=None)
+        )
+
+
+def unlink_uid_ranges(
+    *, session: Session, folder_id: int, uidvalidity: int, ranges: Iterable[tuple[int, int]]
+) -> int:
+    """Mark the locations in these UID ranges gone (expunged or moved); returns how many."""
+    now = utcnow()
+    total = 0
+    for low, high in ranges:
+        result = session.execute(
+            update(MessageLocation)
+            .where(
+                MessageLocation.folder_id == folder_id,
+                MessageLocation.uidvalidity == uidvalidity,
+                MessageLocation.uid.between(low, high),
+                MessageLocation.unlinked_at.is_(None),
+            )
+            .values(unlinked_at=now)
+        )
+        total += int(getattr(result, "rowcount", 0) or 0)
+    return total
+
+
+def unlink_other_uidvalidities(*, session: Session, folder_id: int, uidvalidity: int) -> int:
+    """After a UIDVALIDITY change: every location of an older UIDVALIDITY is gone."""
+    result = session.execute(
+        update(MessageLocation)
+        .where(
+            MessageLocation.folder_id == folder_id,
+            MessageLocation.uidvalidity != uidvalidity,
+            MessageLocation.unlinked_at.is_(None),
+        )
+        .values(unlinked_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def list_linked_uids(*, session: Session, folder_id: int, uidvalidity: int) -> list[int]:
+    """The UIDs believed present on the server, ascending."""
+    return list(
+        session.scalars(
+            select(MessageLocation.uid)
+            .where(
+                MessageLocation.folder_id == folder_id,
+                MessageLocation.uidvalidity == uidvalidity,
+                MessageLocation.unlinked_at.is_(None),
+            )
+            .order_by(MessageLocation.uid)
+        )
+    )
+
+
+def count_linked(*, session: Session, folder_id: int, uidvalidity: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(MessageLocation)
+            .where(
+                MessageLocation.folder_id == folder_id,
+                MessageLocation.uidvalidity == uidvalidity,
+                MessageLocation.unlinked_at.is_(None),
+            )
+        )
+        or 0
+    )
+
+
+def mark_deleted_messages(*, session: Session, account_id: int, grace: timedelta) -> int:
+    """Messages whose every location was unlinked more than ``grace`` ago are marked
+    ``deleted_on_server_at`` (their activities stay); returns how many."""
+    cutoff = utcnow() - grace
+    linked = exists().where(
+        MessageLocation.message_id == MailMessage.id,
+        or_(MessageLocation.unlinked_at.is_(None), MessageLocation.unlinked_at > cutoff),
+    )
+    had_location = exists().where(MessageLocation.message_id == MailMessage.id)
+    result = session.execute(
+        update(MailMessage)
+        .where(
+            MailMessage.account_id == account_id,
+            MailMessage.deleted_on_server_at.is_(None),
+            and_(had_location, ~linked),
+        )
+        .values(deleted_on_server_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def list_locations(*, session: Session, message_id: int) -> list[MessageLocation]:
+    """Where a message is (linked first): what "open original" follows."""
+    return list(
+        session.scalars(
+            select(MessageLocation)
+            .where(MessageLocation.message_id == message_id)
+            .order_by(MessageLocation.unlinked_at.is_not(None), MessageLocation.folder_id)
+        )
+    )

@@ -1,0 +1,119 @@
+"""What to do with a folder, decided from its checkpoint and what EXAMINE returned. Pure.
+
+The checkpoint (sync-design.md section 2): every UID < ``uidnext_seen`` was processed; every
+UID in [``backfill_low``, ``uidnext_seen``) was processed; ``backfill_low == 1`` means the
+history is done. New mail is taken at the top (UID >= uidnext_seen); history newest first,
+walking ``backfill_low`` down in bounded batches, each committed with its cursor.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+MAX_UID = 4_294_967_295
+"""The largest UID (RFC 9051 2.3.1.1): ``n:MAX_UID``, unlike ``n:*``, never gives the last UID."""
+
+
+class FolderOpening(enum.Enum):
+    FIRST_SYNC = "first_sync"  # never synced: start the live edge at UIDNEXT, backfill below
+    RESET = "reset"  # UIDVALIDITY changed: unlink every old location, re-list, re-link by identity
+    RESUME = "resume"  # same UIDVALIDITY: continue from the checkpoint
+
+
+@dataclass(frozen=True, slots=True)
+class FolderPosition:
+    """The checkpoint values the plan needs (None: never synced)."""
+
+    uidvalidity: int | None
+    uidnext_seen: int | None
+    backfill_low: int | None
+    highestmodseq: int | None
+    modseq_at_backfill: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerView:
+    """What EXAMINE said about the folder."""
+
+    uidvalidity: int
+    uidnext: int | None
+    exists: int
+    highestmodseq: int | None
+    vanished: tuple[tuple[int, int], ...] = ()
+    used_qresync: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FolderPlan:
+    opening: FolderOpening
+    start: dict[str, int | None] = field(default_factory=dict)
+    """Checkpoint values to write first (FIRST_SYNC and RESET), in their own transaction."""
+    uidnext_seen: int = 1
+    backfill_low: int = 1
+    vanished: tuple[tuple[int, int], ...] = ()
+    """UID ranges to unlink (QRESYNC VANISHED (EARLIER)); only on RESUME."""
+    has_new_mail: bool = True
+    """False when UIDNEXT proves nothing arrived since the checkpoint."""
+
+
+def plan_folder(position: FolderPosition, view: ServerView) -> FolderPlan:
+    """Decide how to open the folder.
+
+    On FIRST_SYNC and RESET the live edge starts at UIDNEXT (everything below is history) and
+    the HIGHESTMODSEQ read now is kept for when the backfill ends, so changes made during the
+    backfill are seen by the first CHANGEDSINCE after it (sync-design.md 4.2).
+    """
+    if position.uidvalidity is None or position.uidvalidity != view.uidvalidity:
+        edge = view.uidnext if view.uidnext is not None else 1
+        start: dict[str, int | None] = {
+            "uidvalidity": view.uidvalidity,
+            "uidnext_seen": edge,
+            "backfill_low": edge,
+            "modseq_at_backfill": view.highestmodseq,
+            "highestmodseq": None,
+        }
+        opening = FolderOpening.FIRST_SYNC if position.uidvalidity is None else FolderOpening.RESET
+        return FolderPlan(opening, start, edge, edge, (), view.uidnext is None)
+    seen = position.uidnext_seen or 1
+    has_new = view.uidnext is None or view.uidnext > seen
+    return FolderPlan(
+        FolderOpening.RESUME,
+        {},
+        seen,
+        position.backfill_low if position.backfill_low is not None else seen,
+        view.vanished if view.used_qresync else (),
+        has_new,
+    )
+
+
+def plan_batches(uids: Sequence[int], size: int, *, newest_first: bool) -> list[list[int]]:
+    """Split UIDs into batches of at most ``size``; history newest first, new mail oldest first
+    (so each committed batch can move its cursor monotonically)."""
+    ordered = sorted(set(uids), reverse=newest_first)
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def needs_expunge_check(*, exists: int, linked: int, used_qresync: bool) -> bool:
+    """Without QRESYNC, an expunge shows as fewer messages than we have linked: UIDs are never
+    reused, so an arrival cannot hide an expunge once new mail is processed (sync-design 4.4)."""
+    return not used_qresync and exists != linked
+
+
+def find_missing(linked: Sequence[int], on_server: Sequence[int]) -> list[tuple[int, int]]:
+    """The linked UIDs the server no longer has, as (low, high) ranges of consecutive UIDs."""
+    present = set(on_server)
+    gone = [uid for uid in linked if uid not in present]
+    return compress_ranges(gone)
+
+
+def compress_ranges(uids: Sequence[int]) -> list[tuple[int, int]]:
+    """``[1, 2, 3, 7, 9, 10]`` -> ``[(1, 3), (7, 7), (9, 10)]``."""
+    ranges: list[tuple[int, int]] = []
+    for uid in sorted(set(uids)):
+        if ranges and uid == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], uid)
+        else:
+            ranges.append((uid, uid))
+    return ranges

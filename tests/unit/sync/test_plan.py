@@ -1,0 +1,57 @@
+from postroom.sync.plan import (
+    FolderOpening,
+    FolderPosition,
+    ServerView,
+    compress_ranges,
+    find_missing,
+    needs_expunge_check,
+    plan_batches,
+    plan_folder,
+)
+
+NEVER = FolderPosition(None, None, None, None, None)
+
+
+def test_first_sync_starts_the_live_edge_at_uidnext_and_keeps_the_modseq_for_later():
+    plan = plan_folder(NEVER, ServerView(uidvalidity=7, uidnext=501, exists=480, highestmodseq=99))
+    assert plan.opening is FolderOpening.FIRST_SYNC
+    assert plan.start == {
+        "uidvalidity": 7,
+        "uidnext_seen": 501,
+        "backfill_low": 501,
+        "modseq_at_backfill": 99,
+        "highestmodseq": None,
+    }
+    assert (plan.uidnext_seen, plan.backfill_low, plan.has_new_mail) == (501, 501, False)
+
+
+def test_a_new_uidvalidity_is_a_reset_from_scratch():
+    position = FolderPosition(7, 501, 1, 120, 99)
+    plan = plan_folder(position, ServerView(uidvalidity=8, uidnext=21, exists=20, highestmodseq=5))
+    assert plan.opening is FolderOpening.RESET
+    assert plan.start["uidvalidity"] == 8
+    assert plan.start["highestmodseq"] is None
+    assert plan.vanished == ()
+
+
+def test_resume_takes_vanished_only_from_qresync_and_sees_no_new_mail_when_uidnext_is_unchanged():
+    position = FolderPosition(7, 501, 1, 120, 99)
+    view = ServerView(7, 501, 470, 130, vanished=((3, 9),), used_qresync=True)
+    plan = plan_folder(position, view)
+    assert plan.opening is FolderOpening.RESUME
+    assert plan.vanished == ((3, 9),)
+    assert plan.has_new_mail is False
+    assert plan_folder(position, ServerView(7, 505, 474, 130)).has_new_mail is True
+    assert plan_folder(position, ServerView(7, None, 474, None)).has_new_mail is True
+
+
+def test_batches_go_newest_first_for_history_and_oldest_first_for_new_mail():
+    assert plan_batches([5, 1, 9, 3, 7], 2, newest_first=True) == [[9, 7], [5, 3], [1]]
+    assert plan_batches([5, 1, 9, 3, 7], 2, newest_first=False) == [[1, 3], [5, 7], [9]]
+
+
+def test_expunges_are_found_as_ranges():
+    assert needs_expunge_check(exists=9, linked=10, used_qresync=False)
+    assert not needs_expunge_check(exists=9, linked=10, used_qresync=True)
+    assert find_missing([1, 2, 3, 4, 7, 8, 10], [1, 4, 8]) == [(2, 3), (7, 7), (10, 10)]
+    assert compress_ranges([]) == []
