@@ -6,6 +6,8 @@ The public API::
     parse_message(raw: bytes) -> ParsedMessage      # a whole message, body included
     parse_message_head(raw: bytes) -> MessageHead   # the same without reading the body ...
     extract_body(msg: email.message.Message) -> Body  # ... which comes from head.mime
+    plan_text_fetch(bodystructure) -> TextPlan      # IMAP: the part to fetch for the text ...
+    decode_text_part(payload: bytes, plan: TextPlan) -> Body  # ... and its bytes as a Body
     classify(headers: Headers, msg: Message) -> Classification
     html_to_text(html: str) -> str
     split_reply(text: str) -> str
@@ -18,6 +20,7 @@ it tolerated in ``defects``. An import-linter contract keeps
 
 from postroom.mail.classify import classify
 from postroom.mail.parse import parse_headers, parse_message, parse_message_head
+from postroom.mail.structure import decode_text_part, plan_text_fetch
 from postroom.mail.text import extract_body, html_to_text, split_reply
 from postroom.mail.types import (
     Attachment,
@@ -29,6 +32,7 @@ from postroom.mail.types import (
     MessageHead,
     MessageKind,
     ParsedMessage,
+    TextPlan,
 )
 
 __all__ = [
@@ -41,11 +45,14 @@ __all__ = [
     "MessageHead",
     "MessageKind",
     "ParsedMessage",
+    "TextPlan",
     "classify",
+    "decode_text_part",
     "extract_body",
     "html_to_text",
     "parse_headers",
     "parse_message",
     "parse_message_head",
+    "plan_text_fetch",
     "split_reply",
 ]

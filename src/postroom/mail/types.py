@@ -139,3 +139,47 @@ class ParsedMessage:
     """Names of the defects the parser tolerated (malformed but readable mail): the stdlib's
     MIME defects (``StartBoundaryNotFoundDefect``, ...), then ours for headers
     (``InvalidDateDefect``, ...) and ``body.defects``."""
+
+
+@dataclass(frozen=True, slots=True)
+class TextPlan:
+    """Which part of a message to fetch for its text, read from its IMAP BODYSTRUCTURE.
+
+    Built by ``postroom.mail.plan_text_fetch``; ``postroom.mail.decode_text_part`` turns the
+    fetched bytes of ``part`` into a :class:`Body`. A text/plain part and a PDF:
+
+    >>> from imapclient.response_parser import parse_fetch_response
+    >>> from postroom.mail import plan_text_fetch
+    >>> response = (
+    ...     b'1 (UID 7 BODYSTRUCTURE (("text" "plain" ("charset" "UTF-8") NIL NIL'
+    ...     b' "quoted-printable" 1204 31 NIL NIL NIL NIL)("application" "pdf" ("name" "cv.pdf")'
+    ...     b' NIL NIL "base64" 78000 NIL ("attachment" ("filename" "cv.pdf")) NIL NIL)'
+    ...     b' "mixed" ("boundary" "b1") NIL NIL NIL))'
+    ... )
+    >>> plan = plan_text_fetch(parse_fetch_response([response])[7][b"BODYSTRUCTURE"])
+    >>> plan.part, plan.subtype, plan.charset, plan.encoding, plan.size
+    ('1', 'plain', 'utf-8', 'quoted-printable', 1204)
+    >>> plan.attachments, plan.is_report
+    ((Attachment(filename='cv.pdf', content_type='application/pdf', size=57000),), False)
+
+    The engine then fetches ``BODY.PEEK[1]<0.262144>``.
+    """
+
+    part: str | None = None
+    """The IMAP part number (``"1"``, ``"1.2"``), or None when the message has no text part."""
+    subtype: str = "plain"
+    """``plain`` or ``html`` (lower case)."""
+    charset: str = "us-ascii"
+    """The ``charset`` parameter, lower case (``us-ascii`` when the part has none)."""
+    encoding: str = "7bit"
+    """The Content-Transfer-Encoding, lower case."""
+    size: int = 0
+    """The part's size in octets as the server sends it (encoded); more than the fetched
+    length means the fetch cut the part."""
+    attachments: tuple[Attachment, ...] = ()
+    """Every other leaf part, in order; sizes are estimated from the encoded size."""
+    is_report: bool = False
+    """The message is a delivery status notification (``multipart/report;
+    report-type=delivery-status``)."""
+    defects: tuple[str, ...] = ()
+    """Names of what decoding the structure (file names, parameters) tolerated."""
