@@ -120,7 +120,10 @@ def decode_text(
     if declared is not None:
         defects.append("CharsetMismatchDefect")
     last = declared if declared not in (None, "utf-8", "ascii") else "cp1252"
-    replaced: str = codecs.getincrementaldecoder(last)("replace").decode(data, final=final)
+    try:
+        replaced: str = codecs.getincrementaldecoder(last)("replace").decode(data, final=final)
+    except UnicodeError:  # UTF-16/32 without a BOM refuse even in "replace" mode
+        replaced = codecs.getincrementaldecoder("cp1252")("replace").decode(data, final=final)
     return replaced
 
 

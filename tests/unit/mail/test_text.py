@@ -315,3 +315,11 @@ def test_extract_body_splits_the_reply():
 def test_extract_body_never_raises_on_malformed_structure(raw: bytes):
     body = extract_body(email.message_from_bytes(raw, policy=compat32))
     assert isinstance(body.text, str)
+
+
+def test_utf16_without_a_bom_that_is_not_utf8_falls_back_without_raising():
+    from postroom.mail.text import decode_text
+
+    defects: list[str] = []
+    assert decode_text(b"A\x80", "utf-16", defects) == "A€"
+    assert "CharsetMismatchDefect" in defects
