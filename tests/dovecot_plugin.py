@@ -4,11 +4,13 @@ Registered from tests/conftest.py with ``pytest_plugins``. Each pytest-xdist wor
 servers once (about 0.1 s each) and stops them at the end; each test gets a fresh user, so tests
 never see each other's mail. The helpers that change mailboxes from outside are in
 ``tests.support.mailbox``; the servers and users in ``tests.support.dovecot``.
+
+When a test that used a server fails, the end of that server's log is added to the report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 
@@ -57,3 +59,18 @@ def dovecot_proxy(dovecot: DovecotServer) -> Iterator[TcpProxy]:
     client to ``proxy.host``/``proxy.port``. Stopped (every connection closed) after the test."""
     with TcpProxy(dovecot.host, dovecot.port) as proxy:
         yield proxy
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        funcargs = getattr(item, "funcargs", {})
+        for name in ("dovecot", "dovecot_basic"):
+            server = funcargs.get(name)
+            if isinstance(server, DovecotServer) and server.running:
+                tail = "\n".join(server.read_log().splitlines()[-40:])
+                report.sections.append((f"{name} log (last 40 lines)", tail))

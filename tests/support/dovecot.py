@@ -60,6 +60,7 @@ BASIC_CAPABILITY = (
     "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ UIDPLUS NAMESPACE CHILDREN"
 )
 START_TIMEOUT = 10.0
+FOLDER_PREFIX = "postroom-dovecot-"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
 _instances = itertools.count(1)
 
@@ -92,6 +93,18 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     """Linux: SIGTERM the child (Dovecot's master) when the test process dies, even by SIGKILL."""
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _sweep_stale_folders() -> None:
+    """Delete the folders of servers whose test process died without cleaning up (SIGKILL):
+    their Dovecot is gone too (it gets SIGTERM when its parent dies)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
+        try:
+            owner = int((folder / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if not Path(f"/proc/{owner}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _children(pid: int) -> list[int]:
@@ -150,9 +163,11 @@ class DovecotServer:
         self.separator = separator
         self.special_use = (not basic) if special_use is None else special_use
         self.instance_name = f"postroom-{os.getpid()}-{next(_instances)}"
+        _sweep_stale_folders()
         # Not under pytest's basetemp: that is 0700 and the mail user must reach its home.
-        self.folder = Path(tempfile.mkdtemp(prefix="postroom-dovecot-"))
+        self.folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))
         self.folder.chmod(0o755)
+        (self.folder / "owner.pid").write_text(str(os.getpid()))
         for sub in ("run", "state", "log", "home", "passwd", "tls"):
             (self.folder / sub).mkdir()
         (self.folder / "home").chmod(0o755)

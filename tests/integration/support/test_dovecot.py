@@ -412,3 +412,22 @@ def test_proxy_refuse_new(dovecot_proxy: TcpProxy, mail_user: MailUser) -> None:
         proxy.refuse_new(False)
         with connected(proxy.host, proxy.port, mail_user) as conn:
             assert conn.noop()[0] == "OK"
+
+
+def test_idle_pushes_new_mail_within_a_second(dovecot: DovecotServer, mail_user: MailUser) -> None:
+    with socket.create_connection((dovecot.host, dovecot.port), timeout=5) as raw:
+        reader = raw.makefile("rb")
+        assert reader.readline().startswith(b"* OK")
+        raw.sendall(
+            f"a LOGIN {mail_user.username} {mail_user.password}\r\nb SELECT INBOX\r\n".encode()
+        )
+        while not reader.readline().startswith(b"b OK"):
+            pass
+        raw.sendall(b"c IDLE\r\n")
+        assert reader.readline().startswith(b"+ ")
+        began = time.monotonic()
+        mailbox.append(dovecot, mail_user, "INBOX", make_mail(1))
+        assert reader.readline() == b"* 1 EXISTS\r\n"
+        assert time.monotonic() - began < 1.5
+        raw.sendall(b"DONE\r\nd LOGOUT\r\n")
+        reader.close()
