@@ -1,0 +1,99 @@
+"""IMAP for the sync engine: our own thin asyncio framing plus ``imapclient.response_parser``.
+
+No database, no services: an import-linter contract keeps ``sqlalchemy``, ``postroom.store``,
+``postroom.services`` and ``postroom.cli`` out of this package.
+
+Modules, bottom up::
+
+    errors       the ImapError subtree (retryable, advice)
+    framing      bytes -> RawResponse (lines + literals), pure
+    commands     typed arguments -> command octets (quoting, UTF-7 names, UID sets), pure
+    responses    RawResponse -> typed results and events, over imapclient, pure
+    connection   asyncio stream: tags, continuations, inactivity timer, wire log
+    client       ImapClient + ServerAddress: the API the sync engine uses
+
+The public API::
+
+    client = await ImapClient.connect(ServerAddress(host, 993, TlsMode.IMPLICIT))
+    await client.login(username, password)
+    await client.enable("QRESYNC")                       # if client.has("QRESYNC")
+    folders = await client.list_folders()                # [Folder(name, name_raw, ...)]
+    box = await client.examine("INBOX", qresync=(uidvalidity, highestmodseq))
+    uids = await client.uid_search("UID 1:4294967295")
+    items = await client.uid_fetch(uids, ["FLAGS", "BODY.PEEK[HEADER.FIELDS (FROM TO)]"])
+    events = await client.idle(max_seconds=25 * 60)      # [Exists(...), Vanished(...), ...]
+    await client.logout()
+
+Read-only by construction (EXAMINE, BODY.PEEK), and nothing is sent that the server did not
+advertise. The wire trace is logger ``postroom.imap.wire`` at DEBUG, credentials redacted.
+"""
+
+from postroom.imap.client import (
+    DEFAULT_WAKE,
+    ImapClient,
+    ServerAddress,
+    TlsMode,
+    TlsModeLike,
+    default_ssl_context,
+    is_loopback,
+)
+from postroom.imap.commands import UID_MAX
+from postroom.imap.errors import (
+    AuthFailed,
+    CapabilityMissing,
+    CommandFailed,
+    ConnectFailed,
+    ConnectionLost,
+    FolderMissing,
+    ImapError,
+    PlaintextRefused,
+    ProtocolError,
+    TlsFailed,
+)
+from postroom.imap.responses import (
+    Bye,
+    Exists,
+    Expunge,
+    FetchItem,
+    FlagsChanged,
+    Folder,
+    SelectedFolder,
+    StatusUpdate,
+    Unknown,
+    UntaggedEvent,
+    Vanished,
+    section_key,
+)
+
+__all__ = [
+    "DEFAULT_WAKE",
+    "UID_MAX",
+    "AuthFailed",
+    "Bye",
+    "CapabilityMissing",
+    "CommandFailed",
+    "ConnectFailed",
+    "ConnectionLost",
+    "Exists",
+    "Expunge",
+    "FetchItem",
+    "FlagsChanged",
+    "Folder",
+    "FolderMissing",
+    "ImapClient",
+    "ImapError",
+    "PlaintextRefused",
+    "ProtocolError",
+    "SelectedFolder",
+    "ServerAddress",
+    "StatusUpdate",
+    "TlsFailed",
+    "TlsMode",
+    "TlsModeLike",
+    "Unknown",
+    "UntaggedEvent",
+    "Vanished",
+    "default_ssl_context",
+    "is_loopback",
+    "section_key",
+]

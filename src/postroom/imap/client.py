@@ -1,0 +1,825 @@
+"""The IMAP client the sync engine uses: connect, log in, list, EXAMINE, search, fetch, IDLE.
+
+Built on ``connection.Connection`` (asyncio framing, tags) and ``responses`` (typed results
+over ``imapclient.response_parser``). Async only; one command at a time per client (a lock).
+
+Invariants:
+
+* Read-only by construction: folders are opened with EXAMINE, never SELECT, and ``uid_fetch``
+  refuses items that would set ``\\Seen`` (``BODY[``, ``BINARY[``, ``RFC822``, ``RFC822.TEXT``)
+  with ValueError. There is no STORE, EXPUNGE, COPY or MOVE here.
+* Nothing is sent that the server did not advertise: each method checks its capability and
+  raises ``CapabilityMissing`` before sending (CONDSTORE for ``condstore``/``changedsince``/
+  MODSEQ, ``ENABLE QRESYNC`` done for ``qresync``/``vanished``, IDLE, ENABLE...). ``uid_search``
+  uses ESEARCH only when advertised, ``list_folders`` RETURN (SPECIAL-USE) only when
+  advertised, ``send_id`` does nothing without ID, ``enable`` sends only advertised extensions.
+* ``capabilities`` are read again after STARTTLS (the plain-text list is discarded) and after
+  login (post-auth capabilities differ: Dovecot adds CONDSTORE, QRESYNC, ESEARCH... only then).
+* TLS: ``ssl.create_default_context()`` (certificate and host name checks, TLS >= 1.2) unless
+  the ``ServerAddress`` brings its own context. STARTTLS must be advertised and never falls
+  back to plain text. Plain text only with ``allow_plaintext=True`` and a loopback host.
+* Every untagged response goes through one handler in arrival order. The running command
+  claims the responses that answer it (EXAMINE its EXISTS/UIDVALIDITY/..., UID FETCH the FETCH
+  items of the UIDs it asked for, STATUS the STATUS of its folder, SEARCH/ESEARCH its result);
+  every other one becomes an ``UntaggedEvent`` queued for ``drain_events``, including those
+  that arrive in the middle of another command (an unsolicited ``FETCH (FLAGS)`` in a UID
+  FETCH becomes ``FlagsChanged``).
+* ``uid_fetch`` with ``vanished=True``: the ``VANISHED (EARLIER)`` response is not part of the
+  returned list; it is queued as a ``Vanished(earlier=True)`` event, in arrival order.
+* A NO/BAD raises ``CommandFailed`` (``FolderMissing`` for a missing folder; ``AuthFailed`` for
+  LOGIN/AUTHENTICATE); a lost connection raises ``ConnectionLost`` from every pending and later
+  call. The client is then unusable: connect again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import functools
+import ipaddress
+import logging
+import ssl
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol, Self
+
+from postroom.imap import commands
+from postroom.imap.commands import Command
+from postroom.imap.connection import Connection, open_stream
+from postroom.imap.errors import (
+    AuthFailed,
+    CapabilityMissing,
+    CommandFailed,
+    ConnectFailed,
+    ConnectionLost,
+    FolderMissing,
+    ImapError,
+    PlaintextRefused,
+    ProtocolError,
+    TlsFailed,
+)
+from postroom.imap.framing import RawResponse
+from postroom.imap.responses import (
+    Bye,
+    Capabilities,
+    Condition,
+    Enabled,
+    ESearchResult,
+    Exists,
+    Expunge,
+    FetchItem,
+    FlagsChanged,
+    Folder,
+    SearchResult,
+    SelectedFolder,
+    StatusUpdate,
+    Unknown,
+    Untagged,
+    UntaggedEvent,
+    Vanished,
+    fetch_item,
+    is_folder_missing,
+    parse_sequence_set,
+    parse_tagged,
+    parse_untagged,
+    selected_folder,
+    to_event,
+)
+
+logger = logging.getLogger(__name__)
+
+IDLE_GATHER_SECONDS = 0.2
+"""After the first relevant event, IDLE waits this long for more before sending DONE."""
+IDLE_DONE_TIMEOUT = 30.0
+"""DONE -> tagged OK must come within this time, or the connection counts as lost."""
+LOGOUT_TIMEOUT = 5.0
+
+DEFAULT_WAKE: tuple[type[UntaggedEvent], ...] = (
+    Exists,
+    Expunge,
+    Vanished,
+    FlagsChanged,
+    StatusUpdate,
+)
+"""The events that end an IDLE: new mail, expunges, flag changes, and NOTIFY STATUS events
+(sent only when NOTIFY was set up)."""
+
+
+class TlsMode(enum.Enum):
+    """How the connection is protected. Same values as ``postroom.store.models.TlsMode``
+    (``postroom.imap`` may not import the store); ``ServerAddress`` accepts either."""
+
+    IMPLICIT = "implicit"  # TLS from the first byte (IMAPS, port 993)
+    STARTTLS = "starttls"  # plain connect, then STARTTLS as a hard requirement
+    PLAIN = "plain"  # no TLS: loopback test servers only, with allow_plaintext=True
+
+
+class TlsModeLike(Protocol):
+    """Any enum with the ``TlsMode`` values (``postroom.store.models.TlsMode`` included)."""
+
+    @property
+    def value(self) -> str: ...
+
+
+@functools.cache
+def default_ssl_context() -> ssl.SSLContext:
+    """The system trust store with certificate and host name checks, TLS 1.2 or newer."""
+    context = ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    """Where and how to connect.
+
+    ``tls`` is a ``TlsMode`` (this module's or the store's). ``ssl_context`` None means
+    ``default_ssl_context()``; give one made with ``ssl.create_default_context(cafile=...)`` to
+    trust a private CA. ``allow_plaintext`` must be True for ``TlsMode.PLAIN``, and PLAIN is
+    refused anyway unless ``host`` is a loopback address.
+    """
+
+    host: str
+    port: int
+    tls: TlsModeLike
+    ssl_context: ssl.SSLContext | None = None
+    allow_plaintext: bool = False
+
+    def __post_init__(self) -> None:
+        self.tls_mode  # noqa: B018 - fails early on a value that is no TLS mode
+
+    @property
+    def tls_mode(self) -> TlsMode:
+        try:
+            return TlsMode(self.tls.value)
+        except (ValueError, AttributeError) as exc:
+            raise ValueError(f"not a TLS mode: {self.tls!r}") from exc
+
+    def check(self) -> None:
+        """Raise PlaintextRefused for a plain-text connection that is not allowed."""
+        if self.tls_mode is TlsMode.PLAIN:
+            if not self.allow_plaintext:
+                raise PlaintextRefused(
+                    f"plain-text IMAP to {self.host} was not allowed (allow_plaintext=False)"
+                )
+            if not is_loopback(self.host):
+                raise PlaintextRefused(
+                    f"plain-text IMAP is only allowed to a loopback address, not {self.host}"
+                )
+
+    def context(self) -> ssl.SSLContext:
+        return self.ssl_context if self.ssl_context is not None else default_ssl_context()
+
+
+def _claims_nothing(response: Untagged) -> bool:
+    return False
+
+
+@dataclass(slots=True)
+class _Running:
+    """The command in progress: which untagged responses it claims, and what it got."""
+
+    claims: Callable[[Untagged], bool]
+    tag: bytes = b""
+    claimed: list[Untagged] = field(default_factory=list)
+    seen: list[Untagged] = field(default_factory=list)  # every untagged during the command
+    error: ProtocolError | None = None
+
+
+class ImapClient:
+    """One logged-in (or about to be) IMAP connection. Make one with ``connect``.
+
+    >>> client = await ImapClient.connect(ServerAddress("imap.example.com", 993, TlsMode.IMPLICIT))
+    >>> await client.login("me@example.com", "app-password")  # doctest: +SKIP
+    >>> inbox = await client.examine("INBOX")  # doctest: +SKIP
+    >>> items = await client.uid_fetch([1, 2], ["FLAGS", "BODY.PEEK[HEADER]"])  # doctest: +SKIP
+    >>> await client.logout()  # doctest: +SKIP
+    """
+
+    def __init__(  # use connect() or from_streams()
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        address: ServerAddress,
+        *,
+        timeout: float,
+        command_timeout: float,
+    ) -> None:
+        self.address = address
+        self.capabilities: frozenset[str] = frozenset()
+        self.enabled: frozenset[str] = frozenset()
+        self.is_authenticated = False
+        self._timeout = timeout
+        self._command_timeout = command_timeout
+        self._lock = asyncio.Lock()
+        self._events: list[UntaggedEvent] = []
+        self._running: _Running | None = None
+        self._wake = asyncio.Event()
+        self._wake_on: tuple[type[UntaggedEvent], ...] = ()
+        self._greeting: asyncio.Future[Condition] = asyncio.get_running_loop().create_future()
+        self._conn = Connection(
+            reader,
+            writer,
+            on_untagged=self._on_untagged,
+            on_lost=self._on_lost,
+            label=f" {address.host}:{address.port}",
+        )
+
+    # --- connecting --------------------------------------------------------------------------
+
+    @classmethod
+    async def connect(
+        cls, address: ServerAddress, *, timeout: float = 20.0, command_timeout: float = 90.0
+    ) -> ImapClient:
+        """Connect, read the greeting, do STARTTLS if asked, and read the capabilities.
+
+        ``timeout`` bounds DNS + TCP connect, the TLS handshake and the greeting, each;
+        ``command_timeout`` is the inactivity timeout of every later command.
+        Raises PlaintextRefused (before connecting), ConnectFailed, TlsFailed, ConnectionLost.
+        """
+        address.check()
+        context = address.context() if address.tls_mode is not TlsMode.PLAIN else None
+        reader, writer = await open_stream(
+            address.host,
+            address.port,
+            ssl_context=context if address.tls_mode is TlsMode.IMPLICIT else None,
+            timeout=timeout,
+        )
+        return await cls.from_streams(
+            reader, writer, address, timeout=timeout, command_timeout=command_timeout
+        )
+
+    @classmethod
+    async def from_streams(
+        cls,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        address: ServerAddress,
+        *,
+        timeout: float = 20.0,
+        command_timeout: float = 90.0,
+    ) -> ImapClient:
+        """The client over streams that are already open (``connect`` uses it after
+        ``open_stream``; tests use in-memory streams and a scripted server). Reads the greeting,
+        does STARTTLS when ``address`` asks for it, reads the capabilities."""
+        client = cls(reader, writer, address, timeout=timeout, command_timeout=command_timeout)
+        try:
+            client._conn.start_reading()
+            await client._read_greeting()
+            if address.tls_mode is TlsMode.STARTTLS:
+                await client._start_tls(address.context())
+            if not client.capabilities:
+                await client.refresh_capabilities()
+        except BaseException:
+            await client.close()
+            raise
+        return client
+
+    async def _read_greeting(self) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                greeting = await self._greeting
+        except TimeoutError as exc:
+            raise ConnectFailed(
+                f"{self.address.host}:{self.address.port} sent no IMAP greeting "
+                f"within {self._timeout:g} s",
+                reason="timeout",
+            ) from exc
+        if greeting.status == "BYE":
+            raise ConnectionLost(f"the server refused the connection: {greeting.text}")
+        if greeting.status == "PREAUTH":
+            if self.address.tls_mode is TlsMode.STARTTLS:
+                raise TlsFailed("the server greeted with PREAUTH, so STARTTLS is impossible")
+            self.is_authenticated = True
+        elif greeting.status != "OK":
+            raise ProtocolError(f"unexpected greeting: {greeting.status} {greeting.text}")
+        if greeting.code is not None and greeting.code.name == "CAPABILITY":
+            self._set_capabilities(greeting.code.atoms())
+
+    async def _start_tls(self, context: ssl.SSLContext) -> None:
+        if not self.capabilities:
+            await self.refresh_capabilities()
+        if not self.has("STARTTLS"):
+            raise TlsFailed(f"{self.address.host} does not offer STARTTLS; refusing plain text")
+        async with self._lock:
+            conn = self._conn
+            conn.watch(self._command_timeout)
+            try:
+                pending = await conn.send(commands.starttls(), stop_reading_after=True)
+                completion = parse_tagged(await conn.wait(pending))
+            finally:
+                conn.watch(None)
+            if completion.status != "OK":
+                raise TlsFailed(f"the server refused STARTTLS: {completion.text}")
+            await conn.start_tls(context, self.address.host, self._timeout)
+        self._set_capabilities(())  # never trust what was said in plain text
+        await self.refresh_capabilities()
+
+    # --- state -------------------------------------------------------------------------------
+
+    def has(self, capability: str) -> bool:
+        """Whether the server advertised ``capability`` (case-insensitive)."""
+        return capability.upper() in self.capabilities
+
+    def _require(self, capability: str) -> None:
+        if not self.has(capability):
+            raise CapabilityMissing(capability)
+
+    def _set_capabilities(self, names: Sequence[str] | frozenset[str]) -> None:
+        self.capabilities = frozenset(name.upper() for name in names)
+        self._conn.literal_plus = "LITERAL+" in self.capabilities
+        self._conn.literal_minus = "LITERAL-" in self.capabilities
+
+    def drain_events(self) -> list[UntaggedEvent]:
+        """Every unsolicited response received so far, in arrival order (also those that
+        arrived during other commands), then cleared."""
+        events, self._events = self._events, []
+        return events
+
+    # --- the one untagged handler ------------------------------------------------------------
+
+    def _on_untagged(self, raw: RawResponse) -> None:
+        running = self._running
+        typed: Untagged
+        try:
+            typed = parse_untagged(raw)
+        except ProtocolError as exc:
+            logger.warning("cannot parse an untagged %s response: %s", raw.keyword, exc)
+            if running is not None and running.error is None:
+                running.error = exc
+            typed = Unknown(raw.to_bytes(), raw.keyword)
+        if not self._greeting.done() and isinstance(typed, Condition):
+            self._greeting.set_result(typed)
+            return
+        if running is not None:
+            running.seen.append(typed)
+            if running.claims(typed):
+                running.claimed.append(typed)
+                return
+        event = to_event(raw, typed)
+        self._events.append(event)
+        if self._wake_on and isinstance(event, (*self._wake_on, Bye)):
+            self._wake.set()
+
+    def _on_lost(self, error: ImapError) -> None:
+        if not self._greeting.done():
+            self._greeting.set_exception(error)
+            self._greeting.exception()
+        self._wake.set()
+
+    # --- running commands --------------------------------------------------------------------
+
+    async def _run(
+        self, command: Command, claims: Callable[[Untagged], bool] = _claims_nothing
+    ) -> tuple[Condition, list[Untagged], bytes]:
+        """Send one command and wait for its completion: (tagged condition, claimed
+        responses, tag). Raises ConnectionLost, or the ProtocolError of a response of this
+        command that could not be parsed."""
+        async with self._lock:
+            return await self._run_locked(command, claims)
+
+    async def _run_locked(
+        self, command: Command, claims: Callable[[Untagged], bool]
+    ) -> tuple[Condition, list[Untagged], bytes]:
+        conn = self._conn
+        conn.raise_if_closed()
+        running = _Running(claims, tag=conn.next_tag())
+        self._running = running
+        conn.watch(self._command_timeout)
+        try:
+            raw = await conn.wait(await conn.send(command, tag=running.tag))
+        finally:
+            conn.watch(None)
+            self._running = None
+        completion = parse_tagged(raw)
+        if running.error is not None:
+            raise running.error
+        return completion, running.claimed, running.tag
+
+    @staticmethod
+    def _check(command: Command, completion: Condition) -> None:
+        if completion.status == "OK":
+            return
+        raise CommandFailed(
+            f"{command.name} failed: {completion.status} {completion.text}".rstrip(),
+            status=completion.status,
+            code=completion.code_name,
+            text=completion.text,
+        )
+
+    async def refresh_capabilities(self) -> frozenset[str]:
+        """Issue CAPABILITY and store the answer."""
+        command = commands.capability()
+        completion, claimed, _ = await self._run(command, lambda r: isinstance(r, Capabilities))
+        self._check(command, completion)
+        names: set[str] = set()
+        for response in claimed:
+            if isinstance(response, Capabilities):
+                names |= response.names
+        if not names:
+            raise ProtocolError("the server answered CAPABILITY without a capability list")
+        self._set_capabilities(frozenset(names))
+        return self.capabilities
+
+    # --- authentication ----------------------------------------------------------------------
+
+    async def login(self, username: str, password: str) -> None:
+        """Log in: ``AUTHENTICATE PLAIN`` when AUTH=PLAIN is advertised (the credentials on
+        the command line with SASL-IR, else after the ``+``), else LOGIN with quoted or literal
+        arguments. Then read the post-login capabilities.
+
+        Raises AuthFailed on NO/BAD (``CommandFailed`` if the code says the server is only
+        temporarily unable: UNAVAILABLE...), CapabilityMissing if the server disables LOGIN and
+        offers no AUTH=PLAIN. The credentials never reach a log or an error message.
+        """
+        if self.is_authenticated:
+            raise ImapError("this connection is already logged in")
+        claims: Callable[[Untagged], bool] = lambda r: isinstance(r, Capabilities)  # noqa: E731
+        if self.has("AUTH=PLAIN"):
+            sasl_ir = self.has("SASL-IR")
+            command = commands.authenticate_plain(username, password, initial_response=sasl_ir)
+            if sasl_ir:
+                completion, claimed, _ = await self._run(command, claims)
+            else:
+                completion, claimed = await self._authenticate_plain(command, username, password)
+        elif self.has("LOGINDISABLED"):
+            raise CapabilityMissing(
+                "AUTH=PLAIN", "the server disables LOGIN here and offers no AUTH=PLAIN"
+            )
+        else:
+            command = commands.login(username, password)
+            completion, claimed, _ = await self._run(command, claims)
+        if completion.status != "OK":
+            code = completion.code_name
+            if code is not None and code in {"UNAVAILABLE", "SERVERBUG", "LIMIT", "INUSE"}:
+                raise CommandFailed(
+                    f"the server cannot log in now: {completion.text}",
+                    status=completion.status,
+                    code=code,
+                    text=completion.text,
+                )
+            raise AuthFailed(
+                f"the server refused the login for {username!r}: {completion.text}",
+                code=code,
+                text=completion.text,
+            )
+        self.is_authenticated = True
+        if completion.code is not None and completion.code.name == "CAPABILITY":
+            self._set_capabilities(completion.code.atoms())
+            return
+        names = [n for r in claimed if isinstance(r, Capabilities) for n in r.names]
+        if names:
+            self._set_capabilities(names)
+        else:
+            await self.refresh_capabilities()
+
+    async def _authenticate_plain(
+        self, command: Command, username: str, password: str
+    ) -> tuple[Condition, list[Untagged]]:
+        async with self._lock:
+            conn = self._conn
+            conn.raise_if_closed()
+            running = _Running(lambda r: isinstance(r, Capabilities), tag=conn.next_tag())
+            self._running = running
+            conn.watch(self._command_timeout)
+            try:
+                pending = await conn.send(command, tag=running.tag, want_continuation=True)
+                if pending.continuation is not None:
+                    conn.write_line(commands.sasl_plain(username, password), shown="[redacted]")
+                raw = await conn.wait(pending)
+            finally:
+                conn.watch(None)
+                self._running = None
+            return parse_tagged(raw), running.claimed
+
+    async def send_id(self, fields: Mapping[str, str]) -> None:
+        """Send ``ID ("name" "postroom" ...)`` (RFC 2971); does nothing when the server does
+        not advertise ID."""
+        if not self.has("ID"):
+            logger.debug("the server does not advertise ID; not sending it")
+            return
+        command = commands.id_command(fields)
+        completion, _, _ = await self._run(
+            command, lambda r: isinstance(r, Unknown) and r.kind == "ID"
+        )
+        self._check(command, completion)
+
+    async def enable(self, *extensions: str) -> frozenset[str]:
+        """``ENABLE`` (RFC 5161) those of ``extensions`` the server advertises; returns what
+        the server confirmed it enabled (also kept in ``enabled``). CapabilityMissing without
+        ENABLE."""
+        self._require("ENABLE")
+        wanted = [name.upper() for name in extensions if self.has(name)]
+        if not wanted:
+            return frozenset()
+        command = commands.enable(wanted)
+        completion, claimed, _ = await self._run(command, lambda r: isinstance(r, Enabled))
+        self._check(command, completion)
+        confirmed = frozenset(n for r in claimed if isinstance(r, Enabled) for n in r.names)
+        if "QRESYNC" in confirmed:
+            confirmed |= {"CONDSTORE"}  # RFC 7162 §3.2.3: QRESYNC implies CONDSTORE
+        self.enabled |= confirmed
+        return confirmed
+
+    # --- folders -----------------------------------------------------------------------------
+
+    async def list_folders(self) -> list[Folder]:
+        """All folders: ``LIST "" "*"``, with ``RETURN (SPECIAL-USE)`` when SPECIAL-USE is
+        advertised so that ``\\Sent``, ``\\All``... appear in ``Folder.flags``."""
+        command = commands.list_folders(special_use=self.has("SPECIAL-USE"))
+        completion, claimed, _ = await self._run(command, lambda r: isinstance(r, Folder))
+        self._check(command, completion)
+        return [r for r in claimed if isinstance(r, Folder)]
+
+    async def examine(
+        self,
+        folder: bytes | str,
+        *,
+        condstore: bool = False,
+        qresync: tuple[int, int] | None = None,
+    ) -> SelectedFolder:
+        """Open ``folder`` read-only (EXAMINE: the sync never changes flags).
+
+        ``condstore=True`` asks for HIGHESTMODSEQ (CONDSTORE must be advertised).
+        ``qresync=(uidvalidity, highestmodseq)`` (after ``enable("QRESYNC")``) also returns
+        the ``VANISHED (EARLIER)`` ranges and the changed flags since that modseq, when the
+        uidvalidity still matches. Raises FolderMissing, CommandFailed, CapabilityMissing.
+        """
+        if qresync is not None and "QRESYNC" not in self.enabled:
+            message = (
+                "QRESYNC is not enabled: call enable('QRESYNC') first"
+                if self.has("QRESYNC")
+                else None
+            )
+            raise CapabilityMissing("QRESYNC", message)
+        if condstore and qresync is None:
+            self._require("CONDSTORE")
+        command = commands.examine(folder, condstore=condstore, qresync=qresync)
+        completion, claimed, _ = await self._run(command, _claimed_by_examine)
+        if completion.status != "OK":
+            error = FolderMissing if is_folder_missing(completion) else CommandFailed
+            raise error(
+                f"EXAMINE {folder!r} failed: {completion.status} {completion.text}",
+                status=completion.status,
+                code=completion.code_name,
+                text=completion.text,
+            )
+        return selected_folder(claimed, completion)
+
+    async def status(self, folder: bytes | str, items: Sequence[str]) -> dict[str, int]:
+        """``STATUS folder (items)`` -> ``{"MESSAGES": 3, "UIDNEXT": 9, ...}``. Items that need
+        a capability (HIGHESTMODSEQ: CONDSTORE, SIZE: STATUS=SIZE...) raise CapabilityMissing
+        when it is not advertised. Do not STATUS the folder that is currently examined
+        (Dovecot answers ``[CLIENTBUG]``). Raises FolderMissing for a missing folder."""
+        for item in items:
+            needed = commands.STATUS_ITEMS.get(item.upper())
+            if needed is not None:
+                self._require(needed)
+        command = commands.status(folder, items)
+        encoded = commands.encode_mailbox(folder)
+
+        def claims(response: Untagged) -> bool:
+            return isinstance(response, StatusUpdate) and (
+                response.folder_raw == encoded or response.folder_raw.upper() == encoded.upper()
+            )
+
+        completion, claimed, _ = await self._run(command, claims)
+        if completion.status != "OK":
+            error = FolderMissing if is_folder_missing(completion) else CommandFailed
+            raise error(
+                f"STATUS {folder!r} failed: {completion.status} {completion.text}",
+                status=completion.status,
+                code=completion.code_name,
+                text=completion.text,
+            )
+        values: dict[str, int] = {}
+        for response in claimed:
+            if isinstance(response, StatusUpdate):
+                values.update(response.values)
+        return values
+
+    # --- searching and fetching --------------------------------------------------------------
+
+    async def uid_search(self, criteria: str) -> list[int]:
+        """UIDs matching ``criteria`` (search-key text, e.g. ``"UID 1:500 SINCE 1-Jan-2026"``),
+        ascending. Uses ``UID SEARCH RETURN (ALL)`` (ESEARCH: compact ranges, expanded here)
+        when advertised, else the classic ``UID SEARCH``."""
+        esearch = self.has("ESEARCH")
+        command = commands.uid_search(criteria, esearch=esearch)
+
+        def claims(response: Untagged) -> bool:
+            if isinstance(response, SearchResult):
+                return True
+            running = self._running
+            return isinstance(response, ESearchResult) and (
+                response.tag is None or (running is not None and response.tag == running.tag)
+            )
+
+        completion, claimed, _ = await self._run(command, claims)
+        self._check(command, completion)
+        uids: set[int] = set()
+        for response in claimed:
+            if isinstance(response, ESearchResult):
+                uids.update(response.uids())
+            elif isinstance(response, SearchResult):
+                uids.update(response.ids)
+        return sorted(uids)
+
+    async def uid_fetch(
+        self,
+        uids: Sequence[int] | str,
+        items: Sequence[str],
+        *,
+        changedsince: int | None = None,
+        vanished: bool = False,
+    ) -> list[FetchItem]:
+        """``UID FETCH`` ``items`` of ``uids`` (a list, or a UID set text such as
+        ``"1:4294967295"``) -> one FetchItem per message, in the order the server sent them.
+
+        A long UID list is split over several commands (each line <= 8 KB). Only peeking
+        items are allowed (``BODY.PEEK[...]``, never ``BODY[...]``/``RFC822``: ValueError).
+        Items and options that need a capability raise CapabilityMissing when it is missing
+        (MODSEQ and ``changedsince``: CONDSTORE; ``vanished``: QRESYNC enabled; EMAILID:
+        OBJECTID; X-GM-*: X-GM-EXT-1; BINARY.PEEK: BINARY). FETCH responses for UIDs not
+        asked for, without a UID, or with only FLAGS when FLAGS was not asked for, are
+        unsolicited: they become FlagsChanged events. See ``FetchItem.section`` to find a
+        body section by what was requested.
+        """
+        checked = commands.check_fetch_items(items)
+        for capability in sorted(commands.required_capabilities(checked)):
+            if capability == "CONDSTORE" and "CONDSTORE" in self.enabled:
+                continue
+            self._require(capability)
+        if changedsince is not None and "CONDSTORE" not in self.enabled:
+            self._require("CONDSTORE")
+        if vanished and "QRESYNC" not in self.enabled:
+            raise CapabilityMissing("QRESYNC", "VANISHED needs ENABLE QRESYNC first")
+        built = commands.build_uid_fetch(
+            uids, checked, changedsince=changedsince, vanished=vanished
+        )
+        asked_flags = any(item.upper() == "FLAGS" for item in checked)
+        ranges = (
+            parse_sequence_set(uids.replace("*", str(commands.UID_MAX)))
+            if isinstance(uids, str)
+            else ()
+        )
+        uid_set = frozenset(uids) if not isinstance(uids, str) else frozenset()
+
+        def wanted(uid: int) -> bool:
+            return uid in uid_set or any(low <= uid <= high for low, high in ranges)
+
+        def claims(response: Untagged) -> bool:
+            if not isinstance(response, FetchItem) or not response.uid:
+                return False
+            if not wanted(response.uid):
+                return False
+            return asked_flags or any(key not in _FLAG_KEYS for key in response.raw)
+
+        results: dict[int, FetchItem] = {}
+        for command in built:
+            completion, claimed, _ = await self._run(command, claims)
+            self._check(command, completion)
+            for response in claimed:
+                if not isinstance(response, FetchItem):
+                    continue
+                earlier = results.get(response.uid)
+                if earlier is None:
+                    results[response.uid] = response
+                else:  # the same message twice (e.g. an unsolicited FLAGS): merge, later wins
+                    results[response.uid] = fetch_item(earlier.seq, {**earlier.raw, **response.raw})
+        return list(results.values())
+
+    # --- waiting for changes -----------------------------------------------------------------
+
+    async def noop(self) -> list[UntaggedEvent]:
+        """NOOP, then every event received so far (``drain_events``)."""
+        command = commands.noop()
+        completion, _, _ = await self._run(command)
+        self._check(command, completion)
+        return self.drain_events()
+
+    async def idle(
+        self,
+        *,
+        max_seconds: float,
+        wake_on: tuple[type[UntaggedEvent], ...] = DEFAULT_WAKE,
+    ) -> list[UntaggedEvent]:
+        """IDLE (RFC 2177) until the first event of a ``wake_on`` type (+ ~0.2 s to gather
+        more) or ``max_seconds``; then DONE, and the tagged OK must come within 30 s (else
+        ConnectionLost). Returns every event received, in order (``drain_events``); if such an
+        event is already waiting, returns at once without IDLE.
+
+        Keep ``max_seconds`` under 29 minutes (RFC 2177; ~9 for Gmail). Cancelling ``idle``
+        closes the connection. CapabilityMissing without IDLE.
+        """
+        self._require("IDLE")
+        async with self._lock:
+            if any(isinstance(event, wake_on) for event in self._events):
+                return self.drain_events()
+            conn = self._conn
+            conn.raise_if_closed()
+            running = _Running(_claims_nothing, tag=conn.next_tag())
+            self._running = running
+            self._wake.clear()
+            self._wake_on = wake_on
+            loop = asyncio.get_running_loop()
+            try:
+                conn.watch(self._command_timeout)
+                pending = await conn.send(commands.idle(), tag=running.tag, want_continuation=True)
+                if pending.continuation is None:  # refused at once
+                    completion = parse_tagged(await conn.wait(pending))
+                    self._check(commands.idle(), completion)
+                    raise ProtocolError("IDLE completed without starting")
+                conn.watch(None)  # IDLE is quiet on purpose
+                deadline = loop.time() + max_seconds
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout_at(deadline):
+                        await self._wake.wait()
+                conn.raise_if_closed()
+                if self._wake.is_set():
+                    await asyncio.sleep(IDLE_GATHER_SECONDS)
+                    conn.raise_if_closed()
+                conn.write_line(commands.IDLE_DONE.rstrip(b"\r\n"))
+                conn.watch(IDLE_DONE_TIMEOUT)
+                try:
+                    completion = parse_tagged(await conn.wait(pending))
+                except ConnectionLost as exc:
+                    raise ConnectionLost(f"no answer to DONE: {exc}") from exc
+                self._check(commands.idle(), completion)
+            except asyncio.CancelledError:
+                conn.abort(ConnectionLost("IDLE was cancelled"))
+                raise
+            finally:
+                conn.watch(None)
+                self._running = None
+                self._wake_on = ()
+            if running.error is not None:
+                raise running.error
+            return self.drain_events()
+
+    # --- ending ------------------------------------------------------------------------------
+
+    async def logout(self) -> None:
+        """LOGOUT (best effort, at most 5 s), then close. Never raises."""
+        try:
+            if self._conn.error is None:
+                async with asyncio.timeout(LOGOUT_TIMEOUT):
+                    await self._run(commands.logout(), lambda r: isinstance(r, Condition))
+        except (ImapError, TimeoutError, OSError) as exc:
+            logger.debug("LOGOUT did not complete: %s", exc)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Close the connection now (no LOGOUT)."""
+        await self._conn.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.logout()
+
+
+_FLAG_KEYS = frozenset({b"UID", b"FLAGS", b"MODSEQ", b"SEQ"})
+
+
+def _claimed_by_examine(response: Untagged) -> bool:
+    """EXAMINE claims every response while it runs except BYE, ALERT, STATUS events and
+    responses of unknown type: EXISTS, FLAGS, UIDVALIDITY... and the QRESYNC VANISHED
+    (EARLIER) and FETCH items, plus whatever came before ``[CLOSED]`` about the old folder."""
+    if isinstance(response, StatusUpdate | Unknown):
+        return False
+    if isinstance(response, Condition):
+        return response.status == "OK" and response.code_name not in {None, "ALERT"}
+    return not (isinstance(response, Vanished) and not response.earlier)
+
+
+__all__ = [
+    "DEFAULT_WAKE",
+    "IDLE_DONE_TIMEOUT",
+    "IDLE_GATHER_SECONDS",
+    "ImapClient",
+    "ServerAddress",
+    "TlsMode",
+    "TlsModeLike",
+    "default_ssl_context",
+    "is_loopback",
+]

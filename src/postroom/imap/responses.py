@@ -1,0 +1,791 @@
+"""Typed results over ``imapclient.response_parser``: framed responses in, dataclasses out.
+
+Pure: no I/O. All IMAP grammar is imapclient's (``parse_fetch_response`` for FETCH,
+``parse_response`` for VANISHED, ESEARCH, STATUS, LIST and response codes,
+``parse_message_list`` for SEARCH); this module only picks the response apart at its type word
+and turns imapclient's tuples into typed values. Its quirks are handled here:
+
+* a one-number sequence set comes back as ``int`` (``VANISHED 5`` -> ``5``), a longer one as
+  ``bytes`` (``b"1:3,5"``): ``parse_sequence_set`` takes both;
+* a bracketed response code is one token (``b"[COPYUID 1 2 3]"``): ``parse_condition`` cuts
+  it out and parses its inside on its own (``ResponseCode("COPYUID", (1, 2, 3))``);
+* an all-digit atom becomes ``int`` (a folder named ``2024``, a flag or X-GUID of digits):
+  turned back into text where text is meant;
+* INTERNALDATE is parsed with ``normalise_times=False``, so it keeps its UTC offset
+  (``datetime`` with ``tzinfo``), never a naive local time.
+
+Events (``UntaggedEvent``) are what the client hands to the sync engine: ``Exists``,
+``Expunge``, ``Vanished``, ``FlagsChanged``, ``StatusUpdate``, ``Bye`` and ``Unknown``. Every
+other type here is the data of one command (``Capabilities``, ``Folder``, ``SearchResult``...).
+Names follow the RFCs: ``uid``, ``uidvalidity``, ``uidnext``, ``highestmodseq``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from imapclient import imap_utf7
+from imapclient.response_parser import parse_fetch_response, parse_message_list, parse_response
+from imapclient.response_types import BodyData, Envelope
+
+from postroom.imap.errors import ProtocolError
+from postroom.imap.framing import Part, RawResponse, ResponseKind
+
+_T = TypeVar("_T")
+
+# --- status responses and response codes -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseCode:
+    """A bracketed response code: ``[UIDVALIDITY 3857529045]`` ->
+    ``ResponseCode("UIDVALIDITY", (3857529045,))``. ``arguments`` are as imapclient parses
+    them (int, bytes, nested tuples); ``raw`` is the text inside the brackets."""
+
+    name: str
+    arguments: tuple[Any, ...] = ()
+    raw: bytes = b""
+
+    def number(self) -> int | None:
+        """The first argument when it is a number (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ...)."""
+        first = self.arguments[0] if self.arguments else None
+        return first if isinstance(first, int) else None
+
+    def atoms(self) -> list[str]:
+        """The arguments as words, upper case (for ``[CAPABILITY ...]``)."""
+        return [word.decode("ascii", "replace").upper() for word in self.raw.split()[1:]]
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A status response (RFC 9051 §7.1): ``status`` is OK, NO, BAD, BYE or PREAUTH."""
+
+    status: str
+    code: ResponseCode | None
+    text: str
+
+    @property
+    def code_name(self) -> str | None:
+        return self.code.name if self.code else None
+
+
+def parse_response_code(inside: bytes) -> ResponseCode:
+    """The code between the brackets; arguments imapclient cannot parse are kept as raw text."""
+    name, _, rest = inside.partition(b" ")
+    arguments: tuple[Any, ...] = ()
+    if rest.strip():
+        try:
+            arguments = tuple(parse_response([rest]))
+        except Exception:  # an odd code must not break the response around it
+            arguments = (rest,)
+    return ResponseCode(name.decode("ascii", "replace").upper(), arguments, inside)
+
+
+def parse_condition(status: str, text: bytes) -> Condition:
+    """``status`` plus the text after it: an optional ``[code]`` and the human text."""
+    code = None
+    if text.startswith(b"["):
+        end = text.find(b"]")
+        if end > 0:
+            code = parse_response_code(text[1:end])
+            text = text[end + 1 :].lstrip(b" ")
+    return Condition(status, code, text.decode("utf-8", "replace"))
+
+
+def parse_tagged(response: RawResponse) -> Condition:
+    """The completion of a command: ``A0001 OK [READ-ONLY] done`` -> Condition("OK", ...)."""
+    if response.kind is not ResponseKind.TAGGED or response.keyword not in {"OK", "NO", "BAD"}:
+        raise ProtocolError(f"not a tagged status response: {response.first_segment[:200]!r}")
+    return parse_condition(response.keyword, response.text_after_keyword())
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Exists:
+    """``* n EXISTS``: the folder now holds ``count`` messages."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Expunge:
+    """``* n EXPUNGE``: the message with sequence number ``seq`` is gone (later sequence
+    numbers shift down by one)."""
+
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Vanished:
+    """``* VANISHED [(EARLIER)] uid-set`` (RFC 7162 §3.2.10): UIDs gone, as inclusive ranges
+    ``(low, high)`` in the order the server sent them. ``earlier`` marks the answer to a
+    QRESYNC EXAMINE or a FETCH ... VANISHED; without it the expunge is happening now. The
+    ranges may include UIDs the client never had: keep them as ranges."""
+
+    ranges: tuple[tuple[int, int], ...]
+    earlier: bool
+
+    def __contains__(self, uid: object) -> bool:
+        return isinstance(uid, int) and any(low <= uid <= high for low, high in self.ranges)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchItem:
+    """One ``* n FETCH (...)`` response, typed.
+
+    ``uid`` is 0 when the server left it out (an unsolicited FETCH before QRESYNC is enabled;
+    real UIDs are never 0). ``flags`` is None when FLAGS was not in the response. ``modseq``
+    comes from ``MODSEQ (n)``. ``internaldate`` keeps its UTC offset.
+
+    ``sections`` holds every body part item (``BODY[...]``, ``BINARY[...]``, ``RFC822.HEADER``)
+    keyed as the server echoed it, upper-cased by imapclient: ``"BODY[HEADER.FIELDS (FROM TO)]"``,
+    ``"BODY[1.2]<0>"`` (a partial fetch echoes only its origin), ``"BINARY[1]"``. Look one up by
+    what was requested with ``section("BODY.PEEK[1.2]<0.262144>")``, which normalises both sides
+    (see ``section_key``). A NIL section is left out.
+
+    ``raw`` is imapclient's dict for the response (bytes keys, as parsed), for anything else.
+    """
+
+    uid: int
+    seq: int
+    flags: tuple[str, ...] | None
+    modseq: int | None
+    internaldate: dt.datetime | None
+    size: int | None
+    sections: dict[str, bytes]
+    bodystructure: BodyData | None
+    x_guid: str | None
+    emailid: str | None
+    gm_msgid: int | None
+    raw: dict[bytes, Any]
+    envelope: Envelope | None = None
+    threadid: str | None = None
+    gm_thrid: int | None = None
+    gm_labels: tuple[str, ...] | None = None
+    preview: str | None = None
+
+    def section(self, requested: str) -> bytes | None:
+        """The data of a requested body item, found however the server spelled its echo:
+        ``item.section("BODY.PEEK[HEADER.FIELDS (From To)]")`` finds
+        ``"BODY[HEADER.FIELDS (FROM TO)]"``; None when it is not in the response."""
+        wanted = section_key(requested)
+        direct = self.sections.get(wanted)
+        if direct is not None:
+            return direct
+        for key, value in self.sections.items():
+            if section_key(key) == wanted:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class FlagsChanged:
+    """An unsolicited FETCH (usually ``FLAGS`` and ``MODSEQ``): another client changed a
+    message, or the server reports a change in the middle of another command."""
+
+    item: FetchItem
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """``* STATUS folder (MESSAGES n UIDNEXT m ...)`` that no STATUS command asked for (NOTIFY,
+    RFC 5465). ``values`` holds the numeric items, upper-case names."""
+
+    folder: str
+    values: dict[str, int]
+    folder_raw: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Bye:
+    """``* BYE text``: the server is closing the connection."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """Any other unsolicited response (``* OK [ALERT] ...``, ``* OK Still here``, ``* 2 RECENT``,
+    ``* OK [HIGHESTMODSEQ 5]``, a response type we do not know), kept as received: ``raw`` is
+    the whole response with its literals, ``kind`` its type word (``"OK"``, ``"RECENT"``...),
+    and ``code`` the parsed response code of an untagged OK/NO/BAD, if it had one."""
+
+    raw: bytes
+    kind: str = ""
+    code: ResponseCode | None = None
+
+
+UntaggedEvent = Exists | Expunge | Vanished | FlagsChanged | StatusUpdate | Bye | Unknown
+"""What ``ImapClient.drain_events``, ``noop`` and ``idle`` return."""
+
+
+# --- data of one command --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Recent:
+    """``* n RECENT``."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """``* CAPABILITY ...``: names upper-cased."""
+
+    names: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Enabled:
+    """``* ENABLED ...`` (RFC 5161): the extensions the server switched on, upper-cased."""
+
+    names: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Flags:
+    """``* FLAGS (...)``: the flags defined in the selected folder."""
+
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    """One ``* LIST`` entry.
+
+    ``name`` is decoded from modified UTF-7; ``name_raw`` is the name exactly as listed (send
+    this one back to the server). ``delimiter`` is None for a flat namespace (``NIL``).
+    ``flags`` are the name attributes, spelled as in the RFCs whatever the server's case
+    (``\\Sent``, ``\\Noselect``, ``\\HasNoChildren``...); unknown ones are kept as sent.
+    """
+
+    name: str
+    name_raw: bytes
+    delimiter: str | None
+    flags: frozenset[str]
+
+    @property
+    def is_selectable(self) -> bool:
+        return not self.flags & {"\\Noselect", "\\NonExistent"}
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """``* SEARCH 2 84 882 [(MODSEQ m)]``."""
+
+    ids: tuple[int, ...]
+    modseq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ESearchResult:
+    """``* ESEARCH (TAG "A0005") UID ALL 1:3,5 COUNT 4`` (RFC 4731). ``all`` holds the ALL
+    ranges (compact); ``tag`` is the correlator, to match it with its command."""
+
+    tag: bytes | None
+    uid: bool
+    all: tuple[tuple[int, int], ...] = ()
+    min: int | None = None
+    max: int | None = None
+    count: int | None = None
+    modseq: int | None = None
+
+    def uids(self) -> list[int]:
+        """The ALL ranges expanded, ascending."""
+        return sorted({uid for low, high in self.all for uid in range(low, high + 1)})
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedFolder:
+    """The answer to EXAMINE (RFC 9051 §6.3.2, RFC 7162 §3.1, §3.2.5).
+
+    ``highestmodseq`` is None when the server said ``[NOMODSEQ]`` or nothing; ``vanished`` are
+    the ``VANISHED (EARLIER)`` ranges and ``changed`` the FETCH items of a QRESYNC EXAMINE.
+    If ``uidvalidity`` differs from the one given to QRESYNC, the server ignored the QRESYNC
+    parameters: nothing in ``vanished``/``changed`` applies to the old UIDs.
+    """
+
+    uidvalidity: int
+    uidnext: int | None
+    exists: int
+    highestmodseq: int | None
+    vanished: list[tuple[int, int]]
+    changed: list[FetchItem]
+    flags: tuple[str, ...] = ()
+    read_only: bool = True
+
+
+Untagged = (
+    Condition
+    | Exists
+    | Expunge
+    | Recent
+    | Vanished
+    | FetchItem
+    | StatusUpdate
+    | Capabilities
+    | Enabled
+    | Flags
+    | Folder
+    | SearchResult
+    | ESearchResult
+    | Unknown
+)
+"""Any untagged response, typed by ``parse_untagged``."""
+
+
+# --- parsing --------------------------------------------------------------------------------
+
+
+def parse_untagged(response: RawResponse) -> Untagged:
+    """Type one untagged response. Raises ProtocolError if imapclient cannot parse the data of
+    a response type we know; a type we do not know becomes ``Unknown``."""
+    keyword = response.keyword
+    number = response.number
+    if number is not None:
+        if keyword == "FETCH":
+            return parse_fetch(response)
+        if keyword == "EXISTS":
+            return Exists(number)
+        if keyword == "EXPUNGE":
+            return Expunge(number)
+        if keyword == "RECENT":
+            return Recent(number)
+        return Unknown(response.to_bytes(), keyword)
+    if keyword in {"OK", "NO", "BAD", "BYE", "PREAUTH"}:
+        return parse_condition(keyword, response.text_after_keyword())
+    if keyword == "CAPABILITY":
+        return Capabilities(_words(response.text_after_keyword()))
+    if keyword == "ENABLED":
+        return Enabled(_words(response.text_after_keyword()))
+    parser = _DATA_PARSERS.get(keyword)
+    if parser is None:
+        return Unknown(response.to_bytes(), keyword)
+    return parser(response)
+
+
+def to_event(response: RawResponse, typed: Untagged) -> UntaggedEvent:
+    """The event an untagged response is when no command claims it."""
+    if isinstance(typed, Exists | Expunge | Vanished | StatusUpdate):
+        return typed
+    if isinstance(typed, FetchItem):
+        return FlagsChanged(typed)
+    if isinstance(typed, Condition):
+        if typed.status == "BYE":
+            return Bye(typed.text)
+        return Unknown(response.to_bytes(), response.keyword, typed.code)
+    if isinstance(typed, Unknown):
+        return typed
+    return Unknown(response.to_bytes(), response.keyword)
+
+
+def data_records(response: RawResponse) -> list[Part]:
+    """The response as imapclient records, with ``* [n] KEYWORD `` cut from the front."""
+    parts = list(response.parts)
+    first = parts[0]
+    text = response.text_after_keyword()
+    parts[0] = (text, first[1]) if isinstance(first, tuple) else text
+    return parts
+
+
+def _parse(records: list[Part], what: str) -> tuple[Any, ...]:
+    try:
+        return tuple(parse_response(records))
+    except Exception as exc:
+        raise ProtocolError(f"cannot parse the {what} response: {exc}") from exc
+
+
+def parse_fetch(response: RawResponse) -> FetchItem:
+    """``* 12 FETCH (UID 7 FLAGS (\\Seen) BODY[] {5} ...)`` -> FetchItem, through
+    ``imapclient.response_parser.parse_fetch_response``."""
+    records = data_records(response)
+    first = records[0]
+    prefix = b"%d " % (response.number or 0)
+    records[0] = (prefix + first[0], first[1]) if isinstance(first, tuple) else prefix + first
+    try:
+        parsed = parse_fetch_response(records, normalise_times=False, uid_is_key=False)
+        ((seq, data),) = parsed.items()
+        return fetch_item(int(seq), data)
+    except ProtocolError:
+        raise
+    except Exception as exc:
+        raise ProtocolError(f"cannot parse a FETCH response: {exc}") from exc
+
+
+def fetch_item(seq: int, data: dict[bytes, Any]) -> FetchItem:
+    """A FetchItem from imapclient's dict for one message (keys upper-case bytes)."""
+    sections: dict[str, bytes] = {}
+    for key, value in data.items():
+        if value is not None and _is_section_key(key):
+            sections[key.decode("ascii", "replace")] = _as_bytes(value)
+    flags = data.get(b"FLAGS")
+    modseq = data.get(b"MODSEQ")
+    emailid = data.get(b"EMAILID")
+    threadid = data.get(b"THREADID")
+    labels = data.get(b"X-GM-LABELS")
+    internaldate = data.get(b"INTERNALDATE")
+    if isinstance(internaldate, dt.datetime) and internaldate.tzinfo is not None:
+        offset = internaldate.utcoffset()
+        if offset is not None:
+            internaldate = internaldate.replace(tzinfo=dt.timezone(offset))
+    bodystructure = data.get(b"BODYSTRUCTURE")
+    envelope = data.get(b"ENVELOPE")
+    preview = data.get(b"PREVIEW")
+    return FetchItem(
+        uid=_int_or(data.get(b"UID"), 0),
+        seq=seq,
+        flags=_texts(flags) if flags is not None else None,
+        modseq=_first_int(modseq),
+        internaldate=internaldate if isinstance(internaldate, dt.datetime) else None,
+        size=_int_or(data.get(b"RFC822.SIZE"), None),
+        sections=sections,
+        bodystructure=bodystructure if isinstance(bodystructure, BodyData) else None,
+        x_guid=_text_or_none(data.get(b"X-GUID")),
+        emailid=_text_or_none(emailid[0] if isinstance(emailid, tuple) and emailid else emailid),
+        gm_msgid=_int_or(data.get(b"X-GM-MSGID"), None),
+        raw=data,
+        envelope=envelope if isinstance(envelope, Envelope) else None,
+        threadid=_text_or_none(
+            threadid[0] if isinstance(threadid, tuple) and threadid else threadid
+        ),
+        gm_thrid=_int_or(data.get(b"X-GM-THRID"), None),
+        gm_labels=tuple(_decode_name(_as_bytes(label)) for label in labels)
+        if isinstance(labels, tuple)
+        else None,
+        preview=_text_or_none(preview),
+    )
+
+
+_SECTION_PREFIXES = (b"BODY[", b"BINARY[", b"RFC822.HEADER", b"RFC822.TEXT")
+
+
+def _is_section_key(key: bytes) -> bool:
+    return key.startswith(_SECTION_PREFIXES) or key == b"RFC822"
+
+
+_PARTIAL = re.compile(r"<(\d+)(?:\.\d+)?>$")
+_SPACES = re.compile(r"\s+")
+
+
+def section_key(item: str) -> str:
+    """The normal form of a body item, requested or echoed: upper case, ``.PEEK`` dropped,
+    a partial ``<origin.length>`` cut to ``<origin>`` (servers echo only the origin),
+    whitespace runs collapsed and quotes inside the brackets dropped.
+
+    >>> section_key('BODY.PEEK[HEADER.FIELDS ("From"  to)]<0.2048>')
+    'BODY[HEADER.FIELDS (FROM TO)]<0>'
+    """
+    key = _SPACES.sub(" ", item.strip().upper())
+    key = key.replace("BODY.PEEK[", "BODY[").replace("BINARY.PEEK[", "BINARY[")
+    opening, closing = key.find("["), key.rfind("]")
+    if 0 <= opening < closing:
+        key = key[:opening] + key[opening:closing].replace('"', "") + key[closing:]
+    return _PARTIAL.sub(r"<\1>", key)
+
+
+def parse_sequence_set(value: Any) -> tuple[tuple[int, int], ...]:
+    """A sequence/UID set as imapclient returns it (``5`` or ``b"1:3,5"``) -> inclusive ranges
+    in the order given, each ``(low, high)`` with low <= high. ``*`` is not allowed here."""
+    if isinstance(value, int):
+        return ((value, value),)
+    if not isinstance(value, bytes | str):
+        raise ProtocolError(f"not a sequence set: {value!r}")
+    text = value.decode("ascii") if isinstance(value, bytes) else value
+    ranges: list[tuple[int, int]] = []
+    try:
+        for token in text.split(","):
+            low, _, high = token.partition(":")
+            a, b = int(low), int(high or low)
+            ranges.append((a, b) if a <= b else (b, a))
+    except ValueError as exc:
+        raise ProtocolError(f"not a sequence set: {value!r}") from exc
+    return tuple(ranges)
+
+
+def parse_vanished(response: RawResponse) -> Vanished:
+    """``* VANISHED (EARLIER) 41,43:116`` -> Vanished(((41, 41), (43, 116)), earlier=True)."""
+    items = _parse(data_records(response), "VANISHED")
+    earlier = False
+    if items and isinstance(items[0], tuple):
+        earlier = any(_as_bytes(word).upper() == b"EARLIER" for word in items[0])
+        items = items[1:]
+    if len(items) != 1:
+        raise ProtocolError(f"unexpected VANISHED response: {response.first_segment[:200]!r}")
+    return Vanished(parse_sequence_set(items[0]), earlier)
+
+
+def parse_esearch(response: RawResponse) -> ESearchResult:
+    """``* ESEARCH (TAG "A0005") UID ALL 1:3,5 COUNT 4`` -> ESearchResult."""
+    items = list(_parse(data_records(response), "ESEARCH"))
+    tag = None
+    if items and isinstance(items[0], tuple):
+        correlator = items.pop(0)
+        if len(correlator) == 2 and _as_bytes(correlator[0]).upper() == b"TAG":
+            tag = _as_bytes(correlator[1])
+    uid = bool(items) and isinstance(items[0], bytes) and items[0].upper() == b"UID"
+    if uid:
+        items.pop(0)
+    values: dict[bytes, Any] = {}
+    for index in range(0, len(items) - 1, 2):
+        values[_as_bytes(items[index]).upper()] = items[index + 1]
+    all_ranges = parse_sequence_set(values[b"ALL"]) if b"ALL" in values else ()
+    return ESearchResult(
+        tag=tag,
+        uid=uid,
+        all=all_ranges,
+        min=_int_or(values.get(b"MIN"), None),
+        max=_int_or(values.get(b"MAX"), None),
+        count=_int_or(values.get(b"COUNT"), None),
+        modseq=_int_or(values.get(b"MODSEQ"), None),
+    )
+
+
+def parse_search(response: RawResponse) -> SearchResult:
+    """``* SEARCH 2 84 882`` (optionally ``(MODSEQ 917162500)`` at the end)."""
+    text = response.text_after_keyword().strip()
+    if not text:
+        return SearchResult(())
+    try:
+        ids = parse_message_list([text])
+    except Exception as exc:
+        raise ProtocolError(f"cannot parse the SEARCH response: {exc}") from exc
+    return SearchResult(tuple(int(n) for n in ids), _int_or(getattr(ids, "modseq", None), None))
+
+
+def parse_status(response: RawResponse) -> StatusUpdate:
+    """``* STATUS "INBOX" (MESSAGES 3 UIDNEXT 4)`` -> StatusUpdate (numeric items only)."""
+    items = _parse(data_records(response), "STATUS")
+    if len(items) < 2 or not isinstance(items[-1], tuple):
+        raise ProtocolError(f"unexpected STATUS response: {response.first_segment[:200]!r}")
+    name_raw = _as_bytes(items[0])
+    pairs = items[-1]
+    values = {
+        _as_bytes(pairs[i]).decode("ascii", "replace").upper(): pairs[i + 1]
+        for i in range(0, len(pairs) - 1, 2)
+        if isinstance(pairs[i + 1], int)
+    }
+    return StatusUpdate(_decode_name(name_raw), values, name_raw)
+
+
+#: Name attributes (RFC 9051 §7.3.1, RFC 5258, RFC 6154, RFC 8457) in their RFC spelling.
+_NAME_ATTRIBUTES = {
+    name.lower(): name
+    for name in (
+        "\\Noinferiors",
+        "\\Noselect",
+        "\\NonExistent",
+        "\\Marked",
+        "\\Unmarked",
+        "\\HasChildren",
+        "\\HasNoChildren",
+        "\\Subscribed",
+        "\\Remote",
+        "\\All",
+        "\\Archive",
+        "\\Drafts",
+        "\\Flagged",
+        "\\Junk",
+        "\\Sent",
+        "\\Trash",
+        "\\Important",
+    )
+}
+
+
+def parse_list(response: RawResponse) -> Folder:
+    """``* LIST (\\HasNoChildren \\Sent) "/" Sent`` -> Folder."""
+    items = _parse(data_records(response), "LIST")
+    if len(items) < 3 or not isinstance(items[0], tuple):
+        raise ProtocolError(f"unexpected LIST response: {response.first_segment[:200]!r}")
+    attributes, delimiter, name = items[0], items[1], items[2]
+    flags = frozenset(_NAME_ATTRIBUTES.get(text.lower(), text) for text in _texts(attributes))
+    name_raw = _as_bytes(name)
+    return Folder(
+        name=_decode_name(name_raw),
+        name_raw=name_raw,
+        delimiter=None if delimiter is None else _as_bytes(delimiter).decode("utf-8", "replace"),
+        flags=flags,
+    )
+
+
+def parse_flags(response: RawResponse) -> Flags:
+    """``* FLAGS (\\Answered \\Seen $Forwarded)``."""
+    items = _parse(data_records(response), "FLAGS")
+    return Flags(_texts(items[0]) if items and isinstance(items[0], tuple) else ())
+
+
+_DATA_PARSERS: dict[str, Callable[[RawResponse], Untagged]] = {
+    "LIST": parse_list,
+    "STATUS": parse_status,
+    "SEARCH": parse_search,
+    "ESEARCH": parse_esearch,
+    "VANISHED": parse_vanished,
+    "FLAGS": parse_flags,
+}
+
+
+def selected_folder(responses: Iterable[Untagged], completion: Condition) -> SelectedFolder:
+    """The SelectedFolder from the untagged responses of one EXAMINE and its tagged OK.
+
+    ``* OK [CLOSED]`` (RFC 7162 §3.2.11) separates responses about the previously selected
+    folder from those about the new one: everything before it is dropped.
+    """
+    uidvalidity: int | None = None
+    uidnext: int | None = None
+    highestmodseq: int | None = None
+    exists = 0
+    flags: tuple[str, ...] = ()
+    vanished: list[tuple[int, int]] = []
+    changed: list[FetchItem] = []
+    for response in responses:
+        if isinstance(response, Condition) and response.code is not None:
+            name, number = response.code.name, response.code.number()
+            if name == "CLOSED":
+                uidvalidity = uidnext = highestmodseq = None
+                exists, flags, vanished, changed = 0, (), [], []
+            elif name == "UIDVALIDITY":
+                uidvalidity = number
+            elif name == "UIDNEXT":
+                uidnext = number
+            elif name == "HIGHESTMODSEQ":
+                highestmodseq = number
+            elif name == "NOMODSEQ":
+                highestmodseq = None
+        elif isinstance(response, Exists):
+            exists = response.count
+        elif isinstance(response, Flags):
+            flags = response.flags
+        elif isinstance(response, Vanished):
+            vanished.extend(response.ranges)
+        elif isinstance(response, FetchItem):
+            changed.append(response)
+    if completion.code is not None and completion.code.name == "HIGHESTMODSEQ":
+        highestmodseq = completion.code.number()
+    if uidvalidity is None:
+        raise ProtocolError("the server did not send UIDVALIDITY for the folder")
+    return SelectedFolder(
+        uidvalidity=uidvalidity,
+        uidnext=uidnext,
+        exists=exists,
+        highestmodseq=highestmodseq,
+        vanished=vanished,
+        changed=changed,
+        flags=flags,
+        read_only=completion.code_name != "READ-WRITE",
+    )
+
+
+_MISSING_TEXT = re.compile(
+    r"does ?n[o']t exist|not exist|no such|not found|unknown (?:mailbox|folder)|nonexistent",
+    re.IGNORECASE,
+)
+
+
+def is_folder_missing(condition: Condition) -> bool:
+    """Whether a NO to SELECT/EXAMINE/STATUS says the folder does not exist: the
+    ``[NONEXISTENT]`` code (RFC 5530), or, from servers that send no code, the usual text
+    ("Mailbox doesn't exist", "No such folder", "Folder not found"), also behind
+    ``[TRYCREATE]``, which some servers send for it. Any other code (UNAVAILABLE...) says no."""
+    if condition.status != "NO":
+        return False
+    if condition.code is not None and condition.code.name != "TRYCREATE":
+        return condition.code.name == "NONEXISTENT"
+    return bool(_MISSING_TEXT.search(condition.text))
+
+
+# --- small conversions ----------------------------------------------------------------------
+
+
+def _words(text: bytes) -> frozenset[str]:
+    return frozenset(word.decode("ascii", "replace").upper() for word in text.split())
+
+
+def _as_bytes(value: Any) -> bytes:
+    """imapclient gives bytes, or int for an all-digit atom: text either way."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, int):
+        return str(value).encode("ascii")
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise ProtocolError(f"expected a string, got {value!r}")
+
+
+def _texts(values: Any) -> tuple[str, ...]:
+    if not isinstance(values, Sequence) or isinstance(values, bytes | str):
+        values = (values,)
+    return tuple(_as_bytes(value).decode("utf-8", "replace") for value in values)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else _as_bytes(value).decode("utf-8", "replace")
+
+
+def _int_or(value: Any, default: _T) -> int | _T:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _first_int(value: Any) -> int | None:
+    if isinstance(value, tuple) and value:
+        value = value[0]
+    return value if isinstance(value, int) else None
+
+
+def _decode_name(raw: bytes) -> str:
+    """A mailbox name from modified UTF-7; a name that is not valid mUTF-7 (some servers send
+    UTF-8) is decoded as UTF-8 instead."""
+    try:
+        decoded = imap_utf7.decode(raw)
+    except Exception:
+        decoded = None
+    if isinstance(decoded, str):
+        return decoded
+    return raw.decode("utf-8", "replace")
+
+
+__all__ = [
+    "Bye",
+    "Capabilities",
+    "Condition",
+    "ESearchResult",
+    "Enabled",
+    "Exists",
+    "Expunge",
+    "FetchItem",
+    "Flags",
+    "FlagsChanged",
+    "Folder",
+    "Recent",
+    "ResponseCode",
+    "SearchResult",
+    "SelectedFolder",
+    "StatusUpdate",
+    "Unknown",
+    "Untagged",
+    "UntaggedEvent",
+    "Vanished",
+    "data_records",
+    "fetch_item",
+    "is_folder_missing",
+    "parse_condition",
+    "parse_esearch",
+    "parse_fetch",
+    "parse_flags",
+    "parse_list",
+    "parse_response_code",
+    "parse_search",
+    "parse_sequence_set",
+    "parse_status",
+    "parse_tagged",
+    "parse_untagged",
+    "section_key",
+    "selected_folder",
+    "to_event",
+]
