@@ -5,6 +5,8 @@
 ``POSTROOM_DATABASE_URL``  SQLAlchemy URL (default: SQLite file ``postroom.db`` in the data folder)
 ``POSTROOM_SECRET_KEY``    Fernet key for secrets at rest (default: key file ``secret.key``,
                            made on first run with mode 0600)
+``POSTROOM_IMAP_CA_FILE``  extra CA certificates (PEM) trusted for IMAP servers, beside the
+                           system's (a firm's private CA); certificate checks stay on
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class Settings:
     database_url: str
     secret_key: str | None
     """The key itself when given by the environment; else it lives in ``key_path``."""
+    imap_ca_file: Path | None = None
 
     @property
     def key_path(self) -> Path:
@@ -34,4 +37,10 @@ class Settings:
             base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
             home = Path(base) / "postroom"
         url = env.get("POSTROOM_DATABASE_URL") or f"sqlite:///{home / 'postroom.db'}"
-        return cls(home=home, database_url=url, secret_key=env.get("POSTROOM_SECRET_KEY") or None)
+        ca_file = env.get("POSTROOM_IMAP_CA_FILE")
+        return cls(
+            home=home,
+            database_url=url,
+            secret_key=env.get("POSTROOM_SECRET_KEY") or None,
+            imap_ca_file=Path(ca_file).expanduser() if ca_file else None,
+        )

@@ -334,7 +334,7 @@ def reset_uidvalidity(
                 assert date is not None, line[:200]
                 start = line.index(b"BODY[] {")
                 size = int(line[start + 8 : line.index(b"}", start)])
-                body_at = line.index(b"}", start) + 3  # "}\r\n"
+                body_at = line.index(b"}", start) + 1  # imaplib drops the CRLF after {n}
                 kept = tuple(f.decode() for f in flags.group(1).split() if f != rb"\Recent")
                 saved.append((line[body_at : body_at + size], kept, date.group(1).decode()))
         if folder.upper() == "INBOX":

@@ -8,12 +8,21 @@ import typer
 from sqlalchemy import func, select
 
 from postroom import __version__
-from postroom.cli import accounts, messages, records
-from postroom.cli.runtime import console, make_table, open_runtime, redact_url, user_errors
+from postroom.cli import accounts, messages, records, sync
+from postroom.cli.runtime import (
+    Runtime,
+    console,
+    make_table,
+    open_runtime,
+    redact_url,
+    user_errors,
+)
+from postroom.store import sync_state
 from postroom.store.db import current_revision
 from postroom.store.models import (
     Activity,
     Company,
+    FolderState,
     MailAccount,
     MailMessage,
     Person,
@@ -29,6 +38,9 @@ app.add_typer(records.app, name="record")
 app.add_typer(messages.app, name="message")
 app.add_typer(accounts.app, name="account")
 app.add_typer(accounts.org_app, name="org")
+app.command("sync")(sync.sync_command)
+app.command("worker")(sync.worker_command)
+accounts.app.command("test")(sync.test_command)
 
 
 @app.callback()
@@ -76,6 +88,64 @@ def status() -> None:
     for label, value in counts.items():
         table.add_row(label, str(value))
     console.print(table)
+    _print_accounts(runtime)
+
+
+def _print_accounts(runtime: Runtime) -> None:
+    """Per account and folder: state, counts on the server / synced / matched, last error."""
+    with runtime.sessions() as session:
+        for account in session.scalars(select(MailAccount).order_by(MailAccount.id)):
+            if account.needs_reauth:
+                state = "[red]login refused: needs a new password[/]"
+            elif account.last_error:
+                state = "[yellow]retrying[/]"
+            elif account.last_success_at:
+                state = "[green]ok[/]"
+            else:
+                state = "never synced"
+            when = (
+                account.last_success_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+                if (account.last_success_at)
+                else "never"
+            )
+            console.print(
+                f"\n[bold]#{account.id} {account.label}[/] {account.imap_host}  {state}  "
+                f"last success: {when}"
+            )
+            if account.last_error:
+                advice = f" — {account.last_error_advice}" if account.last_error_advice else ""
+                console.print(f"  last error: {account.last_error}{advice}", markup=False)
+            counts = sync_state.count_folder_messages(session=session, account_id=account.id)
+            quarantined = sync_state.count_quarantined(session=session, account_id=account.id)
+            folders = make_table(
+                "folder",
+                "role",
+                "state",
+                "on server",
+                "synced",
+                "matched",
+                "quarantined",
+                "last error",
+            )
+            for folder in sync_state.list_folders(session=session, account_id=account.id):
+                synced, matched = counts.get(folder.id, (0, 0))
+                held = quarantined.get(folder.id, 0)
+                behind = (folder.server_count or 0) - synced - held
+                folder_state = folder.state.value
+                if folder.state is FolderState.LIVE and behind > 0:
+                    folder_state = f"[yellow]behind by {behind}[/]"
+                folders.add_row(
+                    folder.name,
+                    folder.role or "",
+                    folder_state,
+                    "" if folder.server_count is None else str(folder.server_count),
+                    str(synced),
+                    str(matched),
+                    str(held),
+                    folder.last_error or "",
+                )
+            if folders.row_count:
+                console.print(folders)
 
 
 if __name__ == "__main__":

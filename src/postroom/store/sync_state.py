@@ -15,18 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from postroom.errors import NotFound
 from postroom.store.db import chunked, insert_ignoring_duplicates
 from postroom.store.models import (
+    Activity,
     FolderState,
+    MailAccount,
     MailFolder,
     MailMessage,
     MessageLocation,
+    Quarantine,
     utcnow,
 )
 
@@ -87,6 +91,13 @@ def ensure_folder(
         session.flush()
     elif folder.role != role or folder.delimiter != delimiter:
         folder.role, folder.delimiter = role, delimiter
+    return folder
+
+
+def get_folder_or_raise(*, session: Session, folder_id: int) -> MailFolder:
+    folder = session.get(MailFolder, folder_id)
+    if folder is None:
+        raise NotFound(f"folder {folder_id} does not exist")
     return folder
 
 
@@ -274,3 +285,86 @@ def list_locations(*, session: Session, message_id: int) -> list[MessageLocation
             .order_by(MessageLocation.unlinked_at.is_not(None), MessageLocation.folder_id)
         )
     )
+
+
+def record_account_success(*, session: Session, account_id: int) -> None:
+    session.execute(
+        update(MailAccount)
+        .where(MailAccount.id == account_id)
+        .values(
+            last_success_at=utcnow(),
+            last_error=None,
+            last_error_advice=None,
+            consecutive_failures=0,
+            needs_reauth=False,
+            backoff_until=None,
+        )
+    )
+
+
+def record_account_failure(
+    *,
+    session: Session,
+    account_id: int,
+    error: str,
+    advice: str | None,
+    needs_reauth: bool = False,
+    retry_at: datetime | None = None,
+) -> None:
+    """What went wrong and what to do, for ``postroom status``; never a secret in ``error``."""
+    session.execute(
+        update(MailAccount)
+        .where(MailAccount.id == account_id)
+        .values(
+            last_error=error,
+            last_error_advice=advice,
+            needs_reauth=needs_reauth,
+            consecutive_failures=MailAccount.consecutive_failures + 1,
+            backoff_until=retry_at,
+        )
+    )
+
+
+def is_reauth_needed(*, session: Session, account_id: int) -> bool:
+    return bool(
+        session.scalar(select(MailAccount.needs_reauth).where(MailAccount.id == account_id))
+    )
+
+
+def record_folder_failure(*, session: Session, folder_id: int, error: str) -> None:
+    session.execute(
+        update(MailFolder)
+        .where(MailFolder.id == folder_id)
+        .values(last_error=error, error_count=MailFolder.error_count + 1)
+    )
+
+
+def count_folder_messages(*, session: Session, account_id: int) -> dict[int, tuple[int, int]]:
+    """``{folder id: (synced, matched)}``: messages linked in the folder now, and how many of
+    them are logged on some record."""
+    logged = exists().where(Activity.fingerprint == MailMessage.fingerprint)
+    rows = session.execute(
+        select(
+            MessageLocation.folder_id,
+            func.count(),
+            func.count().filter(logged),
+        )
+        .join(MailMessage, MailMessage.id == MessageLocation.message_id)
+        .join(MailFolder, MailFolder.id == MessageLocation.folder_id)
+        .where(
+            MailFolder.account_id == account_id,
+            MailFolder.uidvalidity == MessageLocation.uidvalidity,
+            MessageLocation.unlinked_at.is_(None),
+        )
+        .group_by(MessageLocation.folder_id)
+    )
+    return {folder_id: (int(synced), int(matched)) for folder_id, synced, matched in rows}
+
+
+def count_quarantined(*, session: Session, account_id: int) -> dict[int | None, int]:
+    rows = session.execute(
+        select(Quarantine.folder_id, func.count())
+        .where(Quarantine.account_id == account_id)
+        .group_by(Quarantine.folder_id)
+    )
+    return {folder_id: int(n) for folder_id, n in rows}

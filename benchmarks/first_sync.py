@@ -1,0 +1,219 @@
+"""Benchmark: a first sync of a generated mailbox, against a raw imaplib pull and mbsync.
+
+    .venv/bin/python -m benchmarks.first_sync [--messages 20000] [--grow 100000]
+
+A private Dovecot (tests/support/dovecot.py) gets ``--messages`` generated messages
+(benchmarks/mailgen.py: realistic sizes, multipart and HTML, attachments, several charsets, a
+third to or from record addresses), sent ones in Sent and the rest in INBOX. After one untimed
+warm-up pass (Dovecot builds its indexes, the OS caches the files), the same run times:
+
+* raw: stdlib imaplib, ``UID FETCH <500 uids> (BODY.PEEK[])`` over both folders;
+* mbsync (Debian isync) pulling both folders into a Maildir;
+* Postroom: ``AccountSyncer.sync_once`` into a fresh SQLite database until every activity is
+  committed, in a child process that reports its peak RSS.
+
+It prints messages per second of each, Postroom's ratio to the raw pull (target >= 0.25), whether
+it beats mbsync, and peak RSS (target <= 200 MB). With ``--grow N`` it measures Postroom again
+on an N-message mailbox, to show that memory stays flat as the mailbox grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import imaplib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.support import mailbox
+from tests.support.dovecot import DovecotServer, MailUser
+
+from benchmarks import mailgen
+
+CHILD = """
+import asyncio, json, resource, sys, time
+from sqlalchemy import func, select
+from postroom.imap import ServerAddress
+from postroom.store.db import create_db_engine, make_session_factory
+from postroom.store.models import Activity, MailMessage, TlsMode
+from postroom.sync.account import AccountLogin, AccountSyncer
+args = json.loads(sys.argv[1])
+sessions = make_session_factory(create_db_engine(args["url"]))
+login = AccountLogin(args["account_id"], "bench",
+    ServerAddress("127.0.0.1", args["port"], TlsMode.PLAIN, allow_plaintext=True),
+    args["username"], args["password"])
+start = time.perf_counter()
+report = asyncio.run(AccountSyncer(login=login, sessions=sessions).sync_once())
+elapsed = time.perf_counter() - start
+with sessions() as s:
+    activities = s.scalar(select(func.count()).select_from(Activity))
+    messages = s.scalar(select(func.count()).select_from(MailMessage))
+print(json.dumps({"seconds": elapsed, "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "activities": activities, "messages": messages, "error": report.error}))
+"""
+
+
+def fill(user: MailUser, count: int, seed: int) -> tuple[int, list[tuple[str, str]]]:
+    """Put ``count`` generated messages in INBOX and Sent; return (activities due, contacts)."""
+    contacts = mailgen.contact_addresses(max(10, count // 20))
+    expected = 0
+    inbox: list[bytes] = []
+    sent: list[bytes] = []
+    for message in mailgen.generate(count, seed=seed, contacts=contacts):
+        (sent if message.is_sent else inbox).append(message.raw)
+        expected += bool(message.contact and not message.is_bulk)
+        if len(inbox) + len(sent) >= 2000:
+            mailbox.fill_maildir(user, "INBOX", inbox)
+            mailbox.fill_maildir(user, "Sent", sent)
+            inbox, sent = [], []
+    mailbox.fill_maildir(user, "INBOX", inbox)
+    mailbox.fill_maildir(user, "Sent", sent)
+    return expected, contacts
+
+
+def raw_pull(server: DovecotServer, user: MailUser) -> int:
+    count = 0
+    conn = imaplib.IMAP4("127.0.0.1", server.port)
+    conn.login(user.username, user.password)
+    for folder in ("INBOX", "Sent"):
+        conn.select(folder, readonly=True)
+        _, data = conn.uid("SEARCH", "ALL")
+        uids = data[0].split()
+        for start in range(0, len(uids), 500):
+            chunk = b",".join(uids[start : start + 500]).decode()
+            _, fetched = conn.uid("FETCH", chunk, "(BODY.PEEK[])")
+            count += sum(1 for part in fetched if isinstance(part, tuple))
+    conn.logout()
+    return count
+
+
+def mbsync_pull(server: DovecotServer, user: MailUser, folder: Path) -> float:
+    (folder / "mail").mkdir()
+    config = folder / "mbsyncrc"
+    config.write_text(
+        f"IMAPAccount bench\nHost 127.0.0.1\nPort {server.port}\nUser {user.username}\n"
+        f"Pass {user.password}\nSSLType None\nAuthMechs LOGIN\n\n"
+        "IMAPStore remote\nAccount bench\n\n"
+        f"MaildirStore local\nPath {folder}/mail/\nInbox {folder}/mail/INBOX\n\n"
+        "Channel pull\nFar :remote:\nNear :local:\nPatterns INBOX Sent\nCreate Near\n"
+        "Sync Pull\nExpunge None\nSyncState *\n"
+    )
+    start = time.perf_counter()
+    result = subprocess.run(
+        ["mbsync", "-q", "-c", str(config), "pull"], capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(f"mbsync failed: {result.stderr.strip()}")
+    return elapsed
+
+
+def postroom_sync(
+    server: DovecotServer, user: MailUser, contacts: list[tuple[str, str]], folder: Path
+) -> dict[str, float]:
+    from postroom.store.db import create_db_engine, make_session_factory, upgrade
+    from postroom.store.models import (
+        AccountAddress,
+        MailAccount,
+        Person,
+        PersonEmail,
+        TlsMode,
+        UserAccount,
+    )
+
+    url = f"sqlite:///{folder / 'postroom.db'}"
+    engine = create_db_engine(url)
+    upgrade(engine)
+    with make_session_factory(engine).begin() as session:
+        account = MailAccount(
+            user=UserAccount(email=mailgen.OWNER),
+            label="bench",
+            imap_host="127.0.0.1",
+            imap_port=server.port,
+            imap_tls=TlsMode.PLAIN,
+            username=user.username,
+            secret=b"-",
+        )
+        account.addresses.append(AccountAddress(address=mailgen.OWNER, address_key=mailgen.OWNER))
+        session.add(account)
+        for name, address in contacts:
+            person = Person(name=name, name_key=name.casefold())
+            person.emails.append(PersonEmail(address=address, address_key=address, is_primary=True))
+            session.add(person)
+        session.flush()
+        account_id = account.id
+    engine.dispose()
+    args = {
+        "url": url,
+        "account_id": account_id,
+        "port": server.port,
+        "username": user.username,
+        "password": user.password,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"postroom sync failed: {result.stderr.strip()[-2000:]}")
+    values: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return values
+
+
+def measure(count: int, seed: int) -> dict[str, float]:
+    with DovecotServer() as server, tempfile.TemporaryDirectory() as tmp:
+        user = server.add_user()
+        print(f"filling a {count}-message mailbox ...", flush=True)
+        expected, contacts = fill(user, count, seed)
+        raw_pull(server, user)  # warm-up: indexes built, files cached
+        start = time.perf_counter()
+        pulled = raw_pull(server, user)
+        raw_seconds = time.perf_counter() - start
+        mbsync_seconds = mbsync_pull(server, user, Path(tmp))
+        result = postroom_sync(server, user, contacts, Path(tmp))
+        if result.get("error") or result["messages"] != count or result["activities"] != expected:
+            raise RuntimeError(
+                f"wrong result: {result}, expected {count} messages and {expected} activities"
+            )
+        return {
+            "count": count,
+            "pulled": pulled,
+            "raw": raw_seconds,
+            "mbsync": mbsync_seconds,
+            **result,
+        }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--grow", type=int, default=0, help="also measure RSS at this size")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("runs a private Dovecot: run as root, as the tests do", file=sys.stderr)
+        return 2
+    r = measure(args.messages, seed=1)
+    n = r["count"]
+    print(f"raw imaplib UID FETCH BODY.PEEK[]  {n / r['raw']:8.0f} msg/s  ({r['raw']:.2f} s)")
+    print(f"mbsync (isync) pull                {n / r['mbsync']:8.0f} msg/s  ({r['mbsync']:.2f} s)")
+    print(
+        f"postroom first sync                {n / r['seconds']:8.0f} msg/s  ({r['seconds']:.2f} s,"
+        f" {int(r['activities'])} activities)"
+    )
+    print(f"ratio to raw pull   {r['raw'] / r['seconds']:.2f}  (target >= 0.25)")
+    print(f"ratio to mbsync     {r['mbsync'] / r['seconds']:.2f}  (target > 1: faster than mbsync)")
+    print(f"peak RSS            {r['rss_kb'] / 1024:.0f} MB  (target <= 200 MB)")
+    if args.grow:
+        g = measure(args.grow, seed=2)
+        print(
+            f"peak RSS at {args.grow} messages: {g['rss_kb'] / 1024:.0f} MB "
+            f"(ratio to raw pull {g['raw'] / g['seconds']:.2f})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,195 @@
+"""``postroom sync --once``, ``postroom worker`` and ``postroom account test``."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import signal
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from postroom.cli.runtime import console, fail, open_runtime, user_errors
+from postroom.imap import ImapClient, ImapError
+from postroom.services.secrets import load_or_create_key
+from postroom.services.syncing import load_logins
+from postroom.sync.account import AccountLogin, AccountReport, AccountSyncer, find_role
+from postroom.sync.supervisor import run_supervisor
+
+log = logging.getLogger(__name__)
+
+
+def _logins(account: int | None) -> list[AccountLogin]:
+    runtime = open_runtime()
+    keyring = load_or_create_key(runtime.settings)
+    with runtime.sessions() as session:
+        logins = load_logins(
+            session=session,
+            keyring=keyring,
+            settings=runtime.settings,
+            account_ids=None if account is None else [account],
+        )
+    if account is not None and not logins:
+        fail(f"mail account {account} does not exist", "see `postroom account list`")
+    if not logins:
+        fail("no mail account to sync", "add one with `postroom account add`")
+    return logins
+
+
+def sync_command(
+    once: Annotated[bool, typer.Option("--once", help="sync every folder once, then exit")] = False,
+    account: Annotated[
+        int | None, typer.Option("--account", "-a", help="only this account")
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=5000, help="messages per committed batch")
+    ] = 500,
+) -> None:
+    """Sync mail accounts: with --once, a complete pass (first sync included), then exit."""
+    if not once:
+        fail("say --once (or run `postroom worker` to sync around the clock)")
+    logins = _logins(account)
+    runtime = open_runtime()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        tasks: dict[tuple[int, str], TaskID] = {}
+
+        def on_progress(login: AccountLogin, folder: str, done: int, total: int | None) -> None:
+            key = (login.account_id, folder)
+            if key not in tasks:
+                tasks[key] = progress.add_task(f"#{login.account_id} {folder}", total=None)
+            if total is not None:
+                progress.update(tasks[key], total=total)
+            progress.advance(tasks[key], done)
+
+        async def run_all() -> list[AccountReport]:
+            syncers = [
+                AccountSyncer(
+                    login=login,
+                    sessions=runtime.sessions,
+                    batch_size=batch_size,
+                    on_progress=functools.partial(on_progress, login),
+                )
+                for login in logins
+            ]
+            return list(await asyncio.gather(*(s.sync_once() for s in syncers)))
+
+        reports = asyncio.run(run_all())
+    failed = 0
+    for login, report in zip(logins, reports, strict=True):
+        if report.error:
+            failed += 1
+            advice = f" ({report.advice})" if report.advice else ""
+            console.print(f"[red]#{login.account_id} {login.label}: {report.error}{advice}[/]")
+            continue
+        for folder in report.folders:
+            console.print(
+                f"#{login.account_id} {folder.folder}: {folder.fetched} fetched, "
+                f"{folder.messages_new} new, {folder.activities_created} activities, "
+                f"{folder.unlinked} gone, {folder.quarantined} quarantined"
+                + ("" if not folder.errors else f" [red]{'; '.join(folder.errors)}[/]")
+            )
+    if failed:
+        raise typer.Exit(code=1)
+
+
+def worker_command(
+    refresh: Annotated[float, typer.Option(help="seconds between account list reloads")] = 60.0,
+) -> None:
+    """Sync every account around the clock (IDLE push + reconcile); stops cleanly on
+    SIGTERM or SIGINT, and resumes where it stopped when started again."""
+    runtime = open_runtime()
+    keyring = load_or_create_key(runtime.settings)
+
+    def load() -> list[AccountLogin]:
+        with runtime.sessions() as session:
+            return load_logins(session=session, keyring=keyring, settings=runtime.settings)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        console.print("worker started; SIGTERM or Ctrl-C stops it")
+        await run_supervisor(
+            load_logins=load, sessions=runtime.sessions, stop=stop, refresh_every=refresh
+        )
+
+    asyncio.run(main())
+    console.print("worker stopped")
+
+
+def test_command(account: Annotated[int, typer.Argument(help="account id")]) -> None:
+    """Try an account: DNS, connection, TLS certificate, login, INBOX and Sent; say what
+    failed and what to do."""
+    [login] = _logins(account)
+
+    async def check() -> bool:
+        address = login.address
+        console.print(f"server   {address.host}:{address.port} ({address.tls.value})")
+        try:
+            client = await ImapClient.connect(address)
+        except ImapError as exc:
+            console.print(f"[red]✗ connect: {exc.args[0] if exc.args else exc}[/]")
+            if exc.advice:
+                console.print(f"  what to do: {exc.advice}")
+            return False
+        console.print(
+            "[green]✓[/] connected"
+            + (" with TLS, certificate checked" if address.tls.value != "plain" else "")
+        )
+        try:
+            try:
+                await client.login(login.username, login.password)
+            except ImapError as exc:
+                console.print(f"[red]✗ login as {login.username}: {exc.args[0]}[/]")
+                if exc.advice:
+                    console.print(f"  what to do: {exc.advice}")
+                return False
+            console.print(f"[green]✓[/] logged in as {login.username}")
+            roles = {}
+            for folder in await client.list_folders():
+                role = find_role(folder.name, folder.flags, folder.delimiter)
+                if role and role not in roles:
+                    roles[role] = folder.name
+            ok = True
+            for role in ("inbox", "sent"):
+                if role in roles:
+                    console.print(f"[green]✓[/] {role} folder: {roles[role]}")
+                else:
+                    ok = role != "inbox" and ok
+                    mark = "[red]✗" if role == "inbox" else "[yellow]![/][yellow]"
+                    console.print(f"{mark} no {role} folder found[/]")
+                    if role == "sent":
+                        console.print(
+                            "  what to do: mail you send from other clients is only "
+                            "logged once a Sent folder exists (mark it \\Sent)"
+                        )
+            extensions = [c for c in ("IDLE", "QRESYNC", "CONDSTORE", "ESEARCH") if client.has(c)]
+            console.print(f"  server offers: {', '.join(extensions) or 'none of IDLE, QRESYNC'}")
+            return ok
+        finally:
+            await client.logout()
+
+    if not asyncio.run(check()):
+        raise typer.Exit(code=1)
+
+
+sync_command = user_errors(sync_command)
+worker_command = user_errors(worker_command)
+test_command = user_errors(test_command)

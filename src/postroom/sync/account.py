@@ -1,0 +1,317 @@
+"""One account: connect, find its folders, sync them once, or watch them around the clock.
+
+Connections: one per watched folder (INBOX and Sent), each EXAMINEs its folder and IDLEs;
+at most 2 per account, well inside Gmail's 15 (sync-design.md section 3).
+
+Watching a folder is a loop: sync (new mail first, then a bounded slice of history), and when
+the history is complete, IDLE until the server reports a change or the reconcile interval ends,
+then sync again. A push can get lost, so every folder is reconciled at least every
+``reconcile_every`` seconds; IDLE is re-issued within RFC 2177's 29 minutes.
+
+Failures: a network error, BYE or timeout closes the connection and the loop reconnects after a
+jittered backoff; an authentication failure stops the account (``needs_reauth``) instead of
+retrying bad credentials in a loop until the server locks the account. One account's trouble
+never touches another's: each runs in its own task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from postroom.imap import AuthFailed, ImapClient, ImapError, ServerAddress
+from postroom.store import sync_state
+from postroom.store.models import utcnow
+from postroom.sync.backoff import Backoff
+from postroom.sync.folder import FolderReport, FolderSyncer
+
+log = logging.getLogger(__name__)
+
+SENT_NAMES = frozenset(
+    name.casefold()
+    for name in (
+        "Sent",
+        "Sent Items",
+        "Sent Messages",
+        "Sent Mail",
+        "Sent-Mail",
+        "Gesendet",
+        "Gesendete Elemente",
+        "Gesendete Objekte",
+        "Envoyés",
+        "Éléments envoyés",
+        "Elementos enviados",
+        "Enviados",
+        "Inviati",
+        "Posta inviata",
+        "Verzonden",
+        "Verzonden items",
+        "Skickat",
+        "Wysłane",
+        "Отправленные",
+    )
+)
+REAUTH_POLL = 60.0
+"""Seconds between checks whether a refused account got a new password."""
+HISTORY_SLICE = 4
+"""History batches per sync while watching: new mail waits for at most this many batches."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLogin:
+    """What it takes to open an account's mailbox. The password never prints."""
+
+    account_id: int
+    label: str
+    address: ServerAddress
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(slots=True)
+class AccountReport:
+    account_id: int
+    folders: list[FolderReport] = field(default_factory=list)
+    error: str | None = None
+    advice: str | None = None
+
+
+Connect = Callable[[ServerAddress], Awaitable[ImapClient]]
+
+
+def _default_connect(address: ServerAddress) -> Awaitable[ImapClient]:
+    return ImapClient.connect(address)
+
+
+def find_role(name: str, flags: frozenset[str], delimiter: str | None) -> str | None:
+    """``inbox``, ``sent`` or None for a LIST entry (SPECIAL-USE first, else the name)."""
+    if name.upper() == "INBOX":
+        return "inbox"
+    if any(flag.casefold() == "\\sent" for flag in flags):
+        return "sent"
+    leaf = name.rsplit(delimiter, 1)[-1] if delimiter else name
+    if leaf.casefold() in SENT_NAMES or name.casefold() == "[gmail]/sent mail":
+        return "sent"
+    return None
+
+
+class AccountSyncer:
+    def __init__(
+        self,
+        *,
+        login: AccountLogin,
+        sessions: sessionmaker[Session],
+        connect: Connect = _default_connect,
+        batch_size: int = 500,
+        reconcile_every: float = 600.0,
+        idle_renew: float = 25 * 60.0,
+        on_progress: Callable[[str, int, int | None], None] | None = None,
+    ) -> None:
+        self.login = login
+        self.sessions = sessions
+        self.connect = connect
+        self.batch_size = batch_size
+        self.reconcile_every = reconcile_every
+        self.idle_renew = idle_renew
+        self.on_progress = on_progress
+
+    # --- connections ---------------------------------------------------------------------
+
+    async def open(self) -> ImapClient:
+        """A logged-in client with QRESYNC enabled where offered."""
+        client = await self.connect(self.login.address)
+        try:
+            await client.login(self.login.username, self.login.password)
+            if client.has("ID"):
+                await client.send_id({"name": "postroom", "version": "0.1"})
+            if client.has("QRESYNC"):
+                await client.enable("QRESYNC")
+        except BaseException:
+            await client.close()
+            raise
+        return client
+
+    async def discover(self, client: ImapClient) -> list[int]:
+        """Record INBOX and Sent (and keep the user's extra folders); return the tracked ids."""
+        folders = await client.list_folders()
+        found: list[tuple[bytes, str, str | None, str | None]] = []
+        have_sent = False
+        for folder in folders:
+            if "\\Noselect" in folder.flags or "\\NonExistent" in folder.flags:
+                continue
+            role = find_role(folder.name, folder.flags, folder.delimiter)
+            if role == "sent":
+                if have_sent:
+                    role = None
+                have_sent = True
+            if role is not None:
+                found.append((folder.name_raw, folder.name, folder.delimiter, role))
+        return await asyncio.to_thread(self._save_folders, found)
+
+    def _save_folders(self, found: list[tuple[bytes, str, str | None, str | None]]) -> list[int]:
+        with self.sessions.begin() as session:
+            for name_raw, name, delimiter, role in found:
+                sync_state.ensure_folder(
+                    session=session,
+                    account_id=self.login.account_id,
+                    name_raw=name_raw,
+                    name=name,
+                    delimiter=delimiter,
+                    role=role,
+                )
+            return [
+                f.id
+                for f in sync_state.list_tracked_folders(
+                    session=session, account_id=self.login.account_id
+                )
+            ]
+
+    # --- once ------------------------------------------------------------------------------
+
+    async def sync_once(self) -> AccountReport:
+        """Connect, sync every tracked folder completely, disconnect; errors are recorded."""
+        report = AccountReport(self.login.account_id)
+        try:
+            client = await self.open()
+            try:
+                for folder_id in await self.discover(client):
+                    report.folders.append(await self._sync_folder(client, folder_id, None))
+            finally:
+                await client.logout()
+        except ImapError as exc:
+            report.error, report.advice = str(exc.args[0] if exc.args else exc), exc.advice
+            await asyncio.to_thread(self._record_failure, exc)
+            return report
+        await asyncio.to_thread(self._record_success)
+        return report
+
+    async def _sync_folder(
+        self, client: ImapClient, folder_id: int, history: int | None
+    ) -> FolderReport:
+        syncer = FolderSyncer(
+            client=client,
+            sessions=self.sessions,
+            account_id=self.login.account_id,
+            folder_id=folder_id,
+            batch_size=self.batch_size,
+            on_progress=self.on_progress,
+        )
+        try:
+            return await syncer.sync(max_history_batches=history)
+        except ImapError as exc:
+            if exc.retryable:
+                raise
+            # a folder-level refusal (deleted folder, server quirk): record it, go on
+            await asyncio.to_thread(self._record_folder_failure, folder_id, str(exc))
+            return FolderReport(folder=str(folder_id), errors=[str(exc)])
+
+    # --- around the clock ----------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Watch the account until ``stop`` is set; never raises for IMAP trouble."""
+        backoff = Backoff()
+        while not stop.is_set():
+            try:
+                await self._watch(stop)
+                return
+            except AuthFailed as exc:
+                await asyncio.to_thread(self._record_failure, exc)
+                log.warning(
+                    "account %s: login refused; waiting for a new password", self.login.account_id
+                )
+                while not stop.is_set() and await asyncio.to_thread(self._needs_reauth):
+                    await _wait(stop, REAUTH_POLL)
+                # the supervisor restarts the task with the new password
+            except (ImapError, OSError) as exc:
+                delay = backoff.next_delay()
+                if isinstance(exc, ImapError):
+                    await asyncio.to_thread(self._record_failure, exc, delay)
+                log.warning("account %s: %s; retrying in %.0f s", self.login.account_id, exc, delay)
+                await _wait(stop, delay)
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        client = await self.open()
+        try:
+            folder_ids = await self.discover(client)
+        finally:
+            await client.logout()
+        await asyncio.to_thread(self._record_success)
+        roles = await asyncio.to_thread(self._roles, folder_ids)
+        watched = [f for f in folder_ids if roles.get(f) in ("inbox", "sent")] or folder_ids
+        others = [f for f in folder_ids if f not in watched]
+        async with asyncio.TaskGroup() as group:
+            for index, folder_id in enumerate(watched):
+                extra = others if index == 0 else []
+                group.create_task(self._watch_folder(folder_id, extra, stop))
+
+    async def _watch_folder(self, folder_id: int, extra: list[int], stop: asyncio.Event) -> None:
+        """Keep one folder (plus ``extra`` ones, reconciled only) in sync on one connection."""
+        client = await self.open()
+        try:
+            loop = asyncio.get_running_loop()
+            next_reconcile = 0.0
+            while not stop.is_set():
+                report = await self._sync_folder(client, folder_id, HISTORY_SLICE)
+                if loop.time() >= next_reconcile:
+                    for other in extra:
+                        await self._sync_folder(client, other, HISTORY_SLICE)
+                    next_reconcile = loop.time() + self.reconcile_every
+                    await asyncio.to_thread(self._record_success)
+                if not report.backfill_done:
+                    continue  # more history to take; new mail is checked first every time
+                wait = min(self.idle_renew, max(1.0, next_reconcile - loop.time()))
+                idle = asyncio.create_task(client.idle(max_seconds=wait))
+                stopping = asyncio.create_task(stop.wait())
+                done, _ = await asyncio.wait({idle, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if stopping in done:
+                    idle.cancel()
+                    break
+                stopping.cancel()
+                idle.result()  # raises ConnectionLost & co. to the reconnect loop
+        finally:
+            await client.close()
+
+    # --- database (in threads) ----------------------------------------------------------
+
+    def _roles(self, folder_ids: list[int]) -> dict[int, str | None]:
+        with self.sessions() as session:
+            return {
+                f.id: f.role
+                for f in sync_state.list_folders(session=session, account_id=self.login.account_id)
+                if f.id in folder_ids
+            }
+
+    def _needs_reauth(self) -> bool:
+        with self.sessions() as session:
+            return sync_state.is_reauth_needed(session=session, account_id=self.login.account_id)
+
+    def _record_success(self) -> None:
+        with self.sessions.begin() as session:
+            sync_state.record_account_success(session=session, account_id=self.login.account_id)
+
+    def _record_failure(self, exc: ImapError, delay: float | None = None) -> None:
+        retry_at = None if delay is None else utcnow() + timedelta(seconds=delay)
+        with self.sessions.begin() as session:
+            sync_state.record_account_failure(
+                session=session,
+                account_id=self.login.account_id,
+                error=str(exc.args[0] if exc.args else exc),
+                advice=exc.advice or None,
+                needs_reauth=isinstance(exc, AuthFailed),
+                retry_at=retry_at,
+            )
+
+    def _record_folder_failure(self, folder_id: int, error: str) -> None:
+        with self.sessions.begin() as session:
+            sync_state.record_folder_failure(session=session, folder_id=folder_id, error=error)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

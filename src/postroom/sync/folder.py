@@ -1,0 +1,484 @@
+"""One folder, one cycle: EXAMINE, then new mail, history and expunges, each batch committed
+with its checkpoint (sync-design.md sections 4.1 to 4.4 and 4.6).
+
+Invariants:
+
+* Read-only: EXAMINE and BODY.PEEK only; the server's flags are never changed.
+* Every batch (messages, locations, activities, quarantine rows) is written in ONE transaction
+  together with the checkpoint that covers it, so a crash anywhere leaves either both or
+  neither; a replay is a no-op thanks to the unique keys.
+* Text is fetched only for messages that will be logged and are not known yet, and only the
+  chosen text part, capped by a partial fetch.
+* A message that cannot be parsed is quarantined (folder, UIDVALIDITY, UID, error) and the
+  cursor moves on past it: one bad message never blocks the folder.
+* HIGHESTMODSEQ is stored only once the history is complete (the value read when the backfill
+  began), and after that only from EXAMINE, never from FETCH items as they arrive.
+* The database is synchronous: every call to it runs in a worker thread (``asyncio.to_thread``)
+  so the event loop keeps serving IDLE and other accounts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from postroom.errors import MessageParseError
+from postroom.imap import FetchItem, ImapClient, ImapError
+from postroom.mail import decode_text_part, parse_headers, parse_message, plan_text_fetch
+from postroom.mail.classify import get_bulk_reason
+from postroom.mail.structure import TEXT_FETCH_BYTES
+from postroom.mail.types import Body, Classification, Headers, MessageKind, TextPlan
+from postroom.pipeline import (
+    IngestContext,
+    MessageFacts,
+    PreparedMessage,
+    load_context,
+    prepare_batch,
+    record_batch,
+)
+from postroom.store import messages as message_store
+from postroom.store import sync_state
+from postroom.store.models import FolderState, utcnow
+from postroom.sync.plan import (
+    MAX_UID,
+    FolderOpening,
+    FolderPosition,
+    ServerView,
+    find_missing,
+    needs_expunge_check,
+    plan_batches,
+    plan_folder,
+)
+
+log = logging.getLogger(__name__)
+
+HEADER_FIELDS = (
+    "FROM TO CC BCC SENDER REPLY-TO DATE SUBJECT MESSAGE-ID IN-REPLY-TO REFERENCES "
+    "LIST-ID LIST-UNSUBSCRIBE PRECEDENCE AUTO-SUBMITTED CONTENT-TYPE"
+)
+HEADER_ITEM = f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
+BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@")
+
+
+@dataclass(slots=True)
+class FolderReport:
+    """What one cycle did to one folder."""
+
+    folder: str
+    opening: FolderOpening | None = None
+    fetched: int = 0
+    messages_new: int = 0
+    activities_created: int = 0
+    unlinked: int = 0
+    quarantined: int = 0
+    server_count: int = 0
+    backfill_done: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    uid: int
+    facts: MessageFacts
+    text_plan: TextPlan | None
+    modseq: int | None
+    flags: tuple[str, ...]
+    body: Body | None = None
+
+
+class FolderSyncer:
+    """Runs sync cycles of one folder over an open, logged-in client."""
+
+    def __init__(
+        self,
+        *,
+        client: ImapClient,
+        sessions: sessionmaker[Session],
+        account_id: int,
+        folder_id: int,
+        batch_size: int = 500,
+        on_progress: Callable[[str, int, int | None], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.sessions = sessions
+        self.account_id = account_id
+        self.folder_id = folder_id
+        self.batch_size = batch_size
+        self.on_progress = on_progress
+        self._folder_name = ""
+        """``on_progress(folder, done, total)``: ``done`` more messages processed; ``total``
+        (when not None) is what the folder holds on the server."""
+
+    # --- the cycle -----------------------------------------------------------------------
+
+    async def sync(self, *, max_history_batches: int | None = None) -> FolderReport:
+        """One cycle. ``max_history_batches`` bounds the history taken now (None: all)."""
+        checkpoint = await self._db(self._load_checkpoint)
+        report = FolderReport(folder=checkpoint.name)
+        use_qresync = bool(
+            self.client.has("QRESYNC") and checkpoint.uidvalidity and checkpoint.highestmodseq
+        )
+        selected = await self.client.examine(
+            checkpoint.name_raw,
+            condstore=self.client.has("CONDSTORE") and not use_qresync,
+            qresync=(checkpoint.uidvalidity or 0, checkpoint.highestmodseq or 0)
+            if use_qresync
+            else None,
+        )
+        report.server_count = selected.exists
+        self._folder_name = checkpoint.name
+        if self.on_progress is not None:
+            self.on_progress(checkpoint.name, 0, selected.exists)
+        position = FolderPosition(
+            checkpoint.uidvalidity,
+            checkpoint.uidnext_seen,
+            checkpoint.backfill_low,
+            checkpoint.highestmodseq,
+            checkpoint.modseq_at_backfill,
+        )
+        view = ServerView(
+            selected.uidvalidity,
+            selected.uidnext,
+            selected.exists,
+            selected.highestmodseq,
+            tuple(selected.vanished),
+            use_qresync,
+        )
+        plan = plan_folder(position, view)
+        report.opening = plan.opening
+        uidvalidity = selected.uidvalidity
+        modseq_at_backfill = checkpoint.modseq_at_backfill
+        if plan.start:
+            modseq_at_backfill = plan.start["modseq_at_backfill"]
+            await self._db(self._start, plan.opening, plan.start, uidvalidity)
+            log.info("%s: %s (UIDVALIDITY %s)", checkpoint.name, plan.opening.value, uidvalidity)
+        if plan.vanished:
+            report.unlinked += await self._db(self._unlink, uidvalidity, plan.vanished)
+
+        context = await self._db(self._context)
+        uidnext_seen = plan.uidnext_seen
+        if plan.has_new_mail:
+            found = await self.client.uid_search(f"UID {uidnext_seen}:{MAX_UID}")
+            new = [uid for uid in found if uid >= uidnext_seen]
+            for batch in plan_batches(new, self.batch_size, newest_first=False):
+                cursor = {"uidnext_seen": max(batch) + 1}
+                await self._process(batch, uidvalidity, context, cursor, report)
+                uidnext_seen = max(batch) + 1
+        edge = max(uidnext_seen, selected.uidnext or 0)
+        if edge != plan.uidnext_seen:
+            await self._db(self._save, {"uidnext_seen": edge})
+
+        backfill_low = plan.backfill_low
+        if backfill_low > 1:
+            older = [
+                u
+                for u in await self.client.uid_search(f"UID 1:{backfill_low - 1}")
+                if u < backfill_low
+            ]
+            every_batch = plan_batches(older, self.batch_size, newest_first=True)
+            batches = every_batch[:max_history_batches] if max_history_batches else every_batch
+            for batch in batches:
+                await self._process(
+                    batch, uidvalidity, context, {"backfill_low": min(batch)}, report
+                )
+                backfill_low = min(batch)
+            if len(batches) == len(every_batch):
+                backfill_low = 1
+                await self._db(
+                    self._save,
+                    {
+                        "backfill_low": 1,
+                        "state": FolderState.LIVE,
+                        "highestmodseq": modseq_at_backfill,
+                    },
+                )
+        report.backfill_done = backfill_low <= 1
+
+        if report.backfill_done:
+            linked = await self._db(self._count_linked, uidvalidity)
+            if needs_expunge_check(exists=selected.exists, linked=linked, used_qresync=use_qresync):
+                report.unlinked += await self._find_expunged(uidvalidity, edge)
+        finish: dict[str, Any] = {
+            "server_count": selected.exists,
+            "last_success_at": utcnow(),
+            "last_error": None,
+            "error_count": 0,
+        }
+        if (
+            report.backfill_done
+            and selected.highestmodseq is not None
+            and (use_qresync or checkpoint.highestmodseq is not None or plan.start)
+        ):
+            # only from EXAMINE, once history is complete (RFC 7162 section 6)
+            finish["highestmodseq"] = (
+                selected.highestmodseq if not plan.start else modseq_at_backfill
+            )
+        await self._db(self._save, finish)
+        return report
+
+    async def _find_expunged(self, uidvalidity: int, edge: int) -> int:
+        on_server = await self.client.uid_search(f"UID 1:{max(edge - 1, 1)}")
+        linked = await self._db(self._linked_uids, uidvalidity)
+        missing = find_missing(linked, on_server)
+        if not missing:
+            return 0
+        unlinked: int = await self._db(self._unlink, uidvalidity, missing)
+        return unlinked
+
+    # --- one batch -----------------------------------------------------------------------
+
+    async def _process(
+        self,
+        uids: Sequence[int],
+        uidvalidity: int,
+        context: IngestContext,
+        cursor: dict[str, Any],
+        report: FolderReport,
+    ) -> None:
+        items = await self.client.uid_fetch(list(uids), self._fetch_items())
+        wanted = set(uids)
+        fetched: list[_Fetched] = []
+        failures: list[tuple[int, str]] = []
+        full_needed: list[int] = []
+        for item in items:
+            if item.uid not in wanted:
+                continue  # an unsolicited FETCH (flags of another message)
+            wanted.discard(item.uid)
+            try:
+                entry = self._read_item(item)
+            except MessageParseError as exc:
+                failures.append((item.uid, f"{type(exc).__name__}: {exc}"))
+                continue
+            fetched.append(entry)
+            if (entry.text_plan is not None and entry.text_plan.is_report) or _from_bounce_sender(
+                entry.facts.headers
+            ):
+                full_needed.append(item.uid)
+        # UIDs left in `wanted` were expunged between SEARCH and FETCH: nothing to do.
+        if full_needed:
+            fetched = await self._read_whole(fetched, full_needed, failures)
+        prepared, known = await self._db(self._prepare, context, [f.facts for f in fetched])
+        bodies = await self._fetch_bodies(fetched, prepared, known, failures)
+        result = await self._db(
+            self._commit, context, uidvalidity, fetched, prepared, bodies, failures, cursor
+        )
+        report.fetched += len(fetched)
+        report.messages_new += result[0]
+        report.activities_created += result[1]
+        report.quarantined += len(failures)
+        if self.on_progress is not None:
+            self.on_progress(self._folder_name, len(uids), None)
+
+    def _fetch_items(self) -> list[str]:
+        items = ["UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "BODYSTRUCTURE", HEADER_ITEM]
+        if self.client.has("CONDSTORE") or self.client.has("QRESYNC"):
+            items.append("MODSEQ")
+        if self.client.has("OBJECTID"):
+            items.append("EMAILID")
+        if self.client.has("X-GM-EXT-1"):
+            items.append("X-GM-MSGID")
+        return items
+
+    def _read_item(self, item: FetchItem) -> _Fetched:
+        raw_headers = _section(item, "HEADER.FIELDS")
+        if raw_headers is None:
+            raise MessageParseError("the server sent no header fields for this message")
+        headers = parse_headers(raw_headers)
+        text_plan = plan_text_fetch(item.bodystructure) if item.bodystructure else None
+        reason = get_bulk_reason(headers)
+        kind = MessageKind.BULK if reason else MessageKind.CONVERSATION
+        facts = MessageFacts(
+            headers=headers,
+            classification=Classification(kind, reason),
+            size=item.size,
+            internaldate=item.internaldate,
+            emailid=item.emailid,
+            gm_msgid=item.gm_msgid,
+        )
+        return _Fetched(item.uid, facts, text_plan, item.modseq, tuple(item.flags or ()))
+
+    async def _read_whole(
+        self, fetched: list[_Fetched], uids: list[int], failures: list[tuple[int, str]]
+    ) -> list[_Fetched]:
+        """Delivery reports need the whole (small) message to know whose delivery failed."""
+        items = {i.uid: i for i in await self.client.uid_fetch(uids, ["BODY.PEEK[]"])}
+        result: list[_Fetched] = []
+        for entry in fetched:
+            item = items.get(entry.uid)
+            raw = _section(item, "") if item is not None else None
+            if entry.uid not in uids or raw is None:
+                result.append(entry)
+                continue
+            try:
+                parsed = parse_message(raw)
+            except MessageParseError as exc:
+                failures.append((entry.uid, f"{type(exc).__name__}: {exc}"))
+                continue
+            facts = MessageFacts(
+                headers=parsed.headers,
+                classification=parsed.classification,
+                size=entry.facts.size,
+                internaldate=entry.facts.internaldate,
+                emailid=entry.facts.emailid,
+                gm_msgid=entry.facts.gm_msgid,
+            )
+            result.append(
+                _Fetched(entry.uid, facts, entry.text_plan, entry.modseq, entry.flags, parsed.body)
+            )
+        return result
+
+    async def _fetch_bodies(
+        self,
+        fetched: Sequence[_Fetched],
+        prepared: Sequence[PreparedMessage],
+        known: set[str],
+        failures: list[tuple[int, str]],
+    ) -> dict[int, Body]:
+        """Text of the messages that will be logged and are new; one FETCH per part number."""
+        bodies: dict[int, Body] = {}
+        by_part: dict[str, list[int]] = {}
+        for index, (entry, prep) in enumerate(zip(fetched, prepared, strict=True)):
+            if not prep.needs_body or prep.message.identity_key in known:
+                continue
+            if entry.body is not None:
+                bodies[index] = entry.body
+            elif entry.text_plan is None or entry.text_plan.part is None:
+                attachments = entry.text_plan.attachments if entry.text_plan else ()
+                bodies[index] = Body("", "", attachments)
+            else:
+                by_part.setdefault(entry.text_plan.part, []).append(index)
+        for part, indexes in by_part.items():
+            uid_to_index = {fetched[i].uid: i for i in indexes}
+            item_name = f"BODY.PEEK[{part}]<0.{TEXT_FETCH_BYTES}>"
+            try:
+                items = await self.client.uid_fetch(list(uid_to_index), [item_name])
+            except ImapError as exc:
+                if exc.retryable:
+                    raise
+                for uid in uid_to_index:
+                    failures.append((uid, f"text part {part}: {exc}"))
+                continue
+            for item in items:
+                position = uid_to_index.get(item.uid)
+                payload = _section(item, part)
+                if position is None or payload is None:
+                    continue
+                plan = fetched[position].text_plan
+                assert plan is not None
+                bodies[position] = decode_text_part(payload, plan)
+        return bodies
+
+    # --- database work (runs in a thread) ----------------------------------------------
+
+    async def _db(self, function: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(function, *args)
+
+    def _load_checkpoint(self) -> sync_state.Checkpoint:
+        with self.sessions() as session:
+            folder = sync_state.get_folder_or_raise(session=session, folder_id=self.folder_id)
+            return sync_state.Checkpoint.of(folder)
+
+    def _context(self) -> IngestContext:
+        with self.sessions() as session:
+            return load_context(session=session, account_id=self.account_id)
+
+    def _start(self, opening: FolderOpening, start: dict[str, Any], uidvalidity: int) -> None:
+        with self.sessions.begin() as session:
+            if opening is FolderOpening.RESET:
+                sync_state.unlink_other_uidvalidities(
+                    session=session, folder_id=self.folder_id, uidvalidity=uidvalidity
+                )
+            sync_state.save_checkpoint(
+                session=session, folder_id=self.folder_id, state=FolderState.BACKFILLING, **start
+            )
+
+    def _save(self, fields: dict[str, Any]) -> None:
+        with self.sessions.begin() as session:
+            sync_state.save_checkpoint(session=session, folder_id=self.folder_id, **fields)
+
+    def _unlink(self, uidvalidity: int, ranges: Sequence[tuple[int, int]]) -> int:
+        with self.sessions.begin() as session:
+            return sync_state.unlink_uid_ranges(
+                session=session, folder_id=self.folder_id, uidvalidity=uidvalidity, ranges=ranges
+            )
+
+    def _count_linked(self, uidvalidity: int) -> int:
+        with self.sessions() as session:
+            return sync_state.count_linked(
+                session=session, folder_id=self.folder_id, uidvalidity=uidvalidity
+            )
+
+    def _linked_uids(self, uidvalidity: int) -> list[int]:
+        with self.sessions() as session:
+            return sync_state.list_linked_uids(
+                session=session, folder_id=self.folder_id, uidvalidity=uidvalidity
+            )
+
+    def _prepare(
+        self, context: IngestContext, facts: Sequence[MessageFacts]
+    ) -> tuple[list[PreparedMessage], set[str]]:
+        with self.sessions() as session:
+            prepared = prepare_batch(session=session, context=context, facts=facts)
+            keys = [p.message.identity_key for p in prepared]
+            known = message_store.find_message_ids(
+                session=session, account_id=self.account_id, keys=keys
+            )
+            return prepared, set(known)
+
+    def _commit(
+        self,
+        context: IngestContext,
+        uidvalidity: int,
+        fetched: Sequence[_Fetched],
+        prepared: Sequence[PreparedMessage],
+        bodies: dict[int, Body],
+        failures: Sequence[tuple[int, str]],
+        cursor: dict[str, Any],
+    ) -> tuple[int, int]:
+        with self.sessions.begin() as session:
+            result = record_batch(
+                session=session, context=context, prepared=prepared, bodies=bodies
+            )
+            sync_state.add_locations(
+                session=session,
+                folder_id=self.folder_id,
+                uidvalidity=uidvalidity,
+                rows=[
+                    (entry.uid, message_id, entry.modseq, entry.flags)
+                    for entry, message_id in zip(fetched, result.message_ids, strict=True)
+                ],
+            )
+            for uid, error in failures:
+                message_store.quarantine_message(
+                    session=session,
+                    error=error,
+                    account_id=self.account_id,
+                    folder_id=self.folder_id,
+                    uidvalidity=uidvalidity,
+                    uid=uid,
+                )
+            sync_state.save_checkpoint(session=session, folder_id=self.folder_id, **cursor)
+            return result.messages_new, result.activities_created
+
+
+def _section(item: FetchItem, part: str) -> bytes | None:
+    """The bytes of ``BODY[<part>]`` in a fetch item: ``""`` is the whole message,
+    ``"HEADER.FIELDS"`` the header fields whatever their list, ``"1.2"`` a body part (with or
+    without a partial ``<origin>``)."""
+    for key, value in item.sections.items():
+        name = key.upper()
+        if "[" not in name or "]" not in name:
+            continue
+        inner = name[name.index("[") + 1 : name.index("]")]
+        if inner == part or (part == "HEADER.FIELDS" and inner.startswith("HEADER.FIELDS")):
+            return value
+    return None
+
+
+def _from_bounce_sender(headers: Headers) -> bool:
+    return any(m.address.lower().startswith(BOUNCE_SENDERS) for m in headers.from_)

@@ -1,0 +1,126 @@
+"""A sync process killed with SIGKILL in the middle of a first sync, then restarted: no
+duplicate and no loss, checked against the server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
+
+from sqlalchemy import func, select
+from tests.support import mailbox
+
+from postroom.store.models import Activity, MailFolder, MailMessage, MessageLocation
+
+ME = "robin@firm.example"
+
+
+def _mail(i: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"person{i % 50}@candidates.example"
+    msg["To"] = ME
+    msg["Subject"] = f"message {i}"
+    msg["Date"] = "Mon, 03 Mar 2025 10:00:00 +0000"
+    msg["Message-ID"] = f"<crash-{i}@candidates.example>"
+    msg.set_content(f"body {i}\n" + "text " * 200)
+    return msg.as_bytes()
+
+
+def _postroom(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "postroom.cli.main", *args],
+        env=env,
+        stdin=subprocess.PIPE if stdin else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _run(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    process = _postroom(env, *args, stdin=stdin)
+    out, err = process.communicate(stdin, timeout=120)
+    assert process.returncode == 0, (args, out, err)
+    return out
+
+
+def test_sigkill_in_the_middle_of_a_first_sync_then_restart(
+    engine, session_factory, tmp_path, dovecot, mail_user
+):
+    total = 3000
+    mailbox.fill_maildir(mail_user, "INBOX", (_mail(i) for i in range(total)))
+    env = {
+        **os.environ,
+        "POSTROOM_HOME": str(tmp_path / "home"),
+        "POSTROOM_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+    }
+    _run(
+        env,
+        "account",
+        "add",
+        "--user",
+        ME,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(dovecot.port),
+        "--tls",
+        "plain",
+        "--allow-plaintext",
+        "--username",
+        mail_user.username,
+        "--address",
+        ME,
+        "--password-stdin",
+        stdin=mail_user.password + "\n",
+    )
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "name,email\n" + "".join(f"Person {i},person{i}@candidates.example\n" for i in range(50))
+    )
+    _run(env, "record", "import", str(people))
+
+    process = _postroom(env, "sync", "--once", "--batch-size", "100")
+    deadline = time.monotonic() + 60
+    committed = 0
+    while time.monotonic() < deadline and committed < 600 and process.poll() is None:
+        with session_factory() as session:
+            committed = int(session.scalar(select(func.count()).select_from(MessageLocation)) or 0)
+        time.sleep(0.02)
+    assert process.poll() is None, (
+        "the sync ended before it could be killed",
+        process.communicate(),
+    )
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=10)  # reap it and close its pipes
+    with session_factory() as session:
+        killed_at = int(session.scalar(select(func.count()).select_from(MessageLocation)) or 0)
+        inbox = session.scalars(select(MailFolder).where(MailFolder.role == "inbox")).one()
+        assert 1 < (inbox.backfill_low or 0) <= (inbox.uidnext_seen or 0)  # really mid-backfill
+    assert 0 < killed_at < total
+
+    out = _run(env, "sync", "--once", "--batch-size", "100")
+    assert "INBOX" in out
+
+    server_uids = mailbox.list_uids(dovecot, mail_user, "INBOX")
+    assert len(server_uids) == total
+    with session_factory() as session:
+        linked = sorted(
+            session.scalars(
+                select(MessageLocation.uid).where(
+                    MessageLocation.unlinked_at.is_(None), MessageLocation.folder_id == inbox.id
+                )
+            )
+        )
+        assert linked == sorted(server_uids)  # every message on the server, exactly once
+        assert session.scalar(select(func.count()).select_from(MailMessage)) == total
+        assert session.scalar(select(func.count()).select_from(Activity)) == total
+        assert (
+            session.scalar(
+                select(func.count(func.distinct(Activity.fingerprint))).select_from(Activity)
+            )
+            == total
+        )

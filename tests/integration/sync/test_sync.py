@@ -1,0 +1,372 @@
+"""The sync engine against a real Dovecot (started by the suite), on SQLite and PostgreSQL.
+
+The other mail client in these tests is the stdlib ``imaplib`` (tests/support/mailbox.py): it
+appends, moves, expunges and resets folders the way a phone or Outlook would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+import pytest
+from sqlalchemy import func, select
+from tests.support import mailbox
+from tests.support.tcpproxy import TcpProxy
+
+from postroom.domain.records import PersonDraft
+from postroom.imap import ServerAddress
+from postroom.services.accounts import add_account
+from postroom.services.records import add_person
+from postroom.services.secrets import Keyring, Secret
+from postroom.store import sync_state
+from postroom.store.models import (
+    Activity,
+    FolderState,
+    MailAccount,
+    MailFolder,
+    MailMessage,
+    MessageLocation,
+    TlsMode,
+)
+from postroom.sync.account import AccountLogin, AccountSyncer
+
+ME = "robin@firm.example"
+ANNA = "anna@acme.example"
+BOB = "bob@other.example"
+
+
+def make_mail(sender: str, to: str, subject: str = "Interview", body: str = "Hello") -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Date"] = format_datetime(__import__("datetime").datetime.now().astimezone())
+    msg["Message-ID"] = make_msgid(domain="test.example")
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+@pytest.fixture
+def world(session_factory, mail_user, dovecot):
+    """An account on the test Dovecot (plain on loopback), two records, and its login."""
+    keyring = Keyring(Keyring.generate_key())
+    with session_factory.begin() as session:
+        account = add_account(
+            session=session,
+            keyring=keyring,
+            user_email=ME,
+            label="robin",
+            imap_host="127.0.0.1",
+            imap_port=dovecot.port,
+            tls=TlsMode.PLAIN,
+            allow_plaintext=True,
+            username=mail_user.username,
+            password=Secret(mail_user.password),
+            own_addresses=[ME],
+        )
+        anna = add_person(session=session, draft=PersonDraft("Anna", emails=(ANNA,))).person.id
+        bob = add_person(session=session, draft=PersonDraft("Bob", emails=(BOB,))).person.id
+        account_id = account.id
+    login = AccountLogin(
+        account_id=account_id,
+        label="robin",
+        address=ServerAddress("127.0.0.1", dovecot.port, TlsMode.PLAIN, allow_plaintext=True),
+        username=mail_user.username,
+        password=mail_user.password,
+    )
+    return {"login": login, "anna": anna, "bob": bob, "account": account_id}
+
+
+def syncer(session_factory, login, **kwargs) -> AccountSyncer:
+    return AccountSyncer(login=login, sessions=session_factory, **kwargs)
+
+
+def count(session_factory, model, *where) -> int:
+    with session_factory() as session:
+        return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def activities(session_factory, person_id=None) -> list[Activity]:
+    with session_factory() as session:
+        query = select(Activity).order_by(Activity.id)
+        if person_id is not None:
+            query = query.where(Activity.person_id == person_id)
+        return list(session.scalars(query))
+
+
+def test_first_sync_logs_inbox_and_sent_once_and_never_touches_flags(
+    session_factory, world, dovecot, mail_user
+):
+    for i in range(30):
+        mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, f"in {i}"))
+    for i in range(5):
+        mailbox.append(dovecot, mail_user, "INBOX", make_mail("stranger@x.example", ME, f"s {i}"))
+    mailbox.append(dovecot, mail_user, "Sent", make_mail(ME, BOB, "offer"), flags=(r"\Seen",))
+    before = {f: mailbox.snapshot_flags(dovecot, mail_user, f) for f in ("INBOX", "Sent")}
+
+    report = asyncio.run(syncer(session_factory, world["login"], batch_size=7).sync_once())
+
+    assert report.error is None
+    assert len(activities(session_factory, world["anna"])) == 30
+    [sent] = activities(session_factory, world["bob"])
+    assert sent.direction.value == "sent"
+    assert sent.subject == "offer"
+    assert count(session_factory, MailMessage) == 36
+    assert count(session_factory, MessageLocation) == 36
+    after = {f: mailbox.snapshot_flags(dovecot, mail_user, f) for f in ("INBOX", "Sent")}
+    assert after == before
+    with session_factory() as session:
+        roles = {f.role: f for f in session.scalars(select(MailFolder))}
+        assert roles["inbox"].state is FolderState.LIVE
+        assert roles["sent"].state is FolderState.LIVE
+
+    again = asyncio.run(syncer(session_factory, world["login"]).sync_once())
+    assert sum(f.fetched for f in again.folders) == 0
+    assert count(session_factory, Activity) == 31
+
+
+def test_moves_keep_the_link_and_deletes_keep_the_activity(
+    session_factory, world, dovecot, mail_user
+):
+    uid_move = mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "to archive"))
+    uid_gone = mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "to delete"))
+    asyncio.run(syncer(session_factory, world["login"]).sync_once())
+    with session_factory.begin() as session:  # the user asks to track Archive as well
+        archive = sync_state.ensure_folder(
+            session=session,
+            account_id=world["account"],
+            name_raw=b"Archive",
+            name="Archive",
+            delimiter="/",
+            role=None,
+        )
+        archive_id = archive.id
+    mailbox.move(dovecot, mail_user, "INBOX", uid_move, "Archive")
+    mailbox.expunge(dovecot, mail_user, "INBOX", uid_gone)
+
+    asyncio.run(syncer(session_factory, world["login"]).sync_once())
+
+    assert len(activities(session_factory, world["anna"])) == 2
+    with session_factory.begin() as session:
+        moved = session.scalars(
+            select(MailMessage).where(MailMessage.subject == "to archive")
+        ).one()
+        locations = sync_state.list_locations(session=session, message_id=moved.id)
+        assert next((loc.folder_id, loc.unlinked_at is None) for loc in locations) == (
+            archive_id,
+            True,
+        )
+        gone = session.scalars(select(MailMessage).where(MailMessage.subject == "to delete")).one()
+        assert (
+            sync_state.mark_deleted_messages(
+                session=session, account_id=world["account"], grace=timedelta(0)
+            )
+            == 1
+        )
+        session.refresh(gone)
+        session.refresh(moved)
+        assert gone.deleted_on_server_at is not None
+        assert moved.deleted_on_server_at is None
+
+
+def test_a_uidvalidity_reset_relinks_without_new_activities(
+    session_factory, world, dovecot, mail_user
+):
+    for i in range(12):
+        mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, f"m {i}"))
+    asyncio.run(syncer(session_factory, world["login"]).sync_once())
+    with session_factory() as session:
+        old = session.scalars(select(MailFolder).where(MailFolder.role == "inbox")).one()
+        old_uidvalidity = old.uidvalidity
+
+    mailbox.reset_uidvalidity(dovecot, mail_user, "INBOX")
+    report = asyncio.run(syncer(session_factory, world["login"]).sync_once())
+
+    inbox_report = next(f for f in report.folders if f.folder == "INBOX")
+    assert inbox_report.opening.value == "reset"
+    assert inbox_report.messages_new == 0
+    assert inbox_report.activities_created == 0
+    assert count(session_factory, Activity) == 12
+    with session_factory() as session:
+        folder = session.scalars(select(MailFolder).where(MailFolder.role == "inbox")).one()
+        assert folder.uidvalidity != old_uidvalidity
+        assert (
+            sync_state.count_linked(
+                session=session, folder_id=folder.id, uidvalidity=folder.uidvalidity
+            )
+            == 12
+        )
+
+
+def test_new_mail_arrives_through_idle_within_two_seconds(
+    session_factory, world, dovecot, mail_user
+):
+    mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "before"))
+
+    async def scenario() -> tuple[float, float]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(syncer(session_factory, world["login"]).run(stop))
+        try:
+            await _until(lambda: len(activities(session_factory)) == 1, 10)
+            await asyncio.sleep(0.5)  # let the watchers settle into IDLE
+            start = time.monotonic()
+            await asyncio.to_thread(
+                mailbox.append, dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "pushed")
+            )
+            await _until(lambda: len(activities(session_factory)) == 2, 5)
+            inbox_latency = time.monotonic() - start
+            start = time.monotonic()
+            await asyncio.to_thread(
+                mailbox.append,
+                dovecot,
+                mail_user,
+                "Sent",
+                make_mail(ME, BOB, "sent from the phone"),
+            )
+            await _until(lambda: len(activities(session_factory, world["bob"])) == 1, 5)
+            return inbox_latency, time.monotonic() - start
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+    inbox_latency, sent_latency = asyncio.run(scenario())
+    assert inbox_latency < 2.0
+    assert sent_latency < 2.0
+    [sent] = activities(session_factory, world["bob"])
+    assert sent.direction.value == "sent"
+
+
+def test_a_wrong_password_is_reported_while_other_accounts_go_on(
+    session_factory, world, dovecot, mail_user
+):
+    mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME))
+    bad = AccountLogin(
+        account_id=world["account"],
+        label="bad",
+        address=world["login"].address,
+        username=mail_user.username,
+        password="wrong",
+    )
+    keyring = Keyring(Keyring.generate_key())
+    with session_factory.begin() as session:
+        other = add_account(
+            session=session,
+            keyring=keyring,
+            user_email="sam@firm.example",
+            label="sam",
+            imap_host="127.0.0.1",
+            imap_port=dovecot.port,
+            tls=TlsMode.PLAIN,
+            allow_plaintext=True,
+            username="sam-" + mail_user.username,
+            password=Secret("x"),
+        ).id
+    good = AccountLogin(
+        other, "good", world["login"].address, mail_user.username, mail_user.password
+    )
+
+    async def both():
+        return await asyncio.gather(
+            syncer(session_factory, bad).sync_once(), syncer(session_factory, good).sync_once()
+        )
+
+    bad_report, good_report = asyncio.run(both())
+    assert bad_report.error is not None
+    assert bad_report.advice
+    assert good_report.error is None
+    with session_factory() as session:
+        account = session.get(MailAccount, world["account"])
+        assert account.needs_reauth
+        assert account.last_error
+        assert "wrong" not in (account.last_error or "")
+    assert count(session_factory, MailMessage, MailMessage.account_id == other) == 1
+
+
+def test_a_connection_cut_in_the_middle_of_a_fetch_recovers(
+    session_factory, world, dovecot, mail_user
+):
+    for i in range(40):
+        mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, f"m {i}", "x" * 20_000))
+    with TcpProxy("127.0.0.1", dovecot.port) as proxy:
+        login = AccountLogin(
+            world["account"],
+            "robin",
+            ServerAddress("127.0.0.1", proxy.port, TlsMode.PLAIN, allow_plaintext=True),
+            mail_user.username,
+            mail_user.password,
+        )
+        proxy.cut_after_server_bytes(150_000)
+        first = asyncio.run(syncer(session_factory, login, batch_size=10).sync_once())
+        assert first.error is not None  # the cut was seen, recorded, not swallowed
+        second = asyncio.run(syncer(session_factory, login, batch_size=10).sync_once())
+    assert second.error is None
+    assert len(activities(session_factory, world["anna"])) == 40
+    assert count(session_factory, MailMessage) == 40
+
+
+def test_a_server_without_condstore_or_qresync_syncs_and_is_never_sent_them(
+    session_factory, dovecot_basic, basic_mail_user, world
+):
+    for i in range(8):
+        mailbox.append(dovecot_basic, basic_mail_user, "INBOX", make_mail(ANNA, ME, f"m {i}"))
+    mailbox.append(dovecot_basic, basic_mail_user, "Sent", make_mail(ME, BOB, "offer"))
+    with TcpProxy("127.0.0.1", dovecot_basic.port) as proxy:
+        login = AccountLogin(
+            world["account"],
+            "basic",
+            ServerAddress("127.0.0.1", proxy.port, TlsMode.PLAIN, allow_plaintext=True),
+            basic_mail_user.username,
+            basic_mail_user.password,
+        )
+        asyncio.run(syncer(session_factory, login).sync_once())
+        uid = mailbox.list_uids(dovecot_basic, basic_mail_user, "INBOX")[0]
+        mailbox.expunge(dovecot_basic, basic_mail_user, "INBOX", uid)
+        mailbox.append(dovecot_basic, basic_mail_user, "INBOX", make_mail(ANNA, ME, "late"))
+        report = asyncio.run(syncer(session_factory, login).sync_once())
+        sent = b"".join(proxy.client_bytes()).upper()
+
+    assert len(activities(session_factory, world["anna"])) == 9
+    assert len(activities(session_factory, world["bob"])) == 1  # Sent found by its name
+    assert sum(f.unlinked for f in report.folders) == 1
+    assert b"UID FETCH" in sent
+    for word in (b"CONDSTORE", b"QRESYNC", b"RETURN (", b"CHANGEDSINCE", b"MODSEQ", b"ENABLE"):
+        assert word not in sent, word
+
+
+def test_tls_with_a_trusted_ca_works_and_a_wrong_certificate_is_refused(
+    session_factory, world, dovecot, mail_user
+):
+    mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME))
+    trusted = ssl.create_default_context(cafile=str(dovecot.ca_pem_path))
+    good = AccountLogin(
+        world["account"],
+        "tls",
+        ServerAddress("127.0.0.1", dovecot.tls_port, TlsMode.IMPLICIT, trusted),
+        mail_user.username,
+        mail_user.password,
+    )
+    assert asyncio.run(syncer(session_factory, good).sync_once()).error is None
+    assert len(activities(session_factory, world["anna"])) == 1
+
+    untrusted = AccountLogin(
+        world["account"],
+        "tls",
+        ServerAddress("127.0.0.1", dovecot.tls_port, TlsMode.IMPLICIT),
+        mail_user.username,
+        mail_user.password,
+    )
+    report = asyncio.run(syncer(session_factory, untrusted).sync_once())
+    assert report.error is not None
+    assert "certificate" in (report.error + (report.advice or "")).lower()
+
+
+async def _until(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(condition):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"not within {seconds} s")
