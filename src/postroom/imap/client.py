@@ -194,14 +194,16 @@ class _Running:
     claims: Callable[[Untagged], bool]
     tag: bytes = b""
     claimed: list[Untagged] = field(default_factory=list)
-    seen: list[Untagged] = field(default_factory=list)  # every untagged during the command
+    # the command's copy of every untagged response that arrived while it ran (claimed or not)
+    seen: list[Untagged] = field(default_factory=list)
     error: ProtocolError | None = None
 
 
 class ImapClient:
     """One logged-in (or about to be) IMAP connection. Make one with ``connect``.
 
-    >>> client = await ImapClient.connect(ServerAddress("imap.example.com", 993, TlsMode.IMPLICIT))
+    >>> address = ServerAddress("imap.example.com", 993, TlsMode.IMPLICIT)
+    >>> client = await ImapClient.connect(address)  # doctest: +SKIP
     >>> await client.login("me@example.com", "app-password")  # doctest: +SKIP
     >>> inbox = await client.examine("INBOX")  # doctest: +SKIP
     >>> items = await client.uid_fetch([1, 2], ["FLAGS", "BODY.PEEK[HEADER]"])  # doctest: +SKIP
@@ -221,6 +223,7 @@ class ImapClient:
         self.capabilities: frozenset[str] = frozenset()
         self.enabled: frozenset[str] = frozenset()
         self.is_authenticated = False
+        self._preauth = False  # PREAUTH greeting: the first login() only reads capabilities
         self._timeout = timeout
         self._command_timeout = command_timeout
         self._lock = asyncio.Lock()
@@ -303,6 +306,7 @@ class ImapClient:
             if self.address.tls_mode is TlsMode.STARTTLS:
                 raise TlsFailed("the server greeted with PREAUTH, so STARTTLS is impossible")
             self.is_authenticated = True
+            self._preauth = True
         elif greeting.status != "OK":
             raise ProtocolError(f"unexpected greeting: {greeting.status} {greeting.text}")
         if greeting.code is not None and greeting.code.name == "CAPABILITY":
@@ -444,6 +448,11 @@ class ImapClient:
         temporarily unable: UNAVAILABLE...), CapabilityMissing if the server disables LOGIN and
         offers no AUTH=PLAIN. The credentials never reach a log or an error message.
         """
+        if self._preauth:
+            logger.debug("the server greeted with PREAUTH: already logged in, LOGIN skipped")
+            self._preauth = False
+            await self.refresh_capabilities()
+            return
         if self.is_authenticated:
             raise ImapError("this connection is already logged in")
         claims: Callable[[Untagged], bool] = lambda r: isinstance(r, Capabilities)  # noqa: E731
@@ -685,7 +694,7 @@ class ImapClient:
                 return False
             if not wanted(response.uid):
                 return False
-            return asked_flags or any(key not in _FLAG_KEYS for key in response.raw)
+            return asked_flags or not response.raw.keys() <= _FLAG_KEYS
 
         results: dict[int, FetchItem] = {}
         for command in built:

@@ -85,7 +85,7 @@ def encode_command(
     4096 octets are.
 
     >>> encode_command(b"A1", Command("LOGIN", (b'"u"', Literal(b"p\\xe4ss"))), literal_plus=False)
-    [b'A1 LOGIN "u" {5}\\r\\n', b'p\\xe4ss\\r\\n']
+    [b'A1 LOGIN "u" {4}\\r\\n', b'p\\xe4ss\\r\\n']
     """
     chunks: list[bytes] = []
     current = [tag, b" ", command.name.encode("ascii")]

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from postroom.imap.errors import ProtocolError
 
@@ -59,15 +59,16 @@ class ResponseKind(enum.Enum):
     CONTINUATION = "continuation"  # + ...: the server waits for more of the command
 
 
-@dataclass(frozen=True, slots=True)
-class RawResponse:
-    """One complete server response, framed but not parsed.
+class RawResponse(NamedTuple):
+    """One complete server response, framed but not parsed (an immutable named tuple: cheap
+    to make, one per response).
 
     ``tag`` is the command tag of a tagged response (``b"A0001"``), ``b"*"`` or ``b"+"``.
     ``keyword`` is the response's type word in upper case: ``"OK"``/``"NO"``/``"BAD"`` for
     tagged and status responses, ``"FETCH"``, ``"EXISTS"``, ``"LIST"``, ``"VANISHED"``... for
     untagged data, ``""`` for a continuation request. ``number`` is the leading number of
-    ``* 12 FETCH``/``* 3 EXISTS``/``* 4 EXPUNGE`` and None otherwise.
+    ``* 12 FETCH``/``* 3 EXISTS``/``* 4 EXPUNGE`` and None otherwise. ``data_start`` is where
+    the first segment's text after the keyword begins.
     """
 
     parts: tuple[Part, ...]
@@ -75,6 +76,7 @@ class RawResponse:
     tag: bytes
     keyword: str
     number: int | None = None
+    data_start: int = 0
 
     @property
     def first_segment(self) -> bytes:
@@ -101,28 +103,41 @@ class RawResponse:
     def text_after_keyword(self) -> bytes:
         """The first segment after the tag, the number and the keyword (for tagged and status
         responses: the optional ``[code]`` and the human text)."""
-        segment = self.first_segment
-        words = 3 if self.number is not None else 2
-        pieces = segment.split(b" ", words)
-        return pieces[words] if len(pieces) > words else b""
+        return self.first_segment[self.data_start :]
 
 
-def classify_line(line: bytes) -> tuple[ResponseKind, bytes, str, int | None]:
-    """(kind, tag, keyword, number) of a response from its first line."""
+_Head = tuple[ResponseKind, bytes, str, int | None, int]
+_KEYWORDS: dict[bytes, str] = {}
+
+
+def classify_line(line: bytes) -> _Head:
+    """(kind, tag, keyword, number, data_start) of a response from its first line."""
     if line[:1] == b"+":
-        return ResponseKind.CONTINUATION, b"+", "", None
-    words = line.split(b" ", 3)
-    if words[0] == b"*":
-        first = words[1] if len(words) > 1 else b""
-        if first.isdigit() and len(words) > 2:
-            return ResponseKind.UNTAGGED, b"*", _keyword(words[2]), int(first)
-        return ResponseKind.UNTAGGED, b"*", _keyword(first), None
-    keyword = _keyword(words[1]) if len(words) > 1 else ""
-    return ResponseKind.TAGGED, words[0], keyword, None
+        return ResponseKind.CONTINUATION, b"+", "", None, min(2, len(line))
+    first_space = line.find(b" ")
+    if first_space < 0:
+        return ResponseKind.TAGGED, line, "", None, len(line)
+    start = first_space + 1
+    end = line.find(b" ", start)
+    word = line[start:] if end < 0 else line[start:end]
+    after = len(line) if end < 0 else end + 1
+    if first_space == 1 and line[0] == 42:  # "*"
+        if word.isdigit() and end >= 0:
+            number_end = line.find(b" ", after)
+            keyword = line[after:] if number_end < 0 else line[after:number_end]
+            data_start = len(line) if number_end < 0 else number_end + 1
+            return ResponseKind.UNTAGGED, b"*", _keyword(keyword), int(word), data_start
+        return ResponseKind.UNTAGGED, b"*", _keyword(word), None, after
+    return ResponseKind.TAGGED, line[:first_space], _keyword(word), None, after
 
 
 def _keyword(word: bytes) -> str:
-    return word.decode("ascii", "replace").upper()
+    known = _KEYWORDS.get(word)
+    if known is None:
+        known = word.decode("ascii", "replace").upper()
+        if len(_KEYWORDS) < 256:  # response type words are few; never grow without bound
+            _KEYWORDS[word] = known
+    return known
 
 
 def literal_marker(segment: bytes) -> tuple[int, int] | None:
@@ -184,58 +199,71 @@ class ResponseFramer:
     ) -> None:
         self._max_line = max_line
         self._max_literal = max_literal
-        self._buffer = bytearray()
-        self._search_from = 0  # the line-end search resumes here: no byte is searched twice
+        self._line: list[bytes] = []  # the start of a line that has not ended yet
+        self._line_length = 0
         self._parts: list[Part] = []
-        self._literal_size: int | None = None  # octets still to come for the pending literal
-        self._literal_text = b""  # the segment that announced the pending literal
-        self._head: tuple[ResponseKind, bytes, str, int | None] | None = None
+        self._literal_size: int | None = None  # size of the literal being received
+        self._literal: list[bytes] = []  # its chunks so far
+        self._literal_length = 0
+        self._literal_text = b""  # the segment that announced it
+        self._head: _Head | None = None
 
     @property
     def buffered(self) -> int:
         """Octets received that are not part of a complete response yet."""
-        return len(self._buffer) + sum(
-            len(p[0]) + len(p[1]) if isinstance(p, tuple) else len(p) for p in self._parts
+        return (
+            self._line_length
+            + self._literal_length
+            + sum(len(p[0]) + len(p[1]) if isinstance(p, tuple) else len(p) for p in self._parts)
         )
 
     @property
     def in_response(self) -> bool:
         """Whether a response has started but not completed."""
-        return bool(self._parts) or self._literal_size is not None or bool(self._buffer)
+        return bool(self._parts or self._line or self._literal_size is not None)
 
     def feed(self, data: bytes) -> list[RawResponse]:
-        """Add received bytes; return the responses they complete, in arrival order."""
-        buffer = self._buffer
-        buffer += data
+        """Add received bytes; return the responses they complete, in arrival order.
+
+        Each byte is searched once for a line end; a literal is counted and sliced, never
+        searched; a line or literal spread over many chunks is joined once, when complete.
+        """
         completed: list[RawResponse] = []
-        while True:
-            size = self._literal_size
-            if size is not None:
-                if len(buffer) < size:
-                    return completed
-                with memoryview(buffer) as view:
-                    literal = bytes(view[:size])
-                del buffer[:size]
-                self._parts.append((self._literal_text, literal))
-                self._literal_size = None
-                self._literal_text = b""
+        position, size = 0, len(data)
+        while position < size:
+            literal_size = self._literal_size
+            if literal_size is not None:
+                take = min(literal_size - self._literal_length, size - position)
+                self._literal.append(data[position : position + take])
+                self._literal_length += take
+                position += take
+                if self._literal_length == literal_size:
+                    chunks = self._literal
+                    literal = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                    self._parts.append((self._literal_text, literal))
+                    self._literal, self._literal_length, self._literal_size = [], 0, None
                 continue
-            end = buffer.find(b"\n", self._search_from)
+            end = data.find(b"\n", position)
             if end < 0:
-                if len(buffer) > self._max_line:
+                self._line.append(data[position:])
+                self._line_length += size - position
+                if self._line_length > self._max_line:
                     raise ProtocolError(f"a response line is longer than {self._max_line} octets")
-                self._search_from = len(buffer)
-                return completed
-            stop = end - 1 if end and buffer[end - 1] == 13 else end  # drop the CR of CRLF
-            with memoryview(buffer) as view:
-                line = bytes(view[:stop])
-            del buffer[: end + 1]
-            self._search_from = 0
+                break
+            line = data[position:end]
+            position = end + 1
+            if self._line:
+                self._line.append(line)
+                line = b"".join(self._line)
+                self._line, self._line_length = [], 0
+            if line[-1:] == b"\r":
+                line = line[:-1]
             if len(line) > self._max_line:
                 raise ProtocolError(f"a response line is longer than {self._max_line} octets")
             response = self._add_segment(line)
             if response is not None:
                 completed.append(response)
+        return completed
 
     def _add_segment(self, segment: bytes) -> RawResponse | None:
         head = self._head
@@ -243,19 +271,20 @@ class ResponseFramer:
             if not segment:
                 return None  # a stray empty line between responses carries nothing
             head = self._head = classify_line(segment)
-        kind, _tag, keyword, _number = head
-        marker = None
-        if kind is ResponseKind.UNTAGGED and keyword not in _STATUS_KEYWORDS:
-            marker = literal_marker(segment)
-        if marker is not None:
-            size, start = marker
-            if size > self._max_literal:
-                raise ProtocolError(f"a literal of {size} octets is over the limit")
-            if segment[start] != ord("{") or segment[-2] == ord("+"):
-                segment = segment[:start] + b"{%d}" % size  # literal8 / {n+}: see invariants
-            self._literal_text = segment
-            self._literal_size = size
-            return None
+        if segment[-1:] == b"}" and head[0] is ResponseKind.UNTAGGED:
+            marker = None if head[2] in _STATUS_KEYWORDS else literal_marker(segment)
+            if marker is not None:
+                size, start = marker
+                if size > self._max_literal:
+                    raise ProtocolError(f"a literal of {size} octets is over the limit")
+                if segment[start] != 123 or segment[-2] == 43:  # "~{n}" or "{n+}"
+                    segment = segment[:start] + b"{%d}" % size  # see the module invariants
+                self._literal_text = segment
+                self._literal_size = size
+                if size == 0:  # nothing to wait for
+                    self._parts.append((segment, b""))
+                    self._literal_size = None
+                return None
         if segment or not self._parts:
             self._parts.append(segment)
         response = RawResponse(tuple(self._parts), *head)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -389,9 +389,8 @@ def to_event(response: RawResponse, typed: Untagged) -> UntaggedEvent:
 def data_records(response: RawResponse) -> list[Part]:
     """The response as imapclient records, with ``* [n] KEYWORD `` cut from the front."""
     parts = list(response.parts)
-    first = parts[0]
-    text = response.text_after_keyword()
-    parts[0] = (text, first[1]) if isinstance(first, tuple) else text
+    first, start = parts[0], response.data_start
+    parts[0] = (first[0][start:], first[1]) if isinstance(first, tuple) else first[start:]
     return parts
 
 
@@ -405,10 +404,14 @@ def _parse(records: list[Part], what: str) -> tuple[Any, ...]:
 def parse_fetch(response: RawResponse) -> FetchItem:
     """``* 12 FETCH (UID 7 FLAGS (\\Seen) BODY[] {5} ...)`` -> FetchItem, through
     ``imapclient.response_parser.parse_fetch_response``."""
-    records = data_records(response)
-    first = records[0]
+    # imapclient wants imaplib's "12 (UID 7 ...)": the number, then the data after FETCH
+    records = list(response.parts)
+    first, start = records[0], response.data_start
     prefix = b"%d " % (response.number or 0)
-    records[0] = (prefix + first[0], first[1]) if isinstance(first, tuple) else prefix + first
+    if isinstance(first, tuple):
+        records[0] = (prefix + first[0][start:], first[1])
+    else:
+        records[0] = prefix + first[start:]
     try:
         parsed = parse_fetch_response(records, normalise_times=False, uid_is_key=False)
         ((seq, data),) = parsed.items()
@@ -420,29 +423,46 @@ def parse_fetch(response: RawResponse) -> FetchItem:
 
 
 def fetch_item(seq: int, data: dict[bytes, Any]) -> FetchItem:
-    """A FetchItem from imapclient's dict for one message (keys upper-case bytes)."""
+    """A FetchItem from imapclient's dict for one message (keys upper-case bytes).
+
+    One pass over the keys: UID, FLAGS, MODSEQ and body sections (what most responses hold)
+    are taken on the way; the rarer items are looked up only when one is present."""
     sections: dict[str, bytes] = {}
+    uid, flags, modseq = 0, None, None
+    rare = False
     for key, value in data.items():
-        if value is not None and _is_section_key(key):
-            sections[key.decode("ascii", "replace")] = _as_bytes(value)
-    flags = data.get(b"FLAGS")
-    modseq = data.get(b"MODSEQ")
+        if key == b"UID":
+            uid = _int_or(value, 0)
+        elif key == b"FLAGS":
+            flags = _texts(value) if value is not None else None
+        elif key == b"MODSEQ":
+            modseq = _first_int(value)
+        elif key == b"SEQ":
+            continue
+        elif key.startswith(_SECTION_PREFIXES) or key == b"RFC822":
+            if value is not None:
+                sections[key.decode("ascii", "replace")] = _as_bytes(value)
+        else:
+            rare = True
+    if not rare:
+        return FetchItem(
+            uid, seq, flags, modseq, None, None, sections, None, None, None, None, data
+        )
     emailid = data.get(b"EMAILID")
     threadid = data.get(b"THREADID")
     labels = data.get(b"X-GM-LABELS")
     internaldate = data.get(b"INTERNALDATE")
     if isinstance(internaldate, dt.datetime) and internaldate.tzinfo is not None:
         offset = internaldate.utcoffset()
-        if offset is not None:
+        if offset is not None:  # imapclient's own tzinfo class -> datetime.timezone
             internaldate = internaldate.replace(tzinfo=dt.timezone(offset))
     bodystructure = data.get(b"BODYSTRUCTURE")
     envelope = data.get(b"ENVELOPE")
-    preview = data.get(b"PREVIEW")
     return FetchItem(
-        uid=_int_or(data.get(b"UID"), 0),
+        uid=uid,
         seq=seq,
-        flags=_texts(flags) if flags is not None else None,
-        modseq=_first_int(modseq),
+        flags=flags,
+        modseq=modseq,
         internaldate=internaldate if isinstance(internaldate, dt.datetime) else None,
         size=_int_or(data.get(b"RFC822.SIZE"), None),
         sections=sections,
@@ -459,15 +479,11 @@ def fetch_item(seq: int, data: dict[bytes, Any]) -> FetchItem:
         gm_labels=tuple(_decode_name(_as_bytes(label)) for label in labels)
         if isinstance(labels, tuple)
         else None,
-        preview=_text_or_none(preview),
+        preview=_text_or_none(data.get(b"PREVIEW")),
     )
 
 
 _SECTION_PREFIXES = (b"BODY[", b"BINARY[", b"RFC822.HEADER", b"RFC822.TEXT")
-
-
-def _is_section_key(key: bytes) -> bool:
-    return key.startswith(_SECTION_PREFIXES) or key == b"RFC822"
 
 
 _PARTIAL = re.compile(r"<(\d+)(?:\.\d+)?>$")
@@ -719,9 +735,12 @@ def _as_bytes(value: Any) -> bytes:
 
 
 def _texts(values: Any) -> tuple[str, ...]:
-    if not isinstance(values, Sequence) or isinstance(values, bytes | str):
+    if not isinstance(values, tuple | list):
         values = (values,)
-    return tuple(_as_bytes(value).decode("utf-8", "replace") for value in values)
+    return tuple(
+        value.decode("utf-8", "replace") if type(value) is bytes else _as_bytes(value).decode()
+        for value in values
+    )
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -807,3 +807,17 @@ async def test_a_big_uid_list_goes_out_in_several_short_commands():
     assert len(fetches) > 5
     assert all(len(c) + 2 <= 8192 for c in fetches)
     await client.close()
+
+
+@run_async
+async def test_a_preauth_greeting_makes_login_read_the_capabilities_only():
+    server = FakeServer(greeting=b"* PREAUTH [CAPABILITY IMAP4rev1 IDLE] Logged in as anna\r\n")
+    server.logged_in = True
+    client = await connect(server)
+    assert client.is_authenticated
+    await client.login("anna", "secret")
+    assert server.sent() == ["CAPABILITY"]
+    assert client.has("QRESYNC")
+    with pytest.raises(Exception, match="already logged in"):
+        await client.login("anna", "secret")
+    await client.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import doctest
 import re
 
 import pytest
@@ -276,3 +277,9 @@ def test_required_capabilities():
         ["UID", "MODSEQ", "emailid", "X-GM-MSGID", "BINARY.PEEK[1]", "PREVIEW", "X-GUID"]
     ) == {"CONDSTORE", "OBJECTID", "X-GM-EXT-1", "BINARY", "PREVIEW"}
     assert commands.required_capabilities(["UID", "FLAGS", "BODY.PEEK[]"]) == set()
+
+
+def test_the_docstring_examples_run():
+    from postroom.imap import commands
+
+    assert doctest.testmod(commands).failed == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import itertools
 
 import pytest
@@ -106,6 +107,12 @@ def test_non_synchronising_marker_from_a_server_is_framed_too():
     assert parse_fetch(response).section("BODY[]") == b"abc"
 
 
+def test_an_empty_literal():
+    (response,) = frame(b"* 1 FETCH (UID 3 BODY[1] {0}\r\n FLAGS ())\r\n")
+    assert response.parts == ((b"* 1 FETCH (UID 3 BODY[1] {0}", b""), b" FLAGS ())")
+    assert parse_fetch(response).sections == {"BODY[1]": b""}
+
+
 def test_two_literals_back_to_back_and_a_line_ending_right_after_a_literal():
     data = b"* LIST () {1}\r\n/ {4}\r\nab c\r\n"
     (response,) = frame(data)
@@ -163,13 +170,20 @@ def test_bare_lf_and_empty_lines_between_responses():
 
 
 def test_classify_line():
-    assert classify_line(b"* 12 FETCH (UID 1)") == (ResponseKind.UNTAGGED, b"*", "FETCH", 12)
-    assert classify_line(b"* OK [UIDNEXT 4] x") == (ResponseKind.UNTAGGED, b"*", "OK", None)
-    assert classify_line(b"* 3 exists") == (ResponseKind.UNTAGGED, b"*", "EXISTS", 3)
-    assert classify_line(b"+ idling") == (ResponseKind.CONTINUATION, b"+", "", None)
-    assert classify_line(b"+") == (ResponseKind.CONTINUATION, b"+", "", None)
-    assert classify_line(b"A0001 ok done") == (ResponseKind.TAGGED, b"A0001", "OK", None)
-    assert classify_line(b"* SEARCH") == (ResponseKind.UNTAGGED, b"*", "SEARCH", None)
+    untagged, tagged, continuation = (
+        ResponseKind.UNTAGGED,
+        ResponseKind.TAGGED,
+        ResponseKind.CONTINUATION,
+    )
+    assert classify_line(b"* 12 FETCH (UID 1)") == (untagged, b"*", "FETCH", 12, 11)
+    assert classify_line(b"* OK [UIDNEXT 4] x") == (untagged, b"*", "OK", None, 5)
+    assert classify_line(b"* 3 exists") == (untagged, b"*", "EXISTS", 3, 10)
+    assert classify_line(b"+ idling") == (continuation, b"+", "", None, 2)
+    assert classify_line(b"+") == (continuation, b"+", "", None, 1)
+    assert classify_line(b"A0001 ok done") == (tagged, b"A0001", "OK", None, 9)
+    assert classify_line(b"A0001") == (tagged, b"A0001", "", None, 5)
+    assert classify_line(b"* SEARCH") == (untagged, b"*", "SEARCH", None, 8)
+    assert classify_line(b"* 3") == (untagged, b"*", "3", None, 3)
 
 
 def test_text_after_keyword():
@@ -214,3 +228,9 @@ def test_describe_shows_literal_sizes_not_their_content():
     (response,) = frame(b"* 1 FETCH (BODY[] {6}\r\nsecret)\r\n")
     lines = list(describe(response))
     assert lines == ["* 1 FETCH (BODY[] {6}", "[literal: 6 octets]", ")"]
+
+
+def test_the_docstring_examples_run():
+    from postroom.imap import framing
+
+    assert doctest.testmod(framing).failed == 0

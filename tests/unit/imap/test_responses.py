@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import doctest
 
 import pytest
 
@@ -417,3 +418,9 @@ def test_unclaimed_responses_become_events():
     assert isinstance(event, Unknown)
     assert event.code is not None
     assert (event.code.name, event.code.number()) == ("HIGHESTMODSEQ", 12)
+
+
+def test_the_docstring_examples_run():
+    from postroom.imap import responses
+
+    assert doctest.testmod(responses).failed == 0
