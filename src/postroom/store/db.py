@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -105,6 +105,8 @@ def insert_ignoring_duplicates(
     The unique keys (one activity per message and record, one message per identity key) are
     what make replays harmless: a row already there is left as it is.
     """
+    if not isinstance(table, Table):
+        table = cast(Table, table.__table__)  # Core, not the slower ORM bulk path
     bind = (
         engine_or_session.get_bind()
         if isinstance(engine_or_session, Session)

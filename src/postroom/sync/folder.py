@@ -85,10 +85,21 @@ class FolderReport:
 class _Fetched:
     uid: int
     facts: MessageFacts
-    text_plan: TextPlan | None
     modseq: int | None
     flags: tuple[str, ...]
     body: Body | None = None
+    """Set when the whole message was read (a delivery report)."""
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One batch between fetching and committing."""
+
+    uids: list[int]
+    fetched: list[_Fetched] = field(default_factory=list)
+    failures: list[tuple[int, str]] = field(default_factory=list)
+    prepared: list[PreparedMessage] = field(default_factory=list)
+    bodies: dict[int, Body] = field(default_factory=dict)
 
 
 class FolderSyncer:
@@ -165,10 +176,15 @@ class FolderSyncer:
         if plan.has_new_mail:
             found = await self.client.uid_search(f"UID {uidnext_seen}:{MAX_UID}")
             new = [uid for uid in found if uid >= uidnext_seen]
-            for batch in plan_batches(new, self.batch_size, newest_first=False):
-                cursor = {"uidnext_seen": max(batch) + 1}
-                await self._process(batch, uidvalidity, context, cursor, report)
-                uidnext_seen = max(batch) + 1
+            await self._process_batches(
+                plan_batches(new, self.batch_size, newest_first=False),
+                lambda batch: {"uidnext_seen": max(batch) + 1},
+                uidvalidity,
+                context,
+                report,
+            )
+            if new:
+                uidnext_seen = max(new) + 1
         edge = max(uidnext_seen, selected.uidnext or 0)
         if edge != plan.uidnext_seen:
             await self._db(self._save, {"uidnext_seen": edge})
@@ -182,11 +198,11 @@ class FolderSyncer:
             ]
             every_batch = plan_batches(older, self.batch_size, newest_first=True)
             batches = every_batch[:max_history_batches] if max_history_batches else every_batch
-            for batch in batches:
-                await self._process(
-                    batch, uidvalidity, context, {"backfill_low": min(batch)}, report
-                )
-                backfill_low = min(batch)
+            await self._process_batches(
+                batches, lambda batch: {"backfill_low": min(batch)}, uidvalidity, context, report
+            )
+            if batches:
+                backfill_low = min(batches[-1])
             if len(batches) == len(every_batch):
                 backfill_low = 1
                 await self._db(
@@ -232,50 +248,82 @@ class FolderSyncer:
 
     # --- one batch -----------------------------------------------------------------------
 
-    async def _process(
+    async def _process_batches(
         self,
-        uids: Sequence[int],
+        batches: Sequence[Sequence[int]],
+        cursor_of: Callable[[Sequence[int]], dict[str, Any]],
+        uidvalidity: int,
+        context: IngestContext,
+        report: FolderReport,
+    ) -> None:
+        """Fetch and read each batch, committing it (with ``cursor_of(batch)``) in a worker
+        thread while the next batch is fetched. Commits stay in order, one in flight."""
+        pending: asyncio.Task[None] | None = None
+        try:
+            for batch in batches:
+                work = await self._gather(batch, context)
+                if pending is not None:
+                    await pending
+                pending = asyncio.create_task(
+                    self._commit_batch(work, uidvalidity, context, cursor_of(batch), report)
+                )
+            if pending is not None:
+                await pending
+                pending = None
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+
+    async def _gather(self, uids: Sequence[int], context: IngestContext) -> _Batch:
+        """Headers of every message; text (and BODYSTRUCTURE) only for those to be logged."""
+        items = await self.client.uid_fetch(list(uids), self._fetch_items())
+        wanted = set(uids)
+        batch = _Batch(uids=list(uids))
+        mine: list[FetchItem] = []
+        for item in items:
+            if item.uid in wanted:  # else an unsolicited FETCH (flags of another message)
+                wanted.discard(item.uid)
+                mine.append(item)
+        full_needed: list[int] = []
+        for item in mine:
+            try:
+                parsed = parse_headers(_section(item, "HEADER.FIELDS") or b"")
+            except MessageParseError as exc:
+                batch.failures.append((item.uid, f"{type(exc).__name__}: {exc}"))
+                continue
+            entry = _read_item(item, parsed)
+            batch.fetched.append(entry)
+            if _is_delivery_report(parsed):
+                full_needed.append(item.uid)
+        # UIDs left in `wanted` were expunged between SEARCH and FETCH: nothing to do.
+        if full_needed:
+            batch.fetched = await self._read_whole(batch.fetched, full_needed, batch.failures)
+        batch.prepared, known = await self._db(
+            self._prepare, context, [f.facts for f in batch.fetched]
+        )
+        batch.bodies = await self._fetch_bodies(
+            batch.fetched, batch.prepared, known, batch.failures
+        )
+        return batch
+
+    async def _commit_batch(
+        self,
+        batch: _Batch,
         uidvalidity: int,
         context: IngestContext,
         cursor: dict[str, Any],
         report: FolderReport,
     ) -> None:
-        items = await self.client.uid_fetch(list(uids), self._fetch_items())
-        wanted = set(uids)
-        fetched: list[_Fetched] = []
-        failures: list[tuple[int, str]] = []
-        full_needed: list[int] = []
-        for item in items:
-            if item.uid not in wanted:
-                continue  # an unsolicited FETCH (flags of another message)
-            wanted.discard(item.uid)
-            try:
-                entry = self._read_item(item)
-            except MessageParseError as exc:
-                failures.append((item.uid, f"{type(exc).__name__}: {exc}"))
-                continue
-            fetched.append(entry)
-            if (entry.text_plan is not None and entry.text_plan.is_report) or _from_bounce_sender(
-                entry.facts.headers
-            ):
-                full_needed.append(item.uid)
-        # UIDs left in `wanted` were expunged between SEARCH and FETCH: nothing to do.
-        if full_needed:
-            fetched = await self._read_whole(fetched, full_needed, failures)
-        prepared, known = await self._db(self._prepare, context, [f.facts for f in fetched])
-        bodies = await self._fetch_bodies(fetched, prepared, known, failures)
-        result = await self._db(
-            self._commit, context, uidvalidity, fetched, prepared, bodies, failures, cursor
-        )
-        report.fetched += len(fetched)
-        report.messages_new += result[0]
-        report.activities_created += result[1]
-        report.quarantined += len(failures)
+        new, created = await self._db(self._commit, context, uidvalidity, batch, cursor)
+        report.fetched += len(batch.fetched)
+        report.messages_new += new
+        report.activities_created += created
+        report.quarantined += len(batch.failures)
         if self.on_progress is not None:
-            self.on_progress(self._folder_name, len(uids), None)
+            self.on_progress(self._folder_name, len(batch.uids), None)
 
     def _fetch_items(self) -> list[str]:
-        items = ["UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "BODYSTRUCTURE", HEADER_ITEM]
+        items = ["UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", HEADER_ITEM]
         if self.client.has("CONDSTORE") or self.client.has("QRESYNC"):
             items.append("MODSEQ")
         if self.client.has("OBJECTID"):
@@ -283,24 +331,6 @@ class FolderSyncer:
         if self.client.has("X-GM-EXT-1"):
             items.append("X-GM-MSGID")
         return items
-
-    def _read_item(self, item: FetchItem) -> _Fetched:
-        raw_headers = _section(item, "HEADER.FIELDS")
-        if raw_headers is None:
-            raise MessageParseError("the server sent no header fields for this message")
-        headers = parse_headers(raw_headers)
-        text_plan = plan_text_fetch(item.bodystructure) if item.bodystructure else None
-        reason = get_bulk_reason(headers)
-        kind = MessageKind.BULK if reason else MessageKind.CONVERSATION
-        facts = MessageFacts(
-            headers=headers,
-            classification=Classification(kind, reason),
-            size=item.size,
-            internaldate=item.internaldate,
-            emailid=item.emailid,
-            gm_msgid=item.gm_msgid,
-        )
-        return _Fetched(item.uid, facts, text_plan, item.modseq, tuple(item.flags or ()))
 
     async def _read_whole(
         self, fetched: list[_Fetched], uids: list[int], failures: list[tuple[int, str]]
@@ -327,9 +357,7 @@ class FolderSyncer:
                 emailid=entry.facts.emailid,
                 gm_msgid=entry.facts.gm_msgid,
             )
-            result.append(
-                _Fetched(entry.uid, facts, entry.text_plan, entry.modseq, entry.flags, parsed.body)
-            )
+            result.append(_Fetched(entry.uid, facts, entry.modseq, entry.flags, parsed.body))
         return result
 
     async def _fetch_bodies(
@@ -339,19 +367,31 @@ class FolderSyncer:
         known: set[str],
         failures: list[tuple[int, str]],
     ) -> dict[int, Body]:
-        """Text of the messages that will be logged and are new; one FETCH per part number."""
+        """Text of the messages that will be logged and are new: their BODYSTRUCTURE first,
+        then the chosen text part only, one FETCH per part number."""
         bodies: dict[int, Body] = {}
-        by_part: dict[str, list[int]] = {}
+        wanted: dict[int, int] = {}  # uid -> index
         for index, (entry, prep) in enumerate(zip(fetched, prepared, strict=True)):
             if not prep.needs_body or prep.message.identity_key in known:
                 continue
             if entry.body is not None:
                 bodies[index] = entry.body
-            elif entry.text_plan is None or entry.text_plan.part is None:
-                attachments = entry.text_plan.attachments if entry.text_plan else ()
-                bodies[index] = Body("", "", attachments)
             else:
-                by_part.setdefault(entry.text_plan.part, []).append(index)
+                wanted[entry.uid] = index
+        if not wanted:
+            return bodies
+        plans: dict[int, TextPlan] = {}
+        by_part: dict[str, list[int]] = {}
+        for item in await self.client.uid_fetch(list(wanted), ["BODYSTRUCTURE"]):
+            index_or_none = wanted.get(item.uid)
+            if index_or_none is None or item.bodystructure is None:
+                continue
+            plan = plan_text_fetch(item.bodystructure)
+            plans[index_or_none] = plan
+            if plan.part is None:
+                bodies[index_or_none] = Body("", "", plan.attachments)
+            else:
+                by_part.setdefault(plan.part, []).append(index_or_none)
         for part, indexes in by_part.items():
             uid_to_index = {fetched[i].uid: i for i in indexes}
             item_name = f"BODY.PEEK[{part}]<0.{TEXT_FETCH_BYTES}>"
@@ -366,11 +406,8 @@ class FolderSyncer:
             for item in items:
                 position = uid_to_index.get(item.uid)
                 payload = _section(item, part)
-                if position is None or payload is None:
-                    continue
-                plan = fetched[position].text_plan
-                assert plan is not None
-                bodies[position] = decode_text_part(payload, plan)
+                if position is not None and payload is not None:
+                    bodies[position] = decode_text_part(payload, plans[position])
         return bodies
 
     # --- database work (runs in a thread) ----------------------------------------------
@@ -431,18 +468,12 @@ class FolderSyncer:
             return prepared, set(known)
 
     def _commit(
-        self,
-        context: IngestContext,
-        uidvalidity: int,
-        fetched: Sequence[_Fetched],
-        prepared: Sequence[PreparedMessage],
-        bodies: dict[int, Body],
-        failures: Sequence[tuple[int, str]],
-        cursor: dict[str, Any],
+        self, context: IngestContext, uidvalidity: int, batch: _Batch, cursor: dict[str, Any]
     ) -> tuple[int, int]:
+        """Everything the batch found, and its cursor, in one transaction."""
         with self.sessions.begin() as session:
             result = record_batch(
-                session=session, context=context, prepared=prepared, bodies=bodies
+                session=session, context=context, prepared=batch.prepared, bodies=batch.bodies
             )
             sync_state.add_locations(
                 session=session,
@@ -450,10 +481,10 @@ class FolderSyncer:
                 uidvalidity=uidvalidity,
                 rows=[
                     (entry.uid, message_id, entry.modseq, entry.flags)
-                    for entry, message_id in zip(fetched, result.message_ids, strict=True)
+                    for entry, message_id in zip(batch.fetched, result.message_ids, strict=True)
                 ],
             )
-            for uid, error in failures:
+            for uid, error in batch.failures:
                 message_store.quarantine_message(
                     session=session,
                     error=error,
@@ -480,5 +511,23 @@ def _section(item: FetchItem, part: str) -> bytes | None:
     return None
 
 
-def _from_bounce_sender(headers: Headers) -> bool:
+def _read_item(item: FetchItem, headers: Headers) -> _Fetched:
+    reason = get_bulk_reason(headers)
+    kind = MessageKind.BULK if reason else MessageKind.CONVERSATION
+    facts = MessageFacts(
+        headers=headers,
+        classification=Classification(kind, reason),
+        size=item.size,
+        internaldate=item.internaldate,
+        emailid=item.emailid,
+        gm_msgid=item.gm_msgid,
+    )
+    return _Fetched(item.uid, facts, item.modseq, tuple(item.flags or ()))
+
+
+def _is_delivery_report(headers: Headers) -> bool:
+    """A DSN (multipart/report; report-type=delivery-status) or a bounce from a mail daemon:
+    read whole, to learn whose delivery failed."""
+    if headers.content_type == "multipart/report" and headers.report_type == "delivery-status":
+        return True
     return any(m.address.lower().startswith(BOUNCE_SENDERS) for m in headers.from_)

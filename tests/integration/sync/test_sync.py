@@ -210,7 +210,7 @@ def test_new_mail_arrives_through_idle_within_two_seconds(
         stop = asyncio.Event()
         task = asyncio.create_task(syncer(session_factory, world["login"]).run(stop))
         try:
-            await _until(lambda: len(activities(session_factory)) == 1, 10)
+            await _until(lambda: len(activities(session_factory)) == 1, 30)
             await asyncio.sleep(0.5)  # let the watchers settle into IDLE
             start = time.monotonic()
             await asyncio.to_thread(
