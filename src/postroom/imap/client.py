@@ -732,9 +732,10 @@ class ImapClient:
         *,
         max_seconds: float,
         wake_on: tuple[type[UntaggedEvent], ...] = DEFAULT_WAKE,
+        gather_seconds: float = IDLE_GATHER_SECONDS,
     ) -> list[UntaggedEvent]:
-        """IDLE (RFC 2177) until the first event of a ``wake_on`` type (+ ~0.2 s to gather
-        more) or ``max_seconds``; then DONE, and the tagged OK must come within 30 s (else
+        """IDLE (RFC 2177) until the first event of a ``wake_on`` type (+ ``gather_seconds`` to
+        gather more) or ``max_seconds``; then DONE, and the tagged OK must come within 30 s (else
         ConnectionLost). Returns every event received, in order (``drain_events``); if such an
         event is already waiting, returns at once without IDLE.
 
@@ -765,8 +766,8 @@ class ImapClient:
                     async with asyncio.timeout_at(deadline):
                         await self._wake.wait()
                 conn.raise_if_closed()
-                if self._wake.is_set():
-                    await asyncio.sleep(IDLE_GATHER_SECONDS)
+                if self._wake.is_set() and gather_seconds > 0:
+                    await asyncio.sleep(gather_seconds)
                     conn.raise_if_closed()
                 conn.write_line(commands.IDLE_DONE.rstrip(b"\r\n"))
                 conn.watch(IDLE_DONE_TIMEOUT)

@@ -266,7 +266,9 @@ class AccountSyncer:
                 if not report.backfill_done:
                     continue  # more history to take; new mail is checked first every time
                 wait = min(self.idle_renew, max(1.0, next_reconcile - loop.time()))
-                idle = asyncio.create_task(client.idle(max_seconds=wait))
+                # no gathering pause: a push is synced at once (latency), and a burst of mail
+                # is taken by that cycle's batches anyway
+                idle = asyncio.create_task(client.idle(max_seconds=wait, gather_seconds=0.0))
                 stopping = asyncio.create_task(stop.wait())
                 done, _ = await asyncio.wait({idle, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 if stopping in done:

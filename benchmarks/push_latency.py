@@ -1,0 +1,185 @@
+"""Benchmark: push latency, from another client's APPEND until the activity is committed, against
+the bare IDLE latency of the same server in the same run.
+
+    .venv/bin/python -m benchmarks.push_latency [--trials 50]
+
+A private Dovecot (tests/support/dovecot.py) and a fresh SQLite database with one record. Two
+watchers sit on the same INBOX at once:
+
+* bare: a minimal blocking client in IDLE that timestamps each ``* n EXISTS`` line;
+* Postroom: ``AccountSyncer.run`` (the worker's code) in IDLE, which on the push fetches the
+  message, matches it and commits its activity; the benchmark polls the database every 2 ms.
+
+Each trial APPENDs one message from the record's address through a third connection (stdlib
+imaplib) and measures both latencies from the moment just before the APPEND. Dovecot itself
+waits about 0.5 s before it notifies, which is in both figures. It prints p50 and p99 of each
+and the differences; targets: p50 at most 0.1 s above bare IDLE, p99 at most 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import imaplib
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from sqlalchemy import func, select
+from tests.support.dovecot import DovecotServer, MailUser
+
+from postroom.imap import ServerAddress
+from postroom.store.db import create_db_engine, make_session_factory, upgrade
+from postroom.store.models import (
+    AccountAddress,
+    Activity,
+    MailAccount,
+    Person,
+    PersonEmail,
+    TlsMode,
+    UserAccount,
+)
+from postroom.sync.account import AccountLogin, AccountSyncer
+
+OWNER = "robin@firm.example"
+CONTACT = "anna@acme.example"
+
+
+class BareIdler(threading.Thread):
+    """The least a client can do: LOGIN, SELECT, IDLE, and note when EXISTS arrives."""
+
+    def __init__(self, server: DovecotServer, user: MailUser) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.create_connection(("127.0.0.1", server.port))
+        self.file = self.sock.makefile("rb")
+        self.file.readline()
+        for command in (
+            f'a LOGIN "{user.username}" "{user.password}"'.encode(),
+            b"b SELECT INBOX",
+        ):
+            self.sock.sendall(command + b"\r\n")
+            while not self.file.readline().startswith(command[:2]):
+                pass
+        self.sock.sendall(b"c IDLE\r\n")
+        self.file.readline()  # "+ idling"
+        self.exists_at: list[float] = []
+
+    def run(self) -> None:
+        for line in self.file:
+            if line.startswith(b"* ") and line.rstrip().endswith(b"EXISTS"):
+                self.exists_at.append(time.monotonic())
+
+
+def make_mail(i: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = CONTACT, OWNER, f"push {i}"
+    msg["Date"] = format_datetime(__import__("datetime").datetime.now().astimezone())
+    msg["Message-ID"] = make_msgid(domain="acme.example")
+    msg.set_content(f"Trial {i}: could we talk tomorrow?\n")
+    return msg.as_bytes()
+
+
+def set_up(folder: Path, server: DovecotServer, user: MailUser) -> tuple[object, AccountLogin]:
+    engine = create_db_engine(f"sqlite:///{folder / 'push.db'}")
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        account = MailAccount(
+            user=UserAccount(email=OWNER),
+            label="push",
+            imap_host="127.0.0.1",
+            imap_port=server.port,
+            imap_tls=TlsMode.PLAIN,
+            username=user.username,
+            secret=b"-",
+        )
+        account.addresses.append(AccountAddress(address=OWNER, address_key=OWNER))
+        person = Person(name="Anna", name_key="anna")
+        person.emails.append(PersonEmail(address=CONTACT, address_key=CONTACT, is_primary=True))
+        session.add_all([account, person])
+        session.flush()
+        login = AccountLogin(
+            account.id,
+            "push",
+            ServerAddress("127.0.0.1", server.port, TlsMode.PLAIN, allow_plaintext=True),
+            user.username,
+            user.password,
+        )
+    return sessions, login
+
+
+def count_activities(sessions: object) -> int:
+    with sessions() as session:  # type: ignore[operator]
+        return int(session.scalar(select(func.count()).select_from(Activity)) or 0)
+
+
+async def run_trials(
+    server: DovecotServer, user: MailUser, sessions: object, login: AccountLogin, trials: int
+) -> tuple[list[float], list[float]]:
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        AccountSyncer(login=login, sessions=sessions).run(stop)  # type: ignore[arg-type]
+    )
+    appender = imaplib.IMAP4("127.0.0.1", server.port)
+    appender.login(user.username, user.password)
+    bare = BareIdler(server, user)
+    bare.start()
+    await asyncio.sleep(1.5)  # both watchers in IDLE
+    bare_latency: list[float] = []
+    postroom_latency: list[float] = []
+    try:
+        for i in range(trials):
+            before = count_activities(sessions)
+            seen = len(bare.exists_at)
+            start = time.monotonic()
+            await asyncio.to_thread(appender.append, "INBOX", "", None, make_mail(i))
+            while count_activities(sessions) == before:
+                await asyncio.sleep(0.002)
+            postroom_latency.append(time.monotonic() - start)
+            while len(bare.exists_at) == seen:
+                await asyncio.sleep(0.002)
+            bare_latency.append(bare.exists_at[seen] - start)
+            await asyncio.sleep(0.3)  # let both go back to IDLE
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 30)
+        appender.logout()
+    return bare_latency, postroom_latency
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=50)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("runs a private Dovecot: run as root, as the tests do", file=sys.stderr)
+        return 2
+    with DovecotServer() as server, tempfile.TemporaryDirectory() as tmp:
+        user = server.add_user()
+        sessions, login = set_up(Path(tmp), server, user)
+        bare, ours = asyncio.run(run_trials(server, user, sessions, login, args.trials))
+    for name, values in (("bare IDLE EXISTS", bare), ("postroom activity", ours)):
+        print(
+            f"{name:18}  p50 {percentile(values, 0.5):.3f} s  p99 {percentile(values, 0.99):.3f} s"
+            f"  mean {statistics.mean(values):.3f} s  ({len(values)} trials)"
+        )
+    p50_gap = percentile(ours, 0.5) - percentile(bare, 0.5)
+    print(f"p50 above bare IDLE  {p50_gap:+.3f} s  (target <= +0.100 s)")
+    print(f"p99 of postroom      {percentile(ours, 0.99):.3f} s  (target <= 1.000 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
