@@ -57,6 +57,9 @@ SENT_NAMES = frozenset(
         "Отправленные",
     )
 )
+DELETE_GRACE = timedelta(hours=24)
+"""How long a message may have no location on the server before it counts as deleted there:
+long enough for a move into an untracked folder and back, or a server's index rebuild."""
 REAUTH_POLL = 60.0
 """Seconds between checks whether a refused account got a new password."""
 HISTORY_SLICE = 4
@@ -189,6 +192,7 @@ class AccountSyncer:
             await asyncio.to_thread(self._record_failure, exc)
             return report
         await asyncio.to_thread(self._record_success)
+        await asyncio.to_thread(self._mark_deleted)
         return report
 
     async def _sync_folder(
@@ -263,6 +267,7 @@ class AccountSyncer:
                         await self._sync_folder(client, other, HISTORY_SLICE)
                     next_reconcile = loop.time() + self.reconcile_every
                     await asyncio.to_thread(self._record_success)
+                    await asyncio.to_thread(self._mark_deleted)
                 if not report.backfill_done:
                     continue  # more history to take; new mail is checked first every time
                 wait = min(self.idle_renew, max(1.0, next_reconcile - loop.time()))
@@ -288,6 +293,12 @@ class AccountSyncer:
                 for f in sync_state.list_folders(session=session, account_id=self.login.account_id)
                 if f.id in folder_ids
             }
+
+    def _mark_deleted(self) -> None:
+        with self.sessions.begin() as session:
+            sync_state.mark_deleted_messages(
+                session=session, account_id=self.login.account_id, grace=DELETE_GRACE
+            )
 
     def _needs_reauth(self) -> bool:
         with self.sessions() as session:

@@ -1,0 +1,117 @@
+"""``postroom worker`` as a user runs it: push-driven, stops cleanly on SIGTERM, resumes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from sqlalchemy import func, select
+from tests.support import mailbox
+
+from postroom.store.models import Activity
+
+ME = "robin@firm.example"
+ANNA = "anna@acme.example"
+
+
+def _mail(subject: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = ANNA, ME, subject
+    msg["Date"] = "Mon, 03 Mar 2025 10:00:00 +0000"
+    msg["Message-ID"] = make_msgid(domain="acme.example")
+    msg.set_content("hello")
+    return msg.as_bytes()
+
+
+def _activities(session_factory) -> int:
+    with session_factory() as session:
+        return int(session.scalar(select(func.count()).select_from(Activity)) or 0)
+
+
+def _wait_for(condition, seconds: float, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    raise AssertionError(f"not within {seconds} s")
+
+
+def test_worker_logs_pushed_mail_stops_on_sigterm_and_resumes(
+    engine, session_factory, tmp_path, dovecot, mail_user
+):
+    env = {
+        **os.environ,
+        "POSTROOM_HOME": str(tmp_path / "home"),
+        "POSTROOM_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+    }
+    command = [sys.executable, "-m", "postroom.cli.main"]
+
+    def run(*args: str, stdin: str | None = None) -> None:
+        result = subprocess.run(
+            [*command, *args],
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+
+    run(
+        "account",
+        "add",
+        "--user",
+        ME,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(dovecot.port),
+        "--tls",
+        "plain",
+        "--allow-plaintext",
+        "--username",
+        mail_user.username,
+        "--address",
+        ME,
+        "--password-stdin",
+        stdin=mail_user.password + "\n",
+    )
+    run("record", "add", "Anna", "-e", ANNA)
+    mailbox.append(dovecot, mail_user, "INBOX", _mail("before the worker"))
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*command, "worker", "--refresh", "1"],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+    worker = start()
+    _wait_for(lambda: _activities(session_factory) == 1, 30, worker)
+    time.sleep(1.0)  # into IDLE
+    mailbox.append(dovecot, mail_user, "INBOX", _mail("pushed"))
+    _wait_for(lambda: _activities(session_factory) == 2, 10, worker)
+
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=20)
+    assert worker.returncode == 0, err
+    assert "worker stopped" in out
+    assert "Traceback" not in err
+
+    mailbox.append(dovecot, mail_user, "INBOX", _mail("while stopped"))
+    worker = start()
+    _wait_for(lambda: _activities(session_factory) == 3, 30, worker)
+    worker.send_signal(signal.SIGINT)
+    worker.communicate(timeout=20)
+    assert worker.returncode == 0
+    assert _activities(session_factory) == 3
