@@ -33,7 +33,6 @@ from postroom.imap.client import (
     ImapClient,
     ServerAddress,
     TlsMode,
-    TlsModeLike,
     default_ssl_context,
     is_loopback,
 )
@@ -89,7 +88,6 @@ __all__ = [
     "StatusUpdate",
     "TlsFailed",
     "TlsMode",
-    "TlsModeLike",
     "Unknown",
     "UntaggedEvent",
     "Vanished",

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import functools
 import ipaddress
 import logging
@@ -44,8 +43,9 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Self
 
+from postroom.domain.accounts import TlsMode
 from postroom.imap import commands
 from postroom.imap.commands import Command
 from postroom.imap.connection import Connection, open_stream
@@ -108,22 +108,6 @@ DEFAULT_WAKE: tuple[type[UntaggedEvent], ...] = (
 (sent only when NOTIFY was set up)."""
 
 
-class TlsMode(enum.Enum):
-    """How the connection is protected. Same values as ``postroom.store.models.TlsMode``
-    (``postroom.imap`` may not import the store); ``ServerAddress`` accepts either."""
-
-    IMPLICIT = "implicit"  # TLS from the first byte (IMAPS, port 993)
-    STARTTLS = "starttls"  # plain connect, then STARTTLS as a hard requirement
-    PLAIN = "plain"  # no TLS: loopback test servers only, with allow_plaintext=True
-
-
-class TlsModeLike(Protocol):
-    """Any enum with the ``TlsMode`` values (``postroom.store.models.TlsMode`` included)."""
-
-    @property
-    def value(self) -> str: ...
-
-
 @functools.cache
 def default_ssl_context() -> ssl.SSLContext:
     """The system trust store with certificate and host name checks, TLS 1.2 or newer."""
@@ -146,7 +130,7 @@ def is_loopback(host: str) -> bool:
 class ServerAddress:
     """Where and how to connect.
 
-    ``tls`` is a ``TlsMode`` (this module's or the store's). ``ssl_context`` None means
+    ``tls`` is a ``postroom.domain.accounts.TlsMode``. ``ssl_context`` None means
     ``default_ssl_context()``; give one made with ``ssl.create_default_context(cafile=...)`` to
     trust a private CA. ``allow_plaintext`` must be True for ``TlsMode.PLAIN``, and PLAIN is
     refused anyway unless ``host`` is a loopback address.
@@ -154,19 +138,13 @@ class ServerAddress:
 
     host: str
     port: int
-    tls: TlsModeLike
+    tls: TlsMode
     ssl_context: ssl.SSLContext | None = None
     allow_plaintext: bool = False
 
-    def __post_init__(self) -> None:
-        self.tls_mode  # noqa: B018 - fails early on a value that is no TLS mode
-
     @property
     def tls_mode(self) -> TlsMode:
-        try:
-            return TlsMode(self.tls.value)
-        except (ValueError, AttributeError) as exc:
-            raise ValueError(f"not a TLS mode: {self.tls!r}") from exc
+        return self.tls
 
     def check(self) -> None:
         """Raise PlaintextRefused for a plain-text connection that is not allowed."""
@@ -837,7 +815,6 @@ __all__ = [
     "ImapClient",
     "ServerAddress",
     "TlsMode",
-    "TlsModeLike",
     "default_ssl_context",
     "is_loopback",
 ]

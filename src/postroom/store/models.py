@@ -41,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from postroom.domain.accounts import TlsMode as TlsMode  # re-exported: a column type here
 from postroom.domain.matching import Direction
 from postroom.mail.types import MessageKind
 
@@ -100,12 +101,6 @@ def _enum(cls: type[enum.Enum]) -> Enum:
 class PersonKind(enum.Enum):
     CANDIDATE = "candidate"
     CONTACT = "contact"
-
-
-class TlsMode(enum.Enum):
-    IMPLICIT = "implicit"  # TLS from the first byte (IMAPS 993, SMTPS 465)
-    STARTTLS = "starttls"  # required: never falls back to plain text
-    PLAIN = "plain"  # only for a loopback host, and only when asked for explicitly
 
 
 class Visibility(enum.Enum):
