@@ -33,6 +33,7 @@ from tests.support import mailbox
 from tests.support.dovecot import DovecotServer, MailUser
 
 from benchmarks import mailgen
+from benchmarks.database import create_database
 
 CHILD = """
 import asyncio, json, resource, sys, time
@@ -115,38 +116,15 @@ def mbsync_pull(server: DovecotServer, user: MailUser, folder: Path) -> float:
 def postroom_sync(
     server: DovecotServer, user: MailUser, contacts: list[tuple[str, str]], folder: Path
 ) -> dict[str, float]:
-    from postroom.store.db import create_db_engine, make_session_factory, upgrade
-    from postroom.store.models import (
-        AccountAddress,
-        MailAccount,
-        Person,
-        PersonEmail,
-        TlsMode,
-        UserAccount,
-    )
-
     url = f"sqlite:///{folder / 'postroom.db'}"
-    engine = create_db_engine(url)
-    upgrade(engine)
-    with make_session_factory(engine).begin() as session:
-        account = MailAccount(
-            user=UserAccount(email=mailgen.OWNER),
-            label="bench",
-            imap_host="127.0.0.1",
-            imap_port=server.port,
-            imap_tls=TlsMode.PLAIN,
-            username=user.username,
-            secret=b"-",
-        )
-        account.addresses.append(AccountAddress(address=mailgen.OWNER, address_key=mailgen.OWNER))
-        session.add(account)
-        for name, address in contacts:
-            person = Person(name=name, name_key=name.casefold())
-            person.emails.append(PersonEmail(address=address, address_key=address, is_primary=True))
-            session.add(person)
-        session.flush()
-        account_id = account.id
-    engine.dispose()
+    sessions, account_id = create_database(
+        url,
+        owner=mailgen.OWNER,
+        username=user.username,
+        contacts=contacts,
+        imap_port=server.port,
+    )
+    sessions.kw["bind"].dispose()
     args = {
         "url": url,
         "account_id": account_id,

@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from benchmarks import mailgen
+from benchmarks.database import create_database
 from postroom.errors import MessageParseError
 from postroom.mail import extract_body, parse_message_head
 from postroom.pipeline import (
@@ -34,15 +35,10 @@ from postroom.pipeline import (
     prepare_batch,
     record_batch,
 )
-from postroom.store.db import create_db_engine, make_session_factory, upgrade
 from postroom.store.models import (
-    AccountAddress,
     Activity,
-    MailAccount,
     MailMessage,
     Person,
-    PersonEmail,
-    UserAccount,
 )
 
 
@@ -54,27 +50,9 @@ def time_baseline(raws: list[bytes]) -> float:
 
 
 def set_up_database(path: Path, contacts: list[tuple[str, str]]) -> tuple[object, int]:
-    engine = create_db_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    sessions = make_session_factory(engine)
-    with sessions.begin() as session:
-        user = UserAccount(email=mailgen.OWNER, name="Robin")
-        account = MailAccount(
-            user=user,
-            label="bench",
-            imap_host="imap.example",
-            username=mailgen.OWNER,
-            secret=b"-",
-        )
-        account.addresses.append(AccountAddress(address=mailgen.OWNER, address_key=mailgen.OWNER))
-        session.add(account)
-        for name, address in contacts:
-            person = Person(name=name, name_key=name.casefold())
-            person.emails.append(PersonEmail(address=address, address_key=address, is_primary=True))
-            session.add(person)
-        session.flush()
-        account_id = account.id
-    return sessions, account_id
+    return create_database(
+        f"sqlite:///{path}", owner=mailgen.OWNER, username=mailgen.OWNER, contacts=contacts
+    )
 
 
 def time_pipeline(raws: list[bytes], sessions: object, account_id: int, batch: int) -> float:

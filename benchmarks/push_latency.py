@@ -35,16 +35,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 from tests.support.dovecot import DovecotServer, MailUser
 
+from benchmarks.database import create_database
 from postroom.imap import ServerAddress
-from postroom.store.db import create_db_engine, make_session_factory, upgrade
 from postroom.store.models import (
-    AccountAddress,
     Activity,
-    MailAccount,
-    Person,
-    PersonEmail,
     TlsMode,
-    UserAccount,
 )
 from postroom.sync.account import AccountLogin, AccountSyncer
 
@@ -87,31 +82,20 @@ def make_mail(i: int) -> bytes:
 
 
 def set_up(folder: Path, server: DovecotServer, user: MailUser) -> tuple[object, AccountLogin]:
-    engine = create_db_engine(f"sqlite:///{folder / 'push.db'}")
-    upgrade(engine)
-    sessions = make_session_factory(engine)
-    with sessions.begin() as session:
-        account = MailAccount(
-            user=UserAccount(email=OWNER),
-            label="push",
-            imap_host="127.0.0.1",
-            imap_port=server.port,
-            imap_tls=TlsMode.PLAIN,
-            username=user.username,
-            secret=b"-",
-        )
-        account.addresses.append(AccountAddress(address=OWNER, address_key=OWNER))
-        person = Person(name="Anna", name_key="anna")
-        person.emails.append(PersonEmail(address=CONTACT, address_key=CONTACT, is_primary=True))
-        session.add_all([account, person])
-        session.flush()
-        login = AccountLogin(
-            account.id,
-            "push",
-            ServerAddress("127.0.0.1", server.port, TlsMode.PLAIN, allow_plaintext=True),
-            user.username,
-            user.password,
-        )
+    sessions, account_id = create_database(
+        f"sqlite:///{folder / 'push.db'}",
+        owner=OWNER,
+        username=user.username,
+        contacts=[("Anna", CONTACT)],
+        imap_port=server.port,
+    )
+    login = AccountLogin(
+        account_id,
+        "push",
+        ServerAddress("127.0.0.1", server.port, TlsMode.PLAIN, allow_plaintext=True),
+        user.username,
+        user.password,
+    )
     return sessions, login
 
 

@@ -3,15 +3,12 @@ duplicate and no loss, checked against the server."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from email.message import EmailMessage
 
 from sqlalchemy import func, select
-from tests.support import mailbox
+from tests.support import cli, mailbox
 
 from postroom.store.models import Activity, MailFolder, MailMessage, MessageLocation
 
@@ -29,61 +26,20 @@ def _mail(i: int) -> bytes:
     return msg.as_bytes()
 
 
-def _postroom(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "postroom.cli.main", *args],
-        env=env,
-        stdin=subprocess.PIPE if stdin else None,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _run(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    process = _postroom(env, *args, stdin=stdin)
-    out, err = process.communicate(stdin, timeout=120)
-    assert process.returncode == 0, (args, out, err)
-    return out
-
-
 def test_sigkill_in_the_middle_of_a_first_sync_then_restart(
     engine, session_factory, tmp_path, dovecot, mail_user
 ):
     total = 3000
     mailbox.fill_maildir(mail_user, "INBOX", (_mail(i) for i in range(total)))
-    env = {
-        **os.environ,
-        "POSTROOM_HOME": str(tmp_path / "home"),
-        "POSTROOM_DATABASE_URL": engine.url.render_as_string(hide_password=False),
-    }
-    _run(
-        env,
-        "account",
-        "add",
-        "--user",
-        ME,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(dovecot.port),
-        "--tls",
-        "plain",
-        "--allow-plaintext",
-        "--username",
-        mail_user.username,
-        "--address",
-        ME,
-        "--password-stdin",
-        stdin=mail_user.password + "\n",
-    )
+    env = cli.postroom_env(engine, tmp_path / "home")
+    cli.add_account(env, dovecot, mail_user, ME)
     people = tmp_path / "people.csv"
     people.write_text(
         "name,email\n" + "".join(f"Person {i},person{i}@candidates.example\n" for i in range(50))
     )
-    _run(env, "record", "import", str(people))
+    cli.run(env, "record", "import", str(people))
 
-    process = _postroom(env, "sync", "--once", "--batch-size", "100")
+    process = cli.start(env, "sync", "--once", "--batch-size", "100")
     deadline = time.monotonic() + 60
     committed = 0
     while time.monotonic() < deadline and committed < 600 and process.poll() is None:
@@ -102,7 +58,7 @@ def test_sigkill_in_the_middle_of_a_first_sync_then_restart(
         assert 1 < (inbox.backfill_low or 0) <= (inbox.uidnext_seen or 0)  # really mid-backfill
     assert 0 < killed_at < total
 
-    out = _run(env, "sync", "--once", "--batch-size", "100")
+    out = cli.run(env, "sync", "--once", "--batch-size", "100")
     assert "INBOX" in out
 
     server_uids = mailbox.list_uids(dovecot, mail_user, "INBOX")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from email.message import EmailMessage
 from email.utils import make_msgid
 
 from sqlalchemy import func, select
-from tests.support import mailbox
+from tests.support import cli, mailbox
 
 from postroom.store.models import Activity
 
@@ -46,55 +44,13 @@ def _wait_for(condition, seconds: float, process: subprocess.Popen[str]) -> None
 def test_worker_logs_pushed_mail_stops_on_sigterm_and_resumes(
     engine, session_factory, tmp_path, dovecot, mail_user
 ):
-    env = {
-        **os.environ,
-        "POSTROOM_HOME": str(tmp_path / "home"),
-        "POSTROOM_DATABASE_URL": engine.url.render_as_string(hide_password=False),
-    }
-    command = [sys.executable, "-m", "postroom.cli.main"]
-
-    def run(*args: str, stdin: str | None = None) -> None:
-        result = subprocess.run(
-            [*command, *args],
-            env=env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-
-    run(
-        "account",
-        "add",
-        "--user",
-        ME,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(dovecot.port),
-        "--tls",
-        "plain",
-        "--allow-plaintext",
-        "--username",
-        mail_user.username,
-        "--address",
-        ME,
-        "--password-stdin",
-        stdin=mail_user.password + "\n",
-    )
-    run("record", "add", "Anna", "-e", ANNA)
+    env = cli.postroom_env(engine, tmp_path / "home")
+    cli.add_account(env, dovecot, mail_user, ME)
+    cli.run(env, "record", "add", "Anna", "-e", ANNA)
     mailbox.append(dovecot, mail_user, "INBOX", _mail("before the worker"))
 
     def start() -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [*command, "worker", "--refresh", "1"],
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        return cli.start(env, "worker", "--refresh", "1")
 
     worker = start()
     _wait_for(lambda: _activities(session_factory) == 1, 30, worker)
