@@ -10,6 +10,8 @@ would merge distinct mailboxes on other providers.
 
 from __future__ import annotations
 
+import functools
+
 import idna
 
 _FORBIDDEN = frozenset(' \t\r\n<>(),;:"[]\\')
@@ -29,8 +31,12 @@ def normalize_domain(domain: str) -> str | None:
     return ascii_form.lower()
 
 
+@functools.lru_cache(maxsize=65_536)
 def normalize_address(address: str) -> str | None:
-    """The matching key of ``address``, or None when it is not an address at all."""
+    """The matching key of ``address``, or None when it is not an address at all.
+
+    Cached: a mailbox repeats the same few thousand addresses (the owner's in every message).
+    """
     address = address.strip()
     if address.startswith("<") and address.endswith(">"):
         address = address[1:-1].strip()
