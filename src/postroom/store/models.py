@@ -37,6 +37,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -431,7 +432,12 @@ class MessageLocation(Base):
 
 
 class Quarantine(Base):
-    """A message that could not be fetched or parsed: kept with its error, never blocking."""
+    """A message that could not be fetched or parsed: kept with its error, never blocking.
+
+    ``is_suspect``: the message was in a batch whose FETCH failed (a server may drop the
+    connection over one unreadable message). Next time it is fetched alone: then the row is
+    deleted when it succeeds, or confirmed (``is_suspect`` False) when it fails again.
+    """
 
     __tablename__ = "quarantine"
 
@@ -445,6 +451,7 @@ class Quarantine(Base):
     source_path: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
+    is_suspect: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
 

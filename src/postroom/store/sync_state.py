@@ -364,7 +364,93 @@ def count_folder_messages(*, session: Session, account_id: int) -> dict[int, tup
 def count_quarantined(*, session: Session, account_id: int) -> dict[int | None, int]:
     rows = session.execute(
         select(Quarantine.folder_id, func.count())
-        .where(Quarantine.account_id == account_id)
+        .where(Quarantine.account_id == account_id, ~Quarantine.is_suspect)
         .group_by(Quarantine.folder_id)
     )
     return {folder_id: int(n) for folder_id, n in rows}
+
+
+def mark_suspects(
+    *,
+    session: Session,
+    account_id: int,
+    folder_id: int,
+    uidvalidity: int,
+    uids: Sequence[int],
+    error: str,
+) -> None:
+    """The messages of a batch whose FETCH failed: each will be fetched alone next time."""
+    known = set(
+        session.scalars(
+            select(Quarantine.uid).where(
+                Quarantine.folder_id == folder_id,
+                Quarantine.uidvalidity == uidvalidity,
+                Quarantine.uid.in_(list(uids)),
+            )
+        )
+    )
+    session.add_all(
+        Quarantine(
+            account_id=account_id,
+            folder_id=folder_id,
+            uidvalidity=uidvalidity,
+            uid=uid,
+            error=f"in a batch whose fetch failed: {error}",
+            is_suspect=True,
+        )
+        for uid in uids
+        if uid not in known
+    )
+
+
+def list_quarantined_uids(
+    *, session: Session, folder_id: int, uidvalidity: int, uids: Sequence[int]
+) -> tuple[set[int], set[int]]:
+    """``(suspects, confirmed)`` among ``uids``."""
+    suspects: set[int] = set()
+    confirmed: set[int] = set()
+    for chunk in chunked(list(uids)):
+        rows = session.execute(
+            select(Quarantine.uid, Quarantine.is_suspect).where(
+                Quarantine.folder_id == folder_id,
+                Quarantine.uidvalidity == uidvalidity,
+                Quarantine.uid.in_(chunk),
+            )
+        )
+        for uid, is_suspect in rows:
+            if uid is not None:
+                (suspects if is_suspect else confirmed).add(uid)
+    return suspects, confirmed
+
+
+def clear_suspects(
+    *, session: Session, folder_id: int, uidvalidity: int, uids: Sequence[int]
+) -> None:
+    """Suspects that were fetched alone without trouble are no longer suspect."""
+    for chunk in chunked(list(uids)):
+        session.query(Quarantine).filter(
+            Quarantine.folder_id == folder_id,
+            Quarantine.uidvalidity == uidvalidity,
+            Quarantine.uid.in_(chunk),
+            Quarantine.is_suspect,
+        ).delete(synchronize_session=False)
+
+
+def confirm_quarantine(
+    *, session: Session, folder_id: int, uidvalidity: int, uid: int, error: str
+) -> None:
+    """A suspect failed again on its own: it is quarantined, and the sync moves past it."""
+    session.execute(
+        update(Quarantine)
+        .where(
+            Quarantine.folder_id == folder_id,
+            Quarantine.uidvalidity == uidvalidity,
+            Quarantine.uid == uid,
+        )
+        .values(
+            is_suspect=False,
+            error=error,
+            attempts=Quarantine.attempts + 1,
+            last_attempt_at=utcnow(),
+        )
+    )

@@ -100,6 +100,21 @@ class _Batch:
     failures: list[tuple[int, str]] = field(default_factory=list)
     prepared: list[PreparedMessage] = field(default_factory=list)
     bodies: dict[int, Body] = field(default_factory=dict)
+    cleared: list[int] = field(default_factory=list)
+    """Suspect UIDs that were fetched alone without trouble."""
+
+
+def _merge(uids: Sequence[int], parts: Sequence[_Batch]) -> _Batch:
+    """One batch of several (the body indexes shift with the messages before them)."""
+    merged = _Batch(uids=list(uids))
+    for part in parts:
+        offset = len(merged.fetched)
+        merged.fetched += part.fetched
+        merged.prepared += part.prepared
+        merged.failures += part.failures
+        merged.cleared += part.cleared
+        merged.bodies.update({offset + i: body for i, body in part.bodies.items()})
+    return merged
 
 
 class FolderSyncer:
@@ -261,7 +276,7 @@ class FolderSyncer:
         pending: asyncio.Task[None] | None = None
         try:
             for batch in batches:
-                work = await self._gather(batch, context)
+                work = await self._gather_guarded(batch, uidvalidity, context)
                 if pending is not None:
                     await pending
                 pending = asyncio.create_task(
@@ -273,6 +288,40 @@ class FolderSyncer:
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()
+
+    async def _gather_guarded(
+        self, uids: Sequence[int], uidvalidity: int, context: IngestContext
+    ) -> _Batch:
+        """``_gather``, so that one unreadable message never blocks the folder.
+
+        Some servers drop the connection over one message they cannot read (Dovecot: "Internal
+        error", then BYE). When a batch fails, its messages become suspects; next time each
+        suspect is fetched alone: it is cleared when that works, and quarantined for good when
+        it fails again, so the cursor moves past it.
+        """
+        suspects, confirmed = await self._db(self._quarantined, uidvalidity, uids)
+        normal = [u for u in uids if u not in suspects and u not in confirmed]
+        parts: list[_Batch] = []
+        if normal:
+            try:
+                parts.append(await self._gather(normal, context))
+            except ImapError as exc:
+                await self._db(self._mark_suspects, uidvalidity, normal, str(exc))
+                if exc.retryable:
+                    raise  # the connection is gone: suspects are fetched alone after reconnecting
+                suspects.update(normal)
+        for uid in sorted(suspects):
+            try:
+                alone = await self._gather([uid], context)
+            except ImapError as exc:
+                await self._db(self._confirm, uidvalidity, uid, f"{type(exc).__name__}: {exc}")
+                log.warning("%s: UID %s quarantined: %s", self._folder_name, uid, exc)
+                if exc.retryable:
+                    raise
+                continue
+            alone.cleared.append(uid)
+            parts.append(alone)
+        return _merge(uids, parts)
 
     async def _gather(self, uids: Sequence[int], context: IngestContext) -> _Batch:
         """Headers of every message; text (and BODYSTRUCTURE) only for those to be logged."""
@@ -444,6 +493,33 @@ class FolderSyncer:
                 session=session, folder_id=self.folder_id, uidvalidity=uidvalidity, ranges=ranges
             )
 
+    def _quarantined(self, uidvalidity: int, uids: Sequence[int]) -> tuple[set[int], set[int]]:
+        with self.sessions() as session:
+            return sync_state.list_quarantined_uids(
+                session=session, folder_id=self.folder_id, uidvalidity=uidvalidity, uids=uids
+            )
+
+    def _mark_suspects(self, uidvalidity: int, uids: Sequence[int], error: str) -> None:
+        with self.sessions.begin() as session:
+            sync_state.mark_suspects(
+                session=session,
+                account_id=self.account_id,
+                folder_id=self.folder_id,
+                uidvalidity=uidvalidity,
+                uids=uids,
+                error=error,
+            )
+
+    def _confirm(self, uidvalidity: int, uid: int, error: str) -> None:
+        with self.sessions.begin() as session:
+            sync_state.confirm_quarantine(
+                session=session,
+                folder_id=self.folder_id,
+                uidvalidity=uidvalidity,
+                uid=uid,
+                error=error,
+            )
+
     def _count_linked(self, uidvalidity: int) -> int:
         with self.sessions() as session:
             return sync_state.count_linked(
@@ -492,6 +568,13 @@ class FolderSyncer:
                     folder_id=self.folder_id,
                     uidvalidity=uidvalidity,
                     uid=uid,
+                )
+            if batch.cleared:
+                sync_state.clear_suspects(
+                    session=session,
+                    folder_id=self.folder_id,
+                    uidvalidity=uidvalidity,
+                    uids=batch.cleared,
                 )
             sync_state.save_checkpoint(session=session, folder_id=self.folder_id, **cursor)
             return result.messages_new, result.activities_created

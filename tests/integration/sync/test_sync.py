@@ -31,6 +31,7 @@ from postroom.store.models import (
     MailFolder,
     MailMessage,
     MessageLocation,
+    Quarantine,
     TlsMode,
 )
 from postroom.sync.account import AccountLogin, AccountSyncer
@@ -370,3 +371,28 @@ async def _until(condition, seconds: float) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"not within {seconds} s")
+
+
+def test_one_unreadable_message_is_quarantined_and_never_blocks_the_folder(
+    session_factory, world, dovecot, mail_user
+):
+    """Dovecot drops the connection when it cannot read a message file (Nylas #288's trap)."""
+    for i in range(12):
+        mailbox.fill_maildir(mail_user, "INBOX", [make_mail(ANNA, ME, f"m {i}")])
+    bad = sorted((mail_user.maildir / "new").iterdir())[5]
+    bad.chmod(0)
+    reports = []
+    for _ in range(4):
+        reports.append(asyncio.run(syncer(session_factory, world["login"]).sync_once()))
+        if reports[-1].error is None:
+            break
+    assert reports[0].error is not None  # the batch failed: recorded, not swallowed
+    assert reports[-1].error is None
+    assert len(activities(session_factory, world["anna"])) == 11
+    with session_factory() as session:
+        rows = session.scalars(select(Quarantine)).all()
+        assert [(q.uid, q.is_suspect) for q in rows] == [(6, False)]
+        inbox = session.scalars(select(MailFolder).where(MailFolder.role == "inbox")).one()
+        assert inbox.state is FolderState.LIVE
+    # and the next cycle neither refetches it nor fails
+    assert asyncio.run(syncer(session_factory, world["login"]).sync_once()).error is None
