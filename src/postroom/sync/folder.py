@@ -136,9 +136,9 @@ class FolderSyncer:
         self.folder_id = folder_id
         self.batch_size = batch_size
         self.on_progress = on_progress
-        self._folder_name = ""
         """``on_progress(folder, done, total)``: ``done`` more messages processed; ``total``
         (when not None) is what the folder holds on the server."""
+        self._folder_name = ""
 
     # --- the cycle -----------------------------------------------------------------------
 
