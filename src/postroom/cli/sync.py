@@ -19,7 +19,7 @@ from rich.progress import (
 )
 
 from postroom.cli.runtime import console, fail, open_runtime, user_errors
-from postroom.imap import ImapClient, ImapError
+from postroom.imap import ImapClient, ImapError, TlsFailed
 from postroom.services.secrets import load_or_create_key
 from postroom.services.syncing import load_logins
 from postroom.sync.account import AccountLogin, AccountReport, AccountSyncer, find_role
@@ -145,7 +145,16 @@ def test_command(account: Annotated[int, typer.Argument(help="account id")]) -> 
         try:
             client = await ImapClient.connect(address)
         except ImapError as exc:
-            console.print(f"[red]✗ connect: {exc.args[0] if exc.args else exc}[/]")
+            what = {
+                "dns": "DNS",
+                "refused": "connection refused",
+                "timeout": "timed out",
+                "unreachable": "network unreachable",
+            }.get(getattr(exc, "reason", ""), "")
+            if isinstance(exc, TlsFailed):
+                what = "TLS certificate"
+            label = f"connect ({what})" if what else "connect"
+            console.print(f"[red]✗ {label}: {exc.args[0] if exc.args else exc}[/]")
             if exc.advice:
                 console.print(f"  what to do: {exc.advice}")
             return False
