@@ -71,3 +71,15 @@ def test_worker_logs_pushed_mail_stops_on_sigterm_and_resumes(
     worker.communicate(timeout=20)
     assert worker.returncode == 0
     assert _activities(session_factory) == 3
+
+    status = cli.run({**env, "COLUMNS": "200"}, "status")
+    inbox = next(line for line in status.splitlines() if "INBOX" in line)
+    assert [cell.strip() for cell in inbox.strip("│ ").split("│")][:6] == [
+        "INBOX",
+        "inbox",
+        "live",
+        "3",
+        "3",
+        "3",  # on server, synced, matched
+    ]
+    assert "ok" in status
