@@ -31,7 +31,7 @@ def normalize_domain(domain: str) -> str | None:
     return ascii_form.lower()
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=8192)
 def normalize_address(address: str) -> str | None:
     """The matching key of ``address``, or None when it is not an address at all.
 

@@ -212,6 +212,7 @@ class FolderSyncer:
                 if u < backfill_low
             ]
             every_batch = plan_batches(older, self.batch_size, newest_first=True)
+            del older  # a 100,000-message folder: keep one copy of its UIDs, not two
             batches = every_batch[:max_history_batches] if max_history_batches else every_batch
             await self._process_batches(
                 batches, lambda batch: {"backfill_low": min(batch)}, uidvalidity, context, report
