@@ -64,12 +64,18 @@ class BareIdler(threading.Thread):
                 pass
         self.sock.sendall(b"c IDLE\r\n")
         self.file.readline()  # "+ idling"
-        self.exists_at: list[float] = []
+        self.exists_at: list[tuple[int, float]] = []
+        """``(message count, when)`` of each ``* n EXISTS``."""
 
     def run(self) -> None:
         for line in self.file:
-            if line.startswith(b"* ") and line.rstrip().endswith(b"EXISTS"):
-                self.exists_at.append(time.monotonic())
+            words = line.split()
+            if len(words) == 3 and words[0] == b"*" and words[2] == b"EXISTS":
+                self.exists_at.append((int(words[1]), time.monotonic()))
+
+    def first_exists(self, count: int, after: float) -> float | None:
+        """When the server first said the folder holds ``count`` messages (or more)."""
+        return next((t for n, t in list(self.exists_at) if n >= count and t >= after), None)
 
 
 def make_mail(i: int) -> bytes:
@@ -121,15 +127,14 @@ async def run_trials(
     try:
         for i in range(trials):
             before = count_activities(sessions)
-            seen = len(bare.exists_at)
             start = time.monotonic()
             await asyncio.to_thread(appender.append, "INBOX", "", None, make_mail(i))
             while count_activities(sessions) == before:
                 await asyncio.sleep(0.002)
             postroom_latency.append(time.monotonic() - start)
-            while len(bare.exists_at) == seen:
+            while (seen_at := bare.first_exists(i + 1, start)) is None:
                 await asyncio.sleep(0.002)
-            bare_latency.append(bare.exists_at[seen] - start)
+            bare_latency.append(seen_at - start)
             await asyncio.sleep(0.3)  # let both go back to IDLE
     finally:
         stop.set()
