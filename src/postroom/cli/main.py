@@ -17,6 +17,7 @@ from postroom.cli.runtime import (
     redact_url,
     user_errors,
 )
+from postroom.store import messages as message_store
 from postroom.store import sync_state
 from postroom.store.db import current_revision
 from postroom.store.models import (
@@ -28,6 +29,9 @@ from postroom.store.models import (
     Person,
     Quarantine,
 )
+
+QUARANTINE_SHOWN = 5
+"""Quarantined messages listed per account by ``postroom status``."""
 
 app = typer.Typer(
     help="Postroom: every email with a known person, logged on their record exactly once.",
@@ -146,6 +150,16 @@ def _print_accounts(runtime: Runtime) -> None:
                 )
             if folders.row_count:
                 console.print(folders)
+            held_rows = [
+                q
+                for q in message_store.list_quarantine(session=session, account_id=account.id)
+                if not q.is_suspect
+            ]
+            for q in held_rows[:QUARANTINE_SHOWN]:
+                where = f"UID {q.uid}" if q.uid is not None else (q.source_path or "")
+                console.print(f"  quarantined {where}: {q.error}", markup=False)
+            if len(held_rows) > QUARANTINE_SHOWN:
+                console.print(f"  ... and {len(held_rows) - QUARANTINE_SHOWN} more quarantined")
 
 
 if __name__ == "__main__":

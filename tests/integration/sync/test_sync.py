@@ -15,7 +15,7 @@ from email.utils import format_datetime, make_msgid
 
 import pytest
 from sqlalchemy import func, select
-from tests.support import mailbox
+from tests.support import cli, mailbox
 from tests.support.tcpproxy import TcpProxy
 
 from postroom.domain.records import PersonDraft
@@ -374,7 +374,7 @@ async def _until(condition, seconds: float) -> None:
 
 
 def test_one_unreadable_message_is_quarantined_and_never_blocks_the_folder(
-    session_factory, world, dovecot, mail_user
+    engine, session_factory, world, dovecot, mail_user, tmp_path
 ):
     """Dovecot drops the connection when it cannot read a message file (Nylas #288's trap)."""
     for i in range(12):
@@ -396,3 +396,6 @@ def test_one_unreadable_message_is_quarantined_and_never_blocks_the_folder(
         assert inbox.state is FolderState.LIVE
     # and the next cycle neither refetches it nor fails
     assert asyncio.run(syncer(session_factory, world["login"]).sync_once()).error is None
+    # the user sees it
+    status = cli.run({**cli.postroom_env(engine, tmp_path / "home"), "COLUMNS": "200"}, "status")
+    assert "quarantined UID 6:" in status
