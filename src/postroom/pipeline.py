@@ -293,6 +293,26 @@ def record_batch(
     return result
 
 
+def complete_pending_activities(
+    *, session: Session, context: IngestContext, activity_ids: Sequence[int], body: Body
+) -> None:
+    """Give activities created after the fact the text of their message, now fetched; when
+    the text mentions an address on the private list, they are removed instead."""
+    if find_private_mention(body.text, context.policy):
+        activity_store.delete_activities(session=session, activity_ids=activity_ids)
+        return
+    activity_store.fill_body(
+        session=session,
+        activity_ids=activity_ids,
+        text=body.text[:BODY_TEXT_LIMIT],
+        reply_text=body.reply_text[:BODY_TEXT_LIMIT],
+        attachments=[
+            {"filename": a.filename, "content_type": a.content_type, "size": a.size}
+            for a in body.attachments
+        ],
+    )
+
+
 # --- .eml files -----------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from postroom.store.db import chunked, insert_ignoring_duplicates
-from postroom.store.models import Activity, BodyState
+from postroom.store.models import Activity, BodyState, MailMessage, MessageLocation
 
 
 def insert_activities(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
@@ -66,18 +66,28 @@ def count_activities(*, session: Session, person_id: int | None = None) -> int:
     return int(session.scalar(query) or 0)
 
 
-def list_pending_bodies(*, session: Session, message_ids: Sequence[int]) -> list[Activity]:
-    """Activities of these messages whose text is still to be fetched."""
-    result: list[Activity] = []
-    for chunk in chunked(list(message_ids)):
-        result.extend(
-            session.scalars(
-                select(Activity).where(
-                    Activity.message_id.in_(chunk), Activity.body_state == BodyState.PENDING
-                )
-            )
+def list_pending_in_folder(
+    *, session: Session, folder_id: int, uidvalidity: int, limit: int
+) -> dict[int, list[int]]:
+    """``{uid: [activity id, ...]}``: activities waiting for their text whose message (any
+    copy with the same fingerprint) is linked in this folder now."""
+    rows = session.execute(
+        select(MessageLocation.uid, Activity.id)
+        .join(MailMessage, MailMessage.fingerprint == Activity.fingerprint)
+        .join(MessageLocation, MessageLocation.message_id == MailMessage.id)
+        .where(
+            Activity.body_state == BodyState.PENDING,
+            MessageLocation.folder_id == folder_id,
+            MessageLocation.uidvalidity == uidvalidity,
+            MessageLocation.unlinked_at.is_(None),
         )
-    return result
+        .order_by(MessageLocation.uid.desc())
+        .limit(limit)
+    )
+    pending: dict[int, list[int]] = {}
+    for uid, activity_id in rows:
+        pending.setdefault(uid, []).append(activity_id)
+    return pending
 
 
 def fill_body(

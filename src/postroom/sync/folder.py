@@ -37,10 +37,12 @@ from postroom.pipeline import (
     IngestContext,
     MessageFacts,
     PreparedMessage,
+    complete_pending_activities,
     load_context,
     prepare_batch,
     record_batch,
 )
+from postroom.store import activities as activity_store
 from postroom.store import messages as message_store
 from postroom.store import sync_state
 from postroom.store.models import FolderState, utcnow
@@ -63,6 +65,8 @@ HEADER_FIELDS = (
 )
 HEADER_ITEM = f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
 BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@")
+PENDING_PER_CYCLE = 200
+"""Texts of after-the-fact activities fetched per cycle: a big backlog drains over cycles."""
 
 
 @dataclass(slots=True)
@@ -232,6 +236,7 @@ class FolderSyncer:
         report.backfill_done = backfill_low <= 1
 
         if report.backfill_done:
+            await self._fill_pending(uidvalidity, context)
             linked = await self._db(self._count_linked, uidvalidity)
             if needs_expunge_check(exists=selected.exists, linked=linked, used_qresync=use_qresync):
                 report.unlinked += await self._find_expunged(uidvalidity, edge)
@@ -417,8 +422,7 @@ class FolderSyncer:
         known: set[str],
         failures: list[tuple[int, str]],
     ) -> dict[int, Body]:
-        """Text of the messages that will be logged and are new: their BODYSTRUCTURE first,
-        then the chosen text part only, one FETCH per part number."""
+        """Text of the messages (by index) that will be logged and are new."""
         bodies: dict[int, Body] = {}
         wanted: dict[int, int] = {}  # uid -> index
         for index, (entry, prep) in enumerate(zip(fetched, prepared, strict=True)):
@@ -428,37 +432,55 @@ class FolderSyncer:
                 bodies[index] = entry.body
             else:
                 wanted[entry.uid] = index
-        if not wanted:
-            return bodies
+        for uid, body in (await self._fetch_texts(list(wanted), failures)).items():
+            bodies[wanted[uid]] = body
+        return bodies
+
+    async def _fetch_texts(
+        self, uids: Sequence[int], failures: list[tuple[int, str]]
+    ) -> dict[int, Body]:
+        """``{uid: Body}``: each message's BODYSTRUCTURE first, then only its chosen text part
+        (capped by a partial fetch), one FETCH per part number."""
+        if not uids:
+            return {}
+        wanted = set(uids)
+        texts: dict[int, Body] = {}
         plans: dict[int, TextPlan] = {}
         by_part: dict[str, list[int]] = {}
-        for item in await self.client.uid_fetch(list(wanted), ["BODYSTRUCTURE"]):
-            index_or_none = wanted.get(item.uid)
-            if index_or_none is None or item.bodystructure is None:
+        for item in await self.client.uid_fetch(list(uids), ["BODYSTRUCTURE"]):
+            if item.uid not in wanted or item.bodystructure is None:
                 continue
             plan = plan_text_fetch(item.bodystructure)
-            plans[index_or_none] = plan
+            plans[item.uid] = plan
             if plan.part is None:
-                bodies[index_or_none] = Body("", "", plan.attachments)
+                texts[item.uid] = Body("", "", plan.attachments)
             else:
-                by_part.setdefault(plan.part, []).append(index_or_none)
-        for part, indexes in by_part.items():
-            uid_to_index = {fetched[i].uid: i for i in indexes}
+                by_part.setdefault(plan.part, []).append(item.uid)
+        for part, part_uids in by_part.items():
             item_name = f"BODY.PEEK[{part}]<0.{TEXT_FETCH_BYTES}>"
             try:
-                items = await self.client.uid_fetch(list(uid_to_index), [item_name])
+                items = await self.client.uid_fetch(part_uids, [item_name])
             except ImapError as exc:
                 if exc.retryable:
                     raise
-                for uid in uid_to_index:
-                    failures.append((uid, f"text part {part}: {exc}"))
+                failures.extend((uid, f"text part {part}: {exc}") for uid in part_uids)
                 continue
             for item in items:
-                position = uid_to_index.get(item.uid)
                 payload = _section(item, part)
-                if position is not None and payload is not None:
-                    bodies[position] = decode_text_part(payload, plans[position])
-        return bodies
+                if item.uid in plans and payload is not None:
+                    texts[item.uid] = decode_text_part(payload, plans[item.uid])
+        return texts
+
+    async def _fill_pending(self, uidvalidity: int, context: IngestContext) -> int:
+        """Fetch the text of activities created after the fact (an address added to a record
+        later) whose message is in this folder; at most ``PENDING_PER_CYCLE`` a cycle."""
+        pending: dict[int, list[int]] = await self._db(self._pending, uidvalidity)
+        if not pending:
+            return 0
+        failures: list[tuple[int, str]] = []
+        texts = await self._fetch_texts(list(pending), failures)
+        done: int = await self._db(self._fill, context, pending, texts)
+        return done
 
     # --- database work (runs in a thread) ----------------------------------------------
 
@@ -520,6 +542,25 @@ class FolderSyncer:
                 uid=uid,
                 error=error,
             )
+
+    def _pending(self, uidvalidity: int) -> dict[int, list[int]]:
+        with self.sessions() as session:
+            return activity_store.list_pending_in_folder(
+                session=session,
+                folder_id=self.folder_id,
+                uidvalidity=uidvalidity,
+                limit=PENDING_PER_CYCLE,
+            )
+
+    def _fill(
+        self, context: IngestContext, pending: dict[int, list[int]], texts: dict[int, Body]
+    ) -> int:
+        with self.sessions.begin() as session:
+            for uid, body in texts.items():
+                complete_pending_activities(
+                    session=session, context=context, activity_ids=pending[uid], body=body
+                )
+            return len(texts)
 
     def _count_linked(self, uidvalidity: int) -> int:
         with self.sessions() as session:

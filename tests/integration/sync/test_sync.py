@@ -20,12 +20,14 @@ from tests.support.tcpproxy import TcpProxy
 
 from postroom.domain.records import PersonDraft
 from postroom.imap import ServerAddress
+from postroom.pipeline import link_past_messages
 from postroom.services.accounts import add_account
 from postroom.services.records import add_person
 from postroom.services.secrets import Keyring, Secret
 from postroom.store import sync_state
 from postroom.store.models import (
     Activity,
+    BodyState,
     FolderState,
     MailAccount,
     MailFolder,
@@ -399,3 +401,31 @@ def test_one_unreadable_message_is_quarantined_and_never_blocks_the_folder(
     # the user sees it
     status = cli.run({**cli.postroom_env(engine, tmp_path / "home"), "COLUMNS": "200"}, "status")
     assert "quarantined UID 6:" in status
+
+
+def test_an_address_added_later_brings_synced_mail_with_its_text(
+    session_factory, world, dovecot, mail_user
+):
+    mailbox.append(
+        dovecot,
+        mail_user,
+        "INBOX",
+        make_mail("carla@new.example", ME, "hello from carla", "I am interested."),
+    )
+    asyncio.run(syncer(session_factory, world["login"]).sync_once())
+    assert activities(session_factory) == []  # Carla is nobody yet: headers only were read
+
+    with session_factory.begin() as session:
+        carla = add_person(
+            session=session,
+            draft=PersonDraft("Carla", emails=("carla@new.example",)),
+            on_addresses_added=link_past_messages,
+        ).person.id
+    [pending] = activities(session_factory, carla)
+    assert pending.body_state is BodyState.PENDING
+    assert pending.subject == "hello from carla"
+
+    asyncio.run(syncer(session_factory, world["login"]).sync_once())
+    [filled] = activities(session_factory, carla)
+    assert filled.body_state is BodyState.PRESENT
+    assert filled.text.strip() == "I am interested."
