@@ -29,6 +29,7 @@ from postroom.imap import AuthFailed, ImapClient, ImapError, ServerAddress
 from postroom.store import sync_state
 from postroom.store.models import utcnow
 from postroom.sync.backoff import Backoff
+from postroom.sync.database import run_db
 from postroom.sync.folder import FolderReport, FolderSyncer
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ class AccountSyncer:
                 have_sent = True
             if role is not None:
                 found.append((folder.name_raw, folder.name, folder.delimiter, role))
-        return await asyncio.to_thread(self._save_folders, found)
+        return await run_db(self._save_folders, found)
 
     def _save_folders(self, found: list[tuple[bytes, str, str | None, str | None]]) -> list[int]:
         with self.sessions.begin() as session:
@@ -189,10 +190,10 @@ class AccountSyncer:
                 await client.logout()
         except ImapError as exc:
             report.error, report.advice = str(exc.args[0] if exc.args else exc), exc.advice
-            await asyncio.to_thread(self._record_failure, exc)
+            await run_db(self._record_failure, exc)
             return report
-        await asyncio.to_thread(self._record_success)
-        await asyncio.to_thread(self._mark_deleted)
+        await run_db(self._record_success)
+        await run_db(self._mark_deleted)
         return report
 
     async def _sync_folder(
@@ -212,7 +213,7 @@ class AccountSyncer:
             if exc.retryable:
                 raise
             # a folder-level refusal (deleted folder, server quirk): record it, go on
-            await asyncio.to_thread(self._record_folder_failure, folder_id, str(exc))
+            await run_db(self._record_folder_failure, folder_id, str(exc))
             return FolderReport(folder=str(folder_id), errors=[str(exc)])
 
     # --- around the clock ----------------------------------------------------------------
@@ -225,17 +226,17 @@ class AccountSyncer:
                 await self._watch(stop)
                 return
             except AuthFailed as exc:
-                await asyncio.to_thread(self._record_failure, exc)
+                await run_db(self._record_failure, exc)
                 log.warning(
                     "account %s: login refused; waiting for a new password", self.login.account_id
                 )
-                while not stop.is_set() and await asyncio.to_thread(self._needs_reauth):
+                while not stop.is_set() and await run_db(self._needs_reauth):
                     await _wait(stop, REAUTH_POLL)
                 # the supervisor restarts the task with the new password
             except (ImapError, OSError) as exc:
                 delay = backoff.next_delay()
                 if isinstance(exc, ImapError):
-                    await asyncio.to_thread(self._record_failure, exc, delay)
+                    await run_db(self._record_failure, exc, delay)
                 log.warning("account %s: %s; retrying in %.0f s", self.login.account_id, exc, delay)
                 await _wait(stop, delay)
 
@@ -245,8 +246,8 @@ class AccountSyncer:
             folder_ids = await self.discover(client)
         finally:
             await client.logout()
-        await asyncio.to_thread(self._record_success)
-        roles = await asyncio.to_thread(self._roles, folder_ids)
+        await run_db(self._record_success)
+        roles = await run_db(self._roles, folder_ids)
         watched = [f for f in folder_ids if roles.get(f) in ("inbox", "sent")] or folder_ids
         others = [f for f in folder_ids if f not in watched]
         async with asyncio.TaskGroup() as group:
@@ -266,8 +267,8 @@ class AccountSyncer:
                     for other in extra:
                         await self._sync_folder(client, other, HISTORY_SLICE)
                     next_reconcile = loop.time() + self.reconcile_every
-                    await asyncio.to_thread(self._record_success)
-                    await asyncio.to_thread(self._mark_deleted)
+                    await run_db(self._record_success)
+                    await run_db(self._mark_deleted)
                 if not report.backfill_done:
                     continue  # more history to take; new mail is checked first every time
                 wait = min(self.idle_renew, max(1.0, next_reconcile - loop.time()))

@@ -13,7 +13,7 @@ Invariants:
   cursor moves on past it: one bad message never blocks the folder.
 * HIGHESTMODSEQ is stored only once the history is complete (the value read when the backfill
   began), and after that only from EXAMINE, never from FETCH items as they arrive.
-* The database is synchronous: every call to it runs in a worker thread (``asyncio.to_thread``)
+* The database is synchronous: every call to it runs on a database thread (``sync.database``)
   so the event loop keeps serving IDLE and other accounts.
 """
 
@@ -46,6 +46,7 @@ from postroom.store import activities as activity_store
 from postroom.store import messages as message_store
 from postroom.store import sync_state
 from postroom.store.models import FolderState, utcnow
+from postroom.sync.database import run_db
 from postroom.sync.plan import (
     MAX_UID,
     FolderOpening,
@@ -485,7 +486,7 @@ class FolderSyncer:
     # --- database work (runs in a thread) ----------------------------------------------
 
     async def _db(self, function: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.to_thread(function, *args)
+        return await run_db(function, *args)
 
     def _load_checkpoint(self) -> sync_state.Checkpoint:
         with self.sessions() as session:

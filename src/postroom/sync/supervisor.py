@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.sync.account import AccountLogin, AccountSyncer, Connect
+from postroom.sync.database import run_db
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ async def run_supervisor(
 
     try:
         while not stop.is_set():
-            logins = {login.account_id: login for login in await asyncio.to_thread(load_logins)}
+            logins = {login.account_id: login for login in await run_db(load_logins)}
             for account_id in [a for a in running if a not in logins]:
                 await halt(account_id)
             for account_id, login in logins.items():
