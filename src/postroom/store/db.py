@@ -3,7 +3,8 @@
 Invariants:
 
 * Sessions are short: one unit of work (a batch of messages, one import) per transaction.
-* SQLite runs in WAL mode with foreign keys on, so a reader never blocks the writer.
+* SQLite runs in WAL mode with foreign keys on; every transaction is ``BEGIN IMMEDIATE``, so
+  concurrent units of work (two folders committing at once) wait their turn, never fail.
 * The schema is made only by Alembic migrations (``upgrade``), never by ``create_all``.
 """
 
@@ -58,7 +59,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE: a deferred transaction that reads first and writes later fails at once with
+    # "database is locked" when another connection wrote in between (its WAL snapshot is stale;
+    # the busy timeout does not apply). IMMEDIATE takes the write lock up front, waiting up to
+    # the busy timeout for it, so concurrent units of work queue instead of failing.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
