@@ -381,7 +381,10 @@ def test_one_unreadable_message_is_quarantined_and_never_blocks_the_folder(
     """Dovecot drops the connection when it cannot read a message file (Nylas #288's trap)."""
     for i in range(12):
         mailbox.fill_maildir(mail_user, "INBOX", [make_mail(ANNA, ME, f"m {i}")])
-    bad = sorted((mail_user.maildir / "new").iterdir())[5]
+    # the sixth message filled (UID 6): found by its subject, file names do not sort by UID
+    bad = next(
+        p for p in (mail_user.maildir / "new").iterdir() if b"Subject: m 5\n" in p.read_bytes()
+    )
     bad.chmod(0)
     reports = []
     for _ in range(4):
