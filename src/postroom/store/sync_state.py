@@ -50,6 +50,7 @@ class Checkpoint:
     modseq_at_backfill: int | None
     highestmodseq: int | None
     exists_seen: int | None
+    last_full_check_at: datetime | None = None
 
     @classmethod
     def of(cls, folder: MailFolder) -> Checkpoint:
@@ -65,6 +66,7 @@ class Checkpoint:
             folder.modseq_at_backfill,
             folder.highestmodseq,
             folder.exists_seen,
+            folder.last_full_check_at,
         )
 
 

@@ -23,6 +23,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -66,6 +67,8 @@ HEADER_FIELDS = (
 )
 HEADER_ITEM = f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
 BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@")
+FULL_CHECK_EVERY = timedelta(hours=24)
+"""How often every UID on the server is compared with what is linked (the safety net)."""
 PENDING_PER_CYCLE = 200
 """Texts of after-the-fact activities fetched per cycle: a big backlog drains over cycles."""
 
@@ -80,6 +83,8 @@ class FolderReport:
     messages_new: int = 0
     activities_created: int = 0
     unlinked: int = 0
+    missed: int = 0
+    """Messages below the checkpoint found unsynced by the daily full check, and taken."""
     quarantined: int = 0
     server_count: int = 0
     backfill_done: bool = False
@@ -247,6 +252,12 @@ class FolderSyncer:
             "last_error": None,
             "error_count": 0,
         }
+        last_check = None if plan.start else checkpoint.last_full_check_at
+        if report.backfill_done and (
+            last_check is None or utcnow() - last_check > FULL_CHECK_EVERY
+        ):
+            await self._full_check(uidvalidity, edge, context, report)
+            finish["last_full_check_at"] = utcnow()
         if (
             report.backfill_done
             and selected.highestmodseq is not None
@@ -258,6 +269,32 @@ class FolderSyncer:
             )
         await self._db(self._save, finish)
         return report
+
+    async def _full_check(
+        self, uidvalidity: int, edge: int, context: IngestContext, report: FolderReport
+    ) -> None:
+        """The safety net (sync-design.md 4.4), once a day and after every first sync or reset:
+        every UID on the server below the live edge is linked or quarantined. A message that was
+        never taken (a silent miss) is taken now; no modseq or count would ever show it."""
+        on_server = await self.client.uid_search(f"UID 1:{max(edge - 1, 1)}")
+        linked = set(await self._db(self._linked_uids, uidvalidity))
+        _, confirmed = await self._db(self._quarantined, uidvalidity, on_server)
+        missed = [u for u in on_server if u < edge and u not in linked and u not in confirmed]
+        if missed:
+            log.warning(
+                "%s: %d messages were missed; taking them now", self._folder_name, len(missed)
+            )
+            report.missed += len(missed)
+            await self._process_batches(
+                plan_batches(missed, self.batch_size, newest_first=True),
+                lambda batch: {},
+                uidvalidity,
+                context,
+                report,
+            )
+        gone = find_missing(sorted(linked), on_server)
+        if gone:
+            report.unlinked += await self._db(self._unlink, uidvalidity, gone)
 
     async def _find_expunged(self, uidvalidity: int, edge: int) -> int:
         on_server = await self.client.uid_search(f"UID 1:{max(edge - 1, 1)}")
@@ -619,7 +656,8 @@ class FolderSyncer:
                     uidvalidity=uidvalidity,
                     uids=batch.cleared,
                 )
-            sync_state.save_checkpoint(session=session, folder_id=self.folder_id, **cursor)
+            if cursor:
+                sync_state.save_checkpoint(session=session, folder_id=self.folder_id, **cursor)
             return result.messages_new, result.activities_created
 
 

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from tests.support import cli, mailbox
 from tests.support.tcpproxy import TcpProxy
 
@@ -432,3 +432,25 @@ def test_an_address_added_later_brings_synced_mail_with_its_text(
     [filled] = activities(session_factory, carla)
     assert filled.body_state is BodyState.PRESENT
     assert filled.text.strip() == "I am interested."
+
+
+def test_the_daily_full_check_takes_a_message_that_was_missed(
+    session_factory, world, dovecot, mail_user
+):
+    for i in range(5):
+        mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, f"m {i}"))
+    asyncio.run(syncer(session_factory, world["login"]).sync_once())
+    with session_factory.begin() as session:  # make it as if message "m 2" was never taken
+        missed = session.scalars(select(MailMessage).where(MailMessage.subject == "m 2")).one()
+        session.execute(delete(Activity).where(Activity.fingerprint == missed.fingerprint))
+        session.delete(missed)
+    assert len(activities(session_factory, world["anna"])) == 4
+
+    quiet = asyncio.run(syncer(session_factory, world["login"]).sync_once())
+    assert sum(f.missed for f in quiet.folders) == 0  # checked less than a day ago: not yet
+    with session_factory.begin() as session:
+        session.execute(update(MailFolder).values(last_full_check_at=None))
+    report = asyncio.run(syncer(session_factory, world["login"]).sync_once())
+
+    assert sum(f.missed for f in report.folders) == 1
+    assert len(activities(session_factory, world["anna"])) == 5
