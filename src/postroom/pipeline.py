@@ -54,7 +54,7 @@ from postroom.mail.types import (
 from postroom.store import activities as activity_store
 from postroom.store import messages as message_store
 from postroom.store.matching import find_people_by_addresses, load_match_policy
-from postroom.store.models import ActivityKind, BodyState, MailAccount, Visibility
+from postroom.store.models import ActivityKind, BodyState, MailAccount, MailMessage, Visibility
 
 log = logging.getLogger(__name__)
 
@@ -442,7 +442,7 @@ def _reparse(source_path: str | None) -> ParsedMessage | None:
 
 
 def _rows_for_late_link(
-    message: Any,
+    message: MailMessage,
     person_id: int,
     people: Sequence[Participant],
     parsed: ParsedMessage | None,

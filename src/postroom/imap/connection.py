@@ -195,10 +195,6 @@ class Connection:
         """The error that ended the connection, or None while it is usable."""
         return self._error
 
-    @property
-    def is_tls(self) -> bool:
-        return self._writer.get_extra_info("sslcontext") is not None
-
     def start_reading(self) -> None:
         """Start the reader task (after connecting, and again after STARTTLS)."""
         if self._reader_task is None or self._reader_task.done():

@@ -143,10 +143,6 @@ def _message_row(account_id: int, m: NewMessage) -> dict[str, object]:
     }
 
 
-def get_message(*, session: Session, message_id: int) -> MailMessage | None:
-    return session.get(MailMessage, message_id)
-
-
 def list_messages_with_addresses(
     *, session: Session, address_keys: Sequence[str], roles: Sequence[str]
 ) -> list[MailMessage]:
