@@ -183,6 +183,8 @@ class _Running:
     # the command's copy of every untagged response that arrived while it ran (claimed or not)
     seen: list[Untagged] = field(default_factory=list)
     error: ProtocolError | None = None
+    raw_fetches: list[RawResponse] | None = None
+    """Set by ``uid_fetch_raw``: every FETCH response goes here unparsed, in arrival order."""
 
 
 class ImapClient:
@@ -342,6 +344,9 @@ class ImapClient:
 
     def _on_untagged(self, raw: RawResponse) -> None:
         running = self._running
+        if running is not None and running.raw_fetches is not None and raw.keyword == "FETCH":
+            running.raw_fetches.append(raw)
+            return
         typed: Untagged
         try:
             typed = parse_untagged(raw)
@@ -372,20 +377,27 @@ class ImapClient:
     # --- running commands --------------------------------------------------------------------
 
     async def _run(
-        self, command: Command, claims: Callable[[Untagged], bool] = _claims_nothing
+        self,
+        command: Command,
+        claims: Callable[[Untagged], bool] = _claims_nothing,
+        raw_fetches: list[RawResponse] | None = None,
     ) -> tuple[Condition, list[Untagged], bytes]:
         """Send one command and wait for its completion: (tagged condition, claimed
         responses, tag). Raises ConnectionLost, or the ProtocolError of a response of this
-        command that could not be parsed."""
+        command that could not be parsed. With ``raw_fetches``, every FETCH response that
+        arrives goes into that list unparsed."""
         async with self._lock:
-            return await self._run_locked(command, claims)
+            return await self._run_locked(command, claims, raw_fetches)
 
     async def _run_locked(
-        self, command: Command, claims: Callable[[Untagged], bool]
+        self,
+        command: Command,
+        claims: Callable[[Untagged], bool],
+        raw_fetches: list[RawResponse] | None = None,
     ) -> tuple[Condition, list[Untagged], bytes]:
         conn = self._conn
         conn.raise_if_closed()
-        running = _Running(claims, tag=conn.next_tag())
+        running = _Running(claims, tag=conn.next_tag(), raw_fetches=raw_fetches)
         self._running = running
         conn.watch(self._command_timeout)
         try:
@@ -653,17 +665,7 @@ class ImapClient:
         body section by what was requested.
         """
         checked = commands.check_fetch_items(items)
-        for capability in sorted(commands.required_capabilities(checked)):
-            if capability == "CONDSTORE" and "CONDSTORE" in self.enabled:
-                continue
-            self._require(capability)
-        if changedsince is not None and "CONDSTORE" not in self.enabled:
-            self._require("CONDSTORE")
-        if vanished and "QRESYNC" not in self.enabled:
-            raise CapabilityMissing("QRESYNC", "VANISHED needs ENABLE QRESYNC first")
-        built = commands.build_uid_fetch(
-            uids, checked, changedsince=changedsince, vanished=vanished
-        )
+        built = self._build_uid_fetch(uids, checked, changedsince, vanished)
         asked_flags = any(item.upper() == "FLAGS" for item in checked)
         ranges = (
             parse_sequence_set(uids.replace("*", str(commands.UID_MAX)))
@@ -695,6 +697,39 @@ class ImapClient:
                 else:  # the same message twice (e.g. an unsolicited FLAGS): merge, later wins
                     results[response.uid] = fetch_item(earlier.seq, {**earlier.raw, **response.raw})
         return list(results.values())
+
+    async def uid_fetch_raw(self, uids: Sequence[int], items: Sequence[str]) -> list[RawResponse]:
+        """``UID FETCH`` like ``uid_fetch``, but the FETCH responses come back unparsed: every
+        FETCH response that arrived while the command ran, in arrival order, including
+        unsolicited ones (other UIDs, flag changes), which are then not queued as events.
+
+        For bulk reads whose parsing is done elsewhere (``responses.parse_fetches``, possibly
+        in another process). Every other untagged response is handled as always. The same
+        checks as ``uid_fetch`` apply (peeking items only, capabilities).
+        """
+        checked = commands.check_fetch_items(items)
+        raw: list[RawResponse] = []
+        for command in self._build_uid_fetch(uids, checked, None, False):
+            completion, _, _ = await self._run(command, raw_fetches=raw)
+            self._check(command, completion)
+        return raw
+
+    def _build_uid_fetch(
+        self,
+        uids: Sequence[int] | str,
+        checked: Sequence[str],
+        changedsince: int | None,
+        vanished: bool,
+    ) -> list[Command]:
+        for capability in sorted(commands.required_capabilities(checked)):
+            if capability == "CONDSTORE" and "CONDSTORE" in self.enabled:
+                continue
+            self._require(capability)
+        if changedsince is not None and "CONDSTORE" not in self.enabled:
+            self._require("CONDSTORE")
+        if vanished and "QRESYNC" not in self.enabled:
+            raise CapabilityMissing("QRESYNC", "VANISHED needs ENABLE QRESYNC first")
+        return commands.build_uid_fetch(uids, checked, changedsince=changedsince, vanished=vanished)
 
     # --- waiting for changes -----------------------------------------------------------------
 

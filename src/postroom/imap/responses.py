@@ -422,6 +422,23 @@ def parse_fetch(response: RawResponse) -> FetchItem:
         raise ProtocolError(f"cannot parse a FETCH response: {exc}") from exc
 
 
+def parse_fetches(responses: Iterable[RawResponse]) -> list[FetchItem]:
+    """Raw FETCH responses (``ImapClient.uid_fetch_raw``) -> one FetchItem per UID, in the
+    order of each UID's first response; a UID answered twice (an unsolicited FLAGS in the
+    middle of a fetch) is merged, the later values winning. Responses without a UID are left
+    out. Raises ProtocolError for a response imapclient cannot parse."""
+    results: dict[int, FetchItem] = {}
+    for response in responses:
+        item = parse_fetch(response)
+        if not item.uid:
+            continue
+        earlier = results.get(item.uid)
+        results[item.uid] = (
+            item if earlier is None else fetch_item(earlier.seq, {**earlier.raw, **item.raw})
+        )
+    return list(results.values())
+
+
 def fetch_item(seq: int, data: dict[bytes, Any]) -> FetchItem:
     """A FetchItem from imapclient's dict for one message (keys upper-case bytes).
 

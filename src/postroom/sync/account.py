@@ -31,6 +31,7 @@ from postroom.store.models import utcnow
 from postroom.sync.backoff import Backoff
 from postroom.sync.database import run_db
 from postroom.sync.folder import FolderReport, FolderSyncer
+from postroom.sync.pool import ReadingPool
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +117,10 @@ class AccountSyncer:
         reconcile_every: float = 600.0,
         idle_renew: float = 25 * 60.0,
         on_progress: Callable[[str, int, int | None], None] | None = None,
+        pool: ReadingPool | None = None,
     ) -> None:
         self.login = login
+        self.pool = pool
         self.sessions = sessions
         self.connect = connect
         self.batch_size = batch_size
@@ -206,6 +209,7 @@ class AccountSyncer:
             folder_id=folder_id,
             batch_size=self.batch_size,
             on_progress=self.on_progress,
+            pool=self.pool,
         )
         try:
             return await syncer.sync(max_history_batches=history)

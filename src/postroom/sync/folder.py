@@ -29,11 +29,10 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.errors import MessageParseError
-from postroom.imap import FetchItem, ImapClient, ImapError
-from postroom.mail import decode_text_part, parse_headers, parse_message, plan_text_fetch
-from postroom.mail.classify import get_bulk_reason
+from postroom.imap import ImapClient, ImapError
+from postroom.mail import parse_message
 from postroom.mail.structure import TEXT_FETCH_BYTES
-from postroom.mail.types import Body, Classification, Headers, MessageKind, TextPlan
+from postroom.mail.types import Body
 from postroom.pipeline import (
     IngestContext,
     MessageFacts,
@@ -58,6 +57,8 @@ from postroom.sync.plan import (
     plan_batches,
     plan_folder,
 )
+from postroom.sync.pool import ReadingPool, get_pool
+from postroom.sync.reading import Fetched, Heads, plan_texts, read_heads, read_texts, section
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,6 @@ HEADER_FIELDS = (
     "LIST-ID LIST-UNSUBSCRIBE PRECEDENCE AUTO-SUBMITTED CONTENT-TYPE"
 )
 HEADER_ITEM = f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
-BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@")
 FULL_CHECK_EVERY = timedelta(hours=24)
 """How often every UID on the server is compared with what is linked (the safety net)."""
 PENDING_PER_CYCLE = 200
@@ -91,14 +91,17 @@ class FolderReport:
     errors: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class _Fetched:
-    uid: int
-    facts: MessageFacts
-    modseq: int | None
-    flags: tuple[str, ...]
-    body: Body | None = None
-    """Set when the whole message was read (a delivery report)."""
+@dataclass(slots=True)
+class _Read:
+    """A batch's header fetch, done ahead of its turn (see ``_process_batches``)."""
+
+    uids: list[int]
+    suspects: set[int]
+    """Messages of an earlier batch that failed: each is fetched alone."""
+    normal: list[int]
+    """The rest, minus those quarantined for good."""
+    heads: Heads | None = None
+    error: ImapError | None = None
 
 
 @dataclass(slots=True)
@@ -106,7 +109,7 @@ class _Batch:
     """One batch between fetching and committing."""
 
     uids: list[int]
-    fetched: list[_Fetched] = field(default_factory=list)
+    fetched: list[Fetched] = field(default_factory=list)
     failures: list[tuple[int, str]] = field(default_factory=list)
     prepared: list[PreparedMessage] = field(default_factory=list)
     bodies: dict[int, Body] = field(default_factory=dict)
@@ -139,8 +142,10 @@ class FolderSyncer:
         folder_id: int,
         batch_size: int = 500,
         on_progress: Callable[[str, int, int | None], None] | None = None,
+        pool: ReadingPool | None = None,
     ) -> None:
         self.client = client
+        self.pool = pool if pool is not None else get_pool()
         self.sessions = sessions
         self.account_id = account_id
         self.folder_id = folder_id
@@ -315,12 +320,21 @@ class FolderSyncer:
         context: IngestContext,
         report: FolderReport,
     ) -> None:
-        """Fetch and read each batch, committing it (with ``cursor_of(batch)``) in a worker
-        thread while the next batch is fetched. Commits stay in order, one in flight."""
+        """Each batch in three overlapping steps: its headers are fetched and read (in a
+        worker process when big) while the batch before it is completed (records matched,
+        texts fetched), and that one is completed while the one before it commits, with
+        ``cursor_of(batch)``, in a database thread. Commits stay in order, one in flight."""
         pending: asyncio.Task[None] | None = None
+        ahead: asyncio.Task[_Read] | None = None
         try:
-            for batch in batches:
-                work = await self._gather_guarded(batch, uidvalidity, context)
+            for index, batch in enumerate(batches):
+                if ahead is None:
+                    ahead = asyncio.create_task(self._read(batch, uidvalidity))
+                read = await ahead
+                ahead = None
+                if index + 1 < len(batches):
+                    ahead = asyncio.create_task(self._read(batches[index + 1], uidvalidity))
+                work = await self._finish(read, uidvalidity, context)
                 if pending is not None:
                     await pending
                 pending = asyncio.create_task(
@@ -329,34 +343,58 @@ class FolderSyncer:
             if pending is not None:
                 await pending
                 pending = None
+        except asyncio.CancelledError:
+            for task in (ahead, pending):
+                if task is not None:
+                    task.cancel()
+            raise
         finally:
-            if pending is not None and not pending.done():
-                pending.cancel()
+            # on an error, let the fetch ahead end (the connection stays in step) and drop it
+            for task in (ahead, pending):
+                if task is not None and not task.cancelled():
+                    await asyncio.gather(task, return_exceptions=True)
 
-    async def _gather_guarded(
-        self, uids: Sequence[int], uidvalidity: int, context: IngestContext
-    ) -> _Batch:
-        """``_gather``, so that one unreadable message never blocks the folder.
+    async def _read(self, uids: Sequence[int], uidvalidity: int) -> _Read:
+        """Fetch and read the headers of a batch, except its suspects and quarantined
+        messages. An IMAP error is kept for ``_finish`` to handle in the batch's turn."""
+        suspects, confirmed = await self._db(self._quarantined, uidvalidity, uids)
+        normal = [u for u in uids if u not in suspects and u not in confirmed]
+        read = _Read(uids=list(uids), suspects=suspects, normal=normal)
+        if normal:
+            try:
+                read.heads = await self._read_heads(normal)
+            except ImapError as exc:
+                read.error = exc
+        return read
+
+    async def _read_heads(self, uids: Sequence[int]) -> Heads:
+        raw = await self.client.uid_fetch_raw(list(uids), self._fetch_items())
+        return await self.pool.read(len(uids), read_heads, raw, frozenset(uids))
+
+    async def _finish(self, read: _Read, uidvalidity: int, context: IngestContext) -> _Batch:
+        """Complete a batch, so that one unreadable message never blocks the folder.
 
         Some servers drop the connection over one message they cannot read (Dovecot: "Internal
         error", then BYE). When a batch fails, its messages become suspects; next time each
         suspect is fetched alone: it is cleared when that works, and quarantined for good when
         it fails again, so the cursor moves past it.
         """
-        suspects, confirmed = await self._db(self._quarantined, uidvalidity, uids)
-        normal = [u for u in uids if u not in suspects and u not in confirmed]
+        suspects = set(read.suspects)
         parts: list[_Batch] = []
-        if normal:
+        if read.normal:
             try:
-                parts.append(await self._gather(normal, context))
+                if read.error is not None:
+                    raise read.error
+                assert read.heads is not None
+                parts.append(await self._complete(read.normal, read.heads, context))
             except ImapError as exc:
-                await self._db(self._mark_suspects, uidvalidity, normal, str(exc))
+                await self._db(self._mark_suspects, uidvalidity, read.normal, str(exc))
                 if exc.retryable:
                     raise  # the connection is gone: suspects are fetched alone after reconnecting
-                suspects.update(normal)
+                suspects.update(read.normal)
         for uid in sorted(suspects):
             try:
-                alone = await self._gather([uid], context)
+                alone = await self._complete([uid], await self._read_heads([uid]), context)
             except ImapError as exc:
                 await self._db(self._confirm, uidvalidity, uid, f"{type(exc).__name__}: {exc}")
                 log.warning("%s: UID %s quarantined: %s", self._folder_name, uid, exc)
@@ -365,32 +403,15 @@ class FolderSyncer:
                 continue
             alone.cleared.append(uid)
             parts.append(alone)
-        return _merge(uids, parts)
+        return _merge(read.uids, parts)
 
-    async def _gather(self, uids: Sequence[int], context: IngestContext) -> _Batch:
-        """Headers of every message; text (and BODYSTRUCTURE) only for those to be logged."""
-        items = await self.client.uid_fetch(list(uids), self._fetch_items())
-        wanted = set(uids)
-        batch = _Batch(uids=list(uids))
-        mine: list[FetchItem] = []
-        for item in items:
-            if item.uid in wanted:  # else an unsolicited FETCH (flags of another message)
-                wanted.discard(item.uid)
-                mine.append(item)
-        full_needed: list[int] = []
-        for item in mine:
-            try:
-                parsed = parse_headers(_section(item, "HEADER.FIELDS") or b"")
-            except MessageParseError as exc:
-                batch.failures.append((item.uid, f"{type(exc).__name__}: {exc}"))
-                continue
-            entry = _read_item(item, parsed)
-            batch.fetched.append(entry)
-            if _is_delivery_report(parsed):
-                full_needed.append(item.uid)
-        # UIDs left in `wanted` were expunged between SEARCH and FETCH: nothing to do.
-        if full_needed:
-            batch.fetched = await self._read_whole(batch.fetched, full_needed, batch.failures)
+    async def _complete(self, uids: Sequence[int], heads: Heads, context: IngestContext) -> _Batch:
+        """Match the batch's messages to records; fetch the text of those to be logged."""
+        batch = _Batch(uids=list(uids), fetched=heads.fetched, failures=heads.failures)
+        if heads.delivery_reports:
+            batch.fetched = await self._read_whole(
+                batch.fetched, heads.delivery_reports, batch.failures
+            )
         batch.prepared, known = await self._db(
             self._prepare, context, [f.facts for f in batch.fetched]
         )
@@ -426,14 +447,14 @@ class FolderSyncer:
         return items
 
     async def _read_whole(
-        self, fetched: list[_Fetched], uids: list[int], failures: list[tuple[int, str]]
-    ) -> list[_Fetched]:
+        self, fetched: list[Fetched], uids: list[int], failures: list[tuple[int, str]]
+    ) -> list[Fetched]:
         """Delivery reports need the whole (small) message to know whose delivery failed."""
         items = {i.uid: i for i in await self.client.uid_fetch(uids, ["BODY.PEEK[]"])}
-        result: list[_Fetched] = []
+        result: list[Fetched] = []
         for entry in fetched:
             item = items.get(entry.uid)
-            raw = _section(item, "") if item is not None else None
+            raw = section(item, "") if item is not None else None
             if entry.uid not in uids or raw is None:
                 result.append(entry)
                 continue
@@ -450,12 +471,12 @@ class FolderSyncer:
                 emailid=entry.facts.emailid,
                 gm_msgid=entry.facts.gm_msgid,
             )
-            result.append(_Fetched(entry.uid, facts, entry.modseq, entry.flags, parsed.body))
+            result.append(Fetched(entry.uid, facts, entry.modseq, entry.flags, parsed.body))
         return result
 
     async def _fetch_bodies(
         self,
-        fetched: Sequence[_Fetched],
+        fetched: Sequence[Fetched],
         prepared: Sequence[PreparedMessage],
         known: set[str],
         failures: list[tuple[int, str]],
@@ -481,32 +502,25 @@ class FolderSyncer:
         (capped by a partial fetch), one FETCH per part number."""
         if not uids:
             return {}
-        wanted = set(uids)
         texts: dict[int, Body] = {}
-        plans: dict[int, TextPlan] = {}
+        raw = await self.client.uid_fetch_raw(list(uids), ["BODYSTRUCTURE"])
+        plans = await self.pool.read(len(uids), plan_texts, raw, frozenset(uids))
         by_part: dict[str, list[int]] = {}
-        for item in await self.client.uid_fetch(list(uids), ["BODYSTRUCTURE"]):
-            if item.uid not in wanted or item.bodystructure is None:
-                continue
-            plan = plan_text_fetch(item.bodystructure)
-            plans[item.uid] = plan
+        for uid, plan in plans.items():
             if plan.part is None:
-                texts[item.uid] = Body("", "", plan.attachments)
+                texts[uid] = Body("", "", plan.attachments)
             else:
-                by_part.setdefault(plan.part, []).append(item.uid)
+                by_part.setdefault(plan.part, []).append(uid)
         for part, part_uids in by_part.items():
             item_name = f"BODY.PEEK[{part}]<0.{TEXT_FETCH_BYTES}>"
             try:
-                items = await self.client.uid_fetch(part_uids, [item_name])
+                raw = await self.client.uid_fetch_raw(part_uids, [item_name])
+                plans_of_part = {uid: plans[uid] for uid in part_uids}
+                texts |= await self.pool.read(len(part_uids), read_texts, raw, part, plans_of_part)
             except ImapError as exc:
                 if exc.retryable:
                     raise
                 failures.extend((uid, f"text part {part}: {exc}") for uid in part_uids)
-                continue
-            for item in items:
-                payload = _section(item, part)
-                if item.uid in plans and payload is not None:
-                    texts[item.uid] = decode_text_part(payload, plans[item.uid])
         return texts
 
     async def _fill_pending(self, uidvalidity: int, context: IngestContext) -> int:
@@ -659,39 +673,3 @@ class FolderSyncer:
             if cursor:
                 sync_state.save_checkpoint(session=session, folder_id=self.folder_id, **cursor)
             return result.messages_new, result.activities_created
-
-
-def _section(item: FetchItem, part: str) -> bytes | None:
-    """The bytes of ``BODY[<part>]`` in a fetch item: ``""`` is the whole message,
-    ``"HEADER.FIELDS"`` the header fields whatever their list, ``"1.2"`` a body part (with or
-    without a partial ``<origin>``)."""
-    for key, value in item.sections.items():
-        name = key.upper()
-        if "[" not in name or "]" not in name:
-            continue
-        inner = name[name.index("[") + 1 : name.index("]")]
-        if inner == part or (part == "HEADER.FIELDS" and inner.startswith("HEADER.FIELDS")):
-            return value
-    return None
-
-
-def _read_item(item: FetchItem, headers: Headers) -> _Fetched:
-    reason = get_bulk_reason(headers)
-    kind = MessageKind.BULK if reason else MessageKind.CONVERSATION
-    facts = MessageFacts(
-        headers=headers,
-        classification=Classification(kind, reason),
-        size=item.size,
-        internaldate=item.internaldate,
-        emailid=item.emailid,
-        gm_msgid=item.gm_msgid,
-    )
-    return _Fetched(item.uid, facts, item.modseq, tuple(item.flags or ()))
-
-
-def _is_delivery_report(headers: Headers) -> bool:
-    """A DSN (multipart/report; report-type=delivery-status) or a bounce from a mail daemon:
-    read whole, to learn whose delivery failed."""
-    if headers.content_type == "multipart/report" and headers.report_type == "delivery-status":
-        return True
-    return any(m.address.lower().startswith(BOUNCE_SENDERS) for m in headers.from_)

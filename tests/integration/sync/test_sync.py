@@ -37,6 +37,7 @@ from postroom.store.models import (
     TlsMode,
 )
 from postroom.sync.account import AccountLogin, AccountSyncer
+from postroom.sync.pool import MIN_POOLED, ReadingPool
 
 ME = "robin@firm.example"
 ANNA = "anna@acme.example"
@@ -454,3 +455,30 @@ def test_the_daily_full_check_takes_a_message_that_was_missed(
 
     assert sum(f.missed for f in report.folders) == 1
     assert len(activities(session_factory, world["anna"])) == 5
+
+
+def test_big_batches_read_in_a_worker_process_give_the_same_activities(
+    session_factory, world, dovecot, mail_user
+):
+    pool = ReadingPool(workers=1)
+    assert pool.wait_ready(60)
+    try:
+        for i in range(MIN_POOLED + 10):
+            mail = make_mail(ANNA, ME, f"update {i}", body=f"Hello Robin, update number {i}.")
+            mailbox.append(dovecot, mail_user, "INBOX", mail)
+        for i in range(MIN_POOLED):
+            mailbox.append(dovecot, mail_user, "INBOX", make_mail(f"x{i}@x.example", ME, "hi"))
+
+        report = asyncio.run(
+            syncer(session_factory, world["login"], batch_size=200, pool=pool).sync_once()
+        )
+        assert pool.workers == 1  # no worker died: every big read went to the worker
+    finally:
+        pool.shutdown()
+
+    assert report.error is None
+    texts = {a.subject: a.text for a in activities(session_factory, world["anna"])}
+    assert len(texts) == MIN_POOLED + 10
+    for i in range(MIN_POOLED + 10):
+        assert texts[f"update {i}"].strip() == f"Hello Robin, update number {i}."
+    assert count(session_factory, MailMessage) == 2 * MIN_POOLED + 10

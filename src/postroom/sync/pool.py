@@ -1,0 +1,133 @@
+"""Worker processes for the CPU-bound reading of big batches (``sync.reading``).
+
+A first sync spends most of its CPU parsing: imapclient's lexer, the header fields, the text
+of the messages that are logged. One Python process uses one core, so a big batch is read in
+a worker process while the sync process goes on with the I/O: the next batch's FETCH, the
+database commit of the previous one.
+
+``read(n, function, *args)`` runs ``function(*args)`` (a pure, picklable function) in a
+worker when the batch is big (``size >= MIN_POOLED``) and the pool is up, and in the calling
+process otherwise, so that small batches (new mail, seconds after it arrives) pay no
+inter-process round trip. The first big batch starts the pool (``start``) and is read
+in-process while the workers start, so nothing waits for them.
+
+Invariants:
+
+* Workers never outlive the sync process: each asks the kernel for SIGKILL when its parent
+  dies (Linux ``PR_SET_PDEATHSIG``) and exits at once if the parent is already gone; they
+  ignore SIGINT (a terminal's Ctrl-C goes to the whole process group: the parent decides).
+* A broken pool (a worker killed, out of memory, a worker that could not start) is not an
+  error of the sync: the batch, and every later one, is read in-process.
+* ``workers`` is 0 on a one-core machine: everything is read in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import ParamSpec, TypeVar
+
+log = logging.getLogger(__name__)
+
+MIN_POOLED = 50
+"""Batches of fewer messages are read in-process."""
+_PR_SET_PDEATHSIG = 1
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def default_workers() -> int:
+    """One worker per core beyond the first (the sync process keeps one), at most 4."""
+    return min(4, max(0, (os.cpu_count() or 1) - 1))
+
+
+class ReadingPool:
+    """A lazily started pool of worker processes; see the module docstring."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = default_workers() if workers is None else workers
+        self._executor: ProcessPoolExecutor | None = None
+        self._ready: Future[int] | None = None
+
+    @property
+    def started(self) -> bool:
+        """True once the workers have been started (they may still be starting)."""
+        return self._executor is not None
+
+    def start(self) -> None:
+        """Start the workers (in the background) unless they run already."""
+        if self._executor is not None or self.workers <= 0:
+            return
+        self._executor = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_bind_to_parent,
+            initargs=(os.getpid(),),
+        )
+        self._ready = self._executor.submit(os.getpid)
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Start the workers and block until one runs (for warm-ups and tests): True when
+        ready, False when there are none or they did not start in time."""
+        self.start()
+        if self._ready is None:
+            return False
+        try:
+            self._ready.result(timeout)
+        except Exception:
+            return False
+        return True
+
+    async def read(
+        self, size: int, function: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        """``function(*args)``, in a worker when ``size`` is big and a worker is ready."""
+        if size < MIN_POOLED or self.workers <= 0:
+            return function(*args, **kwargs)
+        self.start()
+        if self._ready is None or not self._ready.done() or self._executor is None:
+            return function(*args, **kwargs)  # the workers are still starting
+        try:
+            future = self._executor.submit(function, *args, **kwargs)
+            return await asyncio.wrap_future(future)
+        except BrokenProcessPool:
+            log.warning("a reading worker died: reading in-process from now on")
+            self.shutdown()
+            self.workers = 0
+            return function(*args, **kwargs)
+
+    def shutdown(self) -> None:
+        """Stop the workers (they also die with this process)."""
+        executor, self._executor, self._ready = self._executor, None, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _bind_to_parent(parent: int) -> None:
+    """Worker initializer: die with the parent, leave SIGINT to it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
+
+
+_pool: ReadingPool | None = None
+
+
+def get_pool() -> ReadingPool:
+    """The process-wide pool (every account and folder shares it)."""
+    global _pool
+    if _pool is None:
+        _pool = ReadingPool()
+    return _pool

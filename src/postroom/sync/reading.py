@@ -1,0 +1,128 @@
+"""Reading fetched messages: raw FETCH responses in, facts and texts out.
+
+Pure (no I/O, no database, no event loop), picklable in and out, so that the CPU-heavy part
+of a first sync (imapclient's parser, the header fields, the text of the messages that are
+logged) can run in worker processes (``sync.pool``) while the sync process does the I/O.
+
+* ``read_heads``: the header batch -> one ``Fetched`` per message asked for, the messages
+  whose header block is unreadable (to be quarantined), and the delivery reports (to be read
+  whole, so that the failed recipient is known).
+* ``plan_texts``: BODYSTRUCTURE responses -> which part holds each message's text.
+* ``read_texts``: the fetched text parts -> decoded ``Body`` values.
+
+A response imapclient cannot parse raises ``ProtocolError`` for the whole batch, as it would
+in ``ImapClient.uid_fetch``: the caller then fetches the batch's messages one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+from postroom.errors import MessageParseError
+from postroom.imap import FetchItem
+from postroom.imap.framing import RawResponse
+from postroom.imap.responses import parse_fetches
+from postroom.mail import decode_text_part, parse_headers, plan_text_fetch
+from postroom.mail.classify import get_bulk_reason
+from postroom.mail.types import Body, Classification, Headers, MessageKind, TextPlan
+from postroom.pipeline import MessageFacts
+
+BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@")
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One message as read from its header batch."""
+
+    uid: int
+    facts: MessageFacts
+    modseq: int | None
+    flags: tuple[str, ...]
+    body: Body | None = None
+    """Set when the whole message was read (a delivery report)."""
+
+
+@dataclass(slots=True)
+class Heads:
+    """What ``read_heads`` made of one header batch."""
+
+    fetched: list[Fetched] = field(default_factory=list)
+    failures: list[tuple[int, str]] = field(default_factory=list)
+    delivery_reports: list[int] = field(default_factory=list)
+
+
+def read_heads(responses: Sequence[RawResponse], uids: Collection[int]) -> Heads:
+    """The messages of ``uids`` among ``responses`` (others are unsolicited and ignored; a
+    UID with no response was expunged in the meantime and is simply absent)."""
+    heads = Heads()
+    for item in parse_fetches(responses):
+        if item.uid not in uids:
+            continue
+        try:
+            headers = parse_headers(section(item, "HEADER.FIELDS") or b"")
+        except MessageParseError as exc:
+            heads.failures.append((item.uid, f"{type(exc).__name__}: {exc}"))
+            continue
+        heads.fetched.append(_read_item(item, headers))
+        if is_delivery_report(headers):
+            heads.delivery_reports.append(item.uid)
+    return heads
+
+
+def plan_texts(responses: Sequence[RawResponse], uids: Collection[int]) -> dict[int, TextPlan]:
+    """``{uid: TextPlan}`` from BODYSTRUCTURE responses, for the messages of ``uids``."""
+    return {
+        item.uid: plan_text_fetch(item.bodystructure)
+        for item in parse_fetches(responses)
+        if item.uid in uids and item.bodystructure is not None
+    }
+
+
+def read_texts(
+    responses: Sequence[RawResponse], part: str, plans: dict[int, TextPlan]
+) -> dict[int, Body]:
+    """``{uid: Body}``: each message's text part ``part`` decoded by its plan."""
+    bodies: dict[int, Body] = {}
+    for item in parse_fetches(responses):
+        plan = plans.get(item.uid)
+        payload = section(item, part)
+        if plan is not None and payload is not None:
+            bodies[item.uid] = decode_text_part(payload, plan)
+    return bodies
+
+
+def section(item: FetchItem, part: str) -> bytes | None:
+    """The bytes of ``BODY[<part>]`` in a fetch item: ``""`` is the whole message,
+    ``"HEADER.FIELDS"`` the header fields whatever their list, ``"1.2"`` a body part (with or
+    without a partial ``<origin>``)."""
+    for key, value in item.sections.items():
+        name = key.upper()
+        if "[" not in name or "]" not in name:
+            continue
+        inner = name[name.index("[") + 1 : name.index("]")]
+        if inner == part or (part == "HEADER.FIELDS" and inner.startswith("HEADER.FIELDS")):
+            return value
+    return None
+
+
+def is_delivery_report(headers: Headers) -> bool:
+    """A DSN (multipart/report; report-type=delivery-status) or a bounce from a mail daemon:
+    read whole, to learn whose delivery failed."""
+    if headers.content_type == "multipart/report" and headers.report_type == "delivery-status":
+        return True
+    return any(m.address.lower().startswith(BOUNCE_SENDERS) for m in headers.from_)
+
+
+def _read_item(item: FetchItem, headers: Headers) -> Fetched:
+    reason = get_bulk_reason(headers)
+    kind = MessageKind.BULK if reason else MessageKind.CONVERSATION
+    facts = MessageFacts(
+        headers=headers,
+        classification=Classification(kind, reason),
+        size=item.size,
+        internaldate=item.internaldate,
+        emailid=item.emailid,
+        gm_msgid=item.gm_msgid,
+    )
+    return Fetched(item.uid, facts, item.modseq, tuple(item.flags or ()))

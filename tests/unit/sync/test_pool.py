@@ -1,0 +1,93 @@
+"""Tests for postroom.sync.pool: real worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from postroom.sync.pool import MIN_POOLED, ReadingPool
+
+
+@pytest.fixture
+def pool():
+    pool = ReadingPool(workers=1)
+    yield pool
+    pool.shutdown()
+
+
+def test_small_batches_are_read_in_process_and_start_nothing(pool):
+    assert asyncio.run(pool.read(MIN_POOLED - 1, os.getpid)) == os.getpid()
+    assert not pool.started
+
+
+def test_big_batches_go_to_a_worker_once_it_runs(pool):
+    # the first big batch does not wait for the workers to start: it is read in-process
+    assert asyncio.run(pool.read(MIN_POOLED, os.getpid)) == os.getpid()
+    assert pool.wait_ready(60)
+
+    assert asyncio.run(pool.read(MIN_POOLED, os.getpid)) != os.getpid()
+
+
+def test_a_pool_without_workers_reads_everything_in_process():
+    pool = ReadingPool(workers=0)
+    assert asyncio.run(pool.read(10_000, os.getpid)) == os.getpid()
+    assert pool.wait_ready(1) is False
+
+
+def test_a_dead_worker_means_reading_in_process_from_then_on(pool):
+    assert pool.wait_ready(60)
+    worker = asyncio.run(pool.read(MIN_POOLED, os.getpid))
+    os.kill(worker, signal.SIGKILL)
+    time.sleep(0.2)
+
+    assert asyncio.run(pool.read(MIN_POOLED, os.getpid)) == os.getpid()
+    assert pool.workers == 0
+    assert asyncio.run(pool.read(MIN_POOLED, os.getpid)) == os.getpid()
+
+
+CHILD = """
+import asyncio, os, sys, time
+from postroom.sync.pool import ReadingPool
+pool = ReadingPool(workers=2)
+assert pool.wait_ready(60)
+pids = set()
+while len(pids) < 2:
+    pids |= {pid for pid in os.listdir("/proc") if pid.isdigit()
+             and open(f"/proc/{pid}/stat").read().split(")")[1].split()[1] == str(os.getpid())}
+    time.sleep(0.05)
+print(" ".join(sorted(pids)), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_workers_die_with_a_sync_process_killed_by_sigkill(tmp_path: Path):
+    with subprocess.Popen(
+        [sys.executable, "-c", CHILD], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    ) as process:
+        assert process.stdout is not None
+        workers = [int(pid) for pid in process.stdout.readline().split()]
+        assert len(workers) >= 2  # the workers (and multiprocessing's resource tracker)
+        process.kill()
+
+    deadline = time.monotonic() + 10
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in workers if _running(pid)]
+        time.sleep(0.05)
+    assert alive == []
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
