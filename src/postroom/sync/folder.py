@@ -324,16 +324,20 @@ class FolderSyncer:
         worker process when big) while the batch before it is completed (records matched,
         texts fetched), and that one is completed while the one before it commits, with
         ``cursor_of(batch)``, in a database thread. Commits stay in order, one in flight."""
+        if not batches:
+            return
+        # the quarantine of these messages, read once (usually empty), not once per batch
+        held = await self._db(self._quarantined, uidvalidity, [u for b in batches for u in b])
         pending: asyncio.Task[None] | None = None
         ahead: asyncio.Task[_Read] | None = None
         try:
             for index, batch in enumerate(batches):
                 if ahead is None:
-                    ahead = asyncio.create_task(self._read(batch, uidvalidity))
+                    ahead = asyncio.create_task(self._read(batch, held))
                 read = await ahead
                 ahead = None
                 if index + 1 < len(batches):
-                    ahead = asyncio.create_task(self._read(batches[index + 1], uidvalidity))
+                    ahead = asyncio.create_task(self._read(batches[index + 1], held))
                 work = await self._finish(read, uidvalidity, context)
                 if pending is not None:
                     await pending
@@ -354,11 +358,12 @@ class FolderSyncer:
                 if task is not None and not task.cancelled():
                     await asyncio.gather(task, return_exceptions=True)
 
-    async def _read(self, uids: Sequence[int], uidvalidity: int) -> _Read:
-        """Fetch and read the headers of a batch, except its suspects and quarantined
-        messages. An IMAP error is kept for ``_finish`` to handle in the batch's turn."""
-        suspects, confirmed = await self._db(self._quarantined, uidvalidity, uids)
-        normal = [u for u in uids if u not in suspects and u not in confirmed]
+    async def _read(self, uids: Sequence[int], held: tuple[set[int], set[int]]) -> _Read:
+        """Fetch and read the headers of a batch, except its quarantined messages
+        (``held``: the suspects and the confirmed). An IMAP error is kept for ``_finish`` to
+        handle in the batch's turn."""
+        suspects = {u for u in uids if u in held[0]}
+        normal = [u for u in uids if u not in held[0] and u not in held[1]]
         read = _Read(uids=list(uids), suspects=suspects, normal=normal)
         if normal:
             try:
@@ -437,9 +442,9 @@ class FolderSyncer:
             self.on_progress(self._folder_name, len(batch.uids), None)
 
     def _fetch_items(self) -> list[str]:
-        items = ["UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", HEADER_ITEM]
-        if self.client.has("CONDSTORE") or self.client.has("QRESYNC"):
-            items.append("MODSEQ")
+        # no FLAGS or MODSEQ: the CRM needs presence, not flags (sync-design 4.4), and every
+        # item costs parsing time on each of a first sync's messages
+        items = ["UID", "INTERNALDATE", "RFC822.SIZE", HEADER_ITEM]
         if self.client.has("OBJECTID"):
             items.append("EMAILID")
         if self.client.has("X-GM-EXT-1"):
