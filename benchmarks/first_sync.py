@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -132,13 +133,45 @@ def postroom_sync(
         "username": user.username,
         "password": user.password,
     }
-    result = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"postroom sync failed: {result.stderr.strip()[-2000:]}")
-    values: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    with subprocess.Popen(
+        [sys.executable, "-c", CHILD, json.dumps(args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        samples: list[int] = []
+
+        def watch() -> None:
+            while process.poll() is None:
+                samples.append(tree_rss_kb(process.pid))
+                time.sleep(0.05)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        out, err = process.communicate()
+        watcher.join()
+        peak = max(samples, default=0)
+    if process.returncode != 0:
+        raise RuntimeError(f"postroom sync failed: {err.strip()[-2000:]}")
+    values: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    values["tree_rss_kb"] = peak
     return values
+
+
+def tree_rss_kb(pid: int) -> int:
+    """The resident memory of ``pid`` and all its descendants (the reading workers), in KB."""
+    total, frontier = 0, [pid]
+    while frontier:
+        member = frontier.pop()
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{member}/task").iterdir():
+                frontier += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue  # it just ended
+    return total
 
 
 def measure(count: int, seed: int) -> dict[str, float]:
@@ -183,11 +216,15 @@ def main() -> int:
     )
     print(f"ratio to raw pull   {r['raw'] / r['seconds']:.2f}  (target >= 0.25)")
     print(f"ratio to mbsync     {r['mbsync'] / r['seconds']:.2f}  (target > 1: faster than mbsync)")
-    print(f"peak RSS            {r['rss_kb'] / 1024:.0f} MB  (target <= 200 MB)")
+    print(
+        f"peak RSS            {r['tree_rss_kb'] / 1024:.0f} MB, all processes"
+        f" (sync process alone {r['rss_kb'] / 1024:.0f} MB; target <= 200 MB)"
+    )
     if args.grow:
         g = measure(args.grow, seed=2)
         print(
-            f"peak RSS at {args.grow} messages: {g['rss_kb'] / 1024:.0f} MB "
+            f"peak RSS at {args.grow} messages: {g['tree_rss_kb'] / 1024:.0f} MB, all processes"
+            f" (sync process alone {g['rss_kb'] / 1024:.0f} MB) "
             f"(ratio to raw pull {g['raw'] / g['seconds']:.2f})"
         )
     return 0

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from postroom.mail.types import (
     Classification,
     Headers,
     Mailbox,
+    MessageFacts,
     MessageHead,
     MessageKind,
     ParsedMessage,
@@ -77,19 +77,6 @@ def load_context(*, session: Session, account_id: int) -> IngestContext:
     account = session.get(MailAccount, account_id)
     assert account is not None  # load_match_policy raised NotFound otherwise
     return IngestContext(account_id, policy, account.visibility)
-
-
-@dataclass(frozen=True, slots=True)
-class MessageFacts:
-    """What is known about a message before its text is read."""
-
-    headers: Headers
-    classification: Classification
-    size: int | None = None
-    internaldate: datetime | None = None
-    emailid: str | None = None
-    gm_msgid: int | None = None
-    source_path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

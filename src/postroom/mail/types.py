@@ -10,6 +10,16 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
+from typing import Any
+
+
+def reduce_by_fields(value: Any) -> tuple[type, tuple[Any, ...]]:
+    """A ``__reduce__`` for frozen slots dataclasses: the class and its field values, rebuilt
+    by ``__init__``. Batches of these go to and from reading workers (``sync.pool``), and this
+    pickles about three times faster than the ``__getstate__`` dataclasses generate (which
+    looks up ``fields()`` for every object). Only for classes whose fields all go to
+    ``__init__``, in ``__slots__`` order."""
+    return (type(value), tuple(getattr(value, name) for name in value.__slots__))
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +29,8 @@ class Mailbox:
     ``address`` is decoded (encoded words undone) but not normalised; see
     ``postroom.domain.addresses.normalize_address`` for the matching key.
     """
+
+    __reduce__ = reduce_by_fields
 
     name: str
     address: str
@@ -32,6 +44,8 @@ class Headers:
     ``date`` is timezone-aware, or None when the Date field is missing or unreadable.
     ``message_id`` keeps its angle brackets and case, with surrounding space removed.
     """
+
+    __reduce__ = reduce_by_fields
 
     subject: str = ""
     date: datetime | None = None
@@ -63,6 +77,8 @@ class Attachment:
     is named by its subject.
     """
 
+    __reduce__ = reduce_by_fields
+
     filename: str | None
     content_type: str
     size: int
@@ -79,6 +95,8 @@ class MessageKind(enum.Enum):
 class Bounce:
     """A delivery status notification (RFC 3464): whose delivery failed and why."""
 
+    __reduce__ = reduce_by_fields
+
     failed_recipients: tuple[str, ...]
     """Addresses (as written in Final-Recipient / Original-Recipient) whose delivery failed."""
     status: str | None = None
@@ -89,6 +107,8 @@ class Bounce:
 
 @dataclass(frozen=True, slots=True)
 class Classification:
+    __reduce__ = reduce_by_fields
+
     kind: MessageKind
     reason: str | None = None
     """Why, e.g. ``List-Id``, ``Precedence: bulk``, ``multipart/report delivery-status``."""
@@ -99,6 +119,8 @@ class Classification:
 class Body:
     """The readable content of a message."""
 
+    __reduce__ = reduce_by_fields
+
     text: str
     """The whole readable text: text/plain, else the HTML part turned into text (at most the
     first 256 KiB of the part)."""
@@ -108,6 +130,22 @@ class Body:
     is_from_html: bool = False
     defects: tuple[str, ...] = ()
     """Names of what decoding the text and attachments tolerated, e.g. ``CharsetMismatchDefect``."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    """What is known about a message before its text is read: from its IMAP header fetch,
+    or from a parsed file (``source_path``)."""
+
+    __reduce__ = reduce_by_fields
+
+    headers: Headers
+    classification: Classification
+    size: int | None = None
+    internaldate: datetime | None = None
+    emailid: str | None = None
+    gm_msgid: int | None = None
+    source_path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +202,8 @@ class TextPlan:
 
     The engine then fetches ``BODY.PEEK[1]<0.262144>``.
     """
+
+    __reduce__ = reduce_by_fields
 
     part: str | None = None
     """The IMAP part number (``"1"``, ``"1.2"``), or None when the message has no text part."""

@@ -32,10 +32,9 @@ from postroom.errors import MessageParseError
 from postroom.imap import ImapClient, ImapError
 from postroom.mail import parse_message
 from postroom.mail.structure import TEXT_FETCH_BYTES
-from postroom.mail.types import Body
+from postroom.mail.types import Body, MessageFacts
 from postroom.pipeline import (
     IngestContext,
-    MessageFacts,
     PreparedMessage,
     complete_pending_activities,
     load_context,

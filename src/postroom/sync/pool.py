@@ -46,8 +46,11 @@ _T = TypeVar("_T")
 
 
 def default_workers() -> int:
-    """One worker per core beyond the first (the sync process keeps one), at most 4."""
-    return min(4, max(0, (os.cpu_count() or 1) - 1))
+    """One worker per core, at most 4; none on a one-core machine. The sync process itself
+    mostly waits (on the server, on the database, whose work is in C), so on two cores two
+    workers beat one (measured: benchmarks/first_sync.py)."""
+    cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(4, cores)
 
 
 class ReadingPool:

@@ -25,8 +25,15 @@ from postroom.imap.framing import RawResponse
 from postroom.imap.responses import parse_fetches
 from postroom.mail import decode_text_part, parse_headers, plan_text_fetch
 from postroom.mail.classify import get_bulk_reason
-from postroom.mail.types import Body, Classification, Headers, MessageKind, TextPlan
-from postroom.pipeline import MessageFacts
+from postroom.mail.types import (
+    Body,
+    Classification,
+    Headers,
+    MessageFacts,
+    MessageKind,
+    TextPlan,
+    reduce_by_fields,
+)
 
 BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@")
 
@@ -34,6 +41,8 @@ BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@")
 @dataclass(frozen=True, slots=True)
 class Fetched:
     """One message as read from its header batch."""
+
+    __reduce__ = reduce_by_fields
 
     uid: int
     facts: MessageFacts
