@@ -6,43 +6,48 @@ as it is, so replaying a batch (restart, reconnect, second copy) creates nothing
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from postroom.store.db import chunked, insert_ignoring_duplicates
+from postroom.store.bulk import insert_rows
+from postroom.store.db import chunked
 from postroom.store.models import Activity, BodyState, MailMessage, MessageLocation
 
 
 def insert_activities(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Insert the activities not yet logged; return how many were new.
 
-    Each row needs ``fingerprint`` and ``person_id`` plus the other Activity columns.
+    Each row needs ``fingerprint`` and ``person_id`` plus the other Activity columns (every
+    row the same keys); a later row for the same (fingerprint, person) is left out.
     """
     if not rows:
         return 0
-    pairs = {(r["fingerprint"], r["person_id"]) for r in rows}
-    existing: set[tuple[str, int]] = set()
-    for chunk in chunked(sorted(pairs), 400):
-        found = session.execute(
-            select(Activity.fingerprint, Activity.person_id).where(
-                tuple_(Activity.fingerprint, Activity.person_id).in_(chunk)
-            )
-        )
-        existing.update((f, p) for f, p in found)
     fresh: dict[tuple[str, int], dict[str, Any]] = {}
     for r in rows:
-        pair = (r["fingerprint"], r["person_id"])
-        if pair not in existing and pair not in fresh:
-            fresh[pair] = r
-    if fresh:
-        session.execute(
-            insert_ignoring_duplicates(session, Activity),
-            list(fresh.values()),
-        )
-    return len(fresh)
+        fresh.setdefault((r["fingerprint"], r["person_id"]), r)
+    existing: set[tuple[str, int]] = set()
+    if not session.connection().dialect.supports_sane_multi_rowcount:
+        # the driver cannot count what an executemany inserted: ask first
+        for chunk in chunked(sorted(fresh), 400):
+            found = session.execute(
+                select(Activity.fingerprint, Activity.person_id).where(
+                    tuple_(Activity.fingerprint, Activity.person_id).in_(chunk)
+                )
+            )
+            existing.update((f, p) for f, p in found)
+    columns = tuple(rows[0])
+    values = operator.itemgetter(*columns)
+    inserted = insert_rows(
+        session,
+        Activity,
+        columns,
+        [values(r) for pair, r in fresh.items() if pair not in existing],
+    )
+    return inserted if inserted >= 0 else len(fresh) - len(existing)
 
 
 def list_activities(

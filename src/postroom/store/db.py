@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.dml import Insert
 
@@ -110,19 +110,26 @@ def insert_ignoring_duplicates(
     The unique keys (one activity per message and record, one message per identity key) are
     what make replays harmless: a row already there is left as it is.
     """
-    if not isinstance(table, Table):
-        table = cast(Table, table.__table__)  # Core, not the slower ORM bulk path
     bind = (
         engine_or_session.get_bind()
         if isinstance(engine_or_session, Session)
         else engine_or_session
     )
-    name = bind.dialect.name
-    if name == "sqlite":
+    return insert_ignoring_for(bind.dialect, table_of(table))
+
+
+def table_of(table: Table | type[DeclarativeBase]) -> Table:
+    """The Core table of a model (Core statements skip the ORM's per-statement machinery)."""
+    return table if isinstance(table, Table) else cast(Table, table.__table__)
+
+
+def insert_ignoring_for(dialect: Dialect, table: Table) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` for ``dialect``."""
+    if dialect.name == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
-    if name == "postgresql":
+    if dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
-    raise ConfigError(f"unsupported database {name!r}")
+    raise ConfigError(f"unsupported database {dialect.name!r}")
 
 
 def chunked(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:

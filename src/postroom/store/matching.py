@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from postroom.domain.matching import MatchPolicy
 from postroom.errors import NotFound
-from postroom.store.db import chunked
+from postroom.store.bulk import dialect_of, in_parameter, list_parameter
+from postroom.store.db import table_of
 from postroom.store.models import (
     AccountAddress,
     InternalDomain,
@@ -68,12 +70,22 @@ def find_people_by_addresses(
 ) -> dict[str, list[int]]:
     """``{address key: [person id, ...]}`` for the keys that are on some record."""
     directory: dict[str, list[int]] = {}
-    for chunk in chunked(sorted(set(address_keys))):
-        rows = session.execute(
-            select(PersonEmail.address_key, PersonEmail.person_id).where(
-                PersonEmail.address_key.in_(chunk)
-            )
-        )
-        for key, person_id in rows:
-            directory.setdefault(key, []).append(person_id)
+    wanted = set(address_keys)
+    if not wanted:
+        return directory
+    rows = session.execute(
+        _people_by_address(dialect_of(session)), {"keys": list_parameter(session, wanted)}
+    )
+    for key, person_id in rows:
+        directory.setdefault(key, []).append(person_id)
     return directory
+
+
+@functools.cache
+def _people_by_address(dialect: str) -> Select[str, int]:
+    table = table_of(PersonEmail).c
+    return (
+        select(table.address_key, table.person_id)
+        .where(in_parameter(dialect, table.address_key, "keys"))
+        .order_by(table.id)
+    )

@@ -7,16 +7,18 @@ stored under one of its identity keys is found, never inserted twice
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from postroom.domain.matching import Direction, Participant
 from postroom.mail.types import MessageKind
-from postroom.store.db import chunked, insert_ignoring_duplicates
+from postroom.store.bulk import dialect_of, in_parameter, insert_rows, list_parameter
+from postroom.store.db import chunked, table_of
 from postroom.store.models import (
     MailMessage,
     MessageKey,
@@ -53,15 +55,31 @@ class NewMessage:
 
 def find_message_ids(*, session: Session, account_id: int, keys: Iterable[str]) -> dict[str, int]:
     """``{key: message id}`` for the keys already known in this account."""
-    found: dict[str, int] = {}
-    for chunk in chunked(list(set(keys))):
-        rows = session.execute(
-            select(MessageKey.key, MessageKey.message_id).where(
-                MessageKey.account_id == account_id, MessageKey.key.in_(chunk)
-            )
-        )
-        found.update(dict(rows.all()))
-    return found
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        _ids_by_key(dialect_of(session)),
+        {"account_id": account_id, "keys": list_parameter(session, wanted)},
+    )
+    return dict(rows.all())
+
+
+@functools.cache
+def _ids_by_key(dialect: str) -> Select[str, int]:
+    table = table_of(MessageKey).c
+    return select(table.key, table.message_id).where(
+        table.account_id == bindparam("account_id"), in_parameter(dialect, table.key, "keys")
+    )
+
+
+@functools.cache
+def _ids_by_identity_key(dialect: str) -> Select[str, int]:
+    table = table_of(MailMessage).c
+    return select(table.identity_key, table.id).where(
+        table.account_id == bindparam("account_id"),
+        in_parameter(dialect, table.identity_key, "keys"),
+    )
 
 
 def store_messages(
@@ -76,71 +94,87 @@ def store_messages(
     ids: dict[str, int] = {}
     fresh: dict[str, NewMessage] = {}
     for m in messages:
-        existing = next((known[k] for k in m.keys if k in known), None)
+        existing = next((known[k] for k in m.keys if k in known), None) if known else None
         if existing is not None:
-            ids[m.identity_key] = existing
-        elif m.identity_key not in fresh:
-            fresh[m.identity_key] = m
+            ids[m.keys[0]] = existing
+        elif m.keys[0] not in fresh:
+            fresh[m.keys[0]] = m
     if fresh:
-        session.execute(
-            insert_ignoring_duplicates(session, MailMessage),
+        insert_rows(
+            session,
+            MailMessage,
+            _MESSAGE_COLUMNS,
             [_message_row(account_id, m) for m in fresh.values()],
         )
-        for chunk in chunked(list(fresh)):
-            rows = session.execute(
-                select(MailMessage.identity_key, MailMessage.id).where(
-                    MailMessage.account_id == account_id, MailMessage.identity_key.in_(chunk)
-                )
-            )
-            ids.update(dict(rows.all()))
-        participant_rows = [
-            {
-                "message_id": ids[m.identity_key],
-                "role": p.role,
-                "address_key": p.address_key,
-                "display_name": p.name[:300],
-            }
-            for m in fresh.values()
-            for p in m.participants
-        ]
-        if participant_rows:
-            session.execute(
-                insert_ignoring_duplicates(session, MessageParticipant),
-                participant_rows,
-            )
-    key_rows = [
-        {"account_id": account_id, "key": key, "message_id": ids[m.identity_key]}
-        for m in messages
-        for key in m.keys
-        if key not in known
-    ]
-    if key_rows:
-        session.execute(
-            insert_ignoring_duplicates(session, MessageKey),
-            key_rows,
+        rows = session.execute(
+            _ids_by_identity_key(dialect_of(session)),
+            {"account_id": account_id, "keys": list_parameter(session, fresh)},
         )
+        ids.update(rows.all())
+        insert_rows(
+            session,
+            MessageParticipant,
+            ("message_id", "role", "address_key", "display_name"),
+            [
+                (message_id, p.role, p.address_key, p.name[:300])
+                for key, m in fresh.items()
+                for message_id in (ids[key],)
+                for p in m.participants
+            ],
+        )
+    insert_rows(
+        session,
+        MessageKey,
+        ("account_id", "key", "message_id"),
+        [
+            (account_id, key, message_id)
+            for m in messages
+            for message_id in (ids[m.keys[0]],)
+            for key in m.keys
+            if key not in known
+        ],
+    )
     return ids, set(fresh)
 
 
-def _message_row(account_id: int, m: NewMessage) -> dict[str, object]:
-    return {
-        "account_id": account_id,
-        "identity_key": m.identity_key,
-        "fingerprint": m.fingerprint,
-        "emailid": m.emailid,
-        "gm_msgid": m.gm_msgid,
-        "message_id_header": (m.message_id_header or None) and m.message_id_header[:998],
-        "in_reply_to": (m.in_reply_to or None) and m.in_reply_to[:998],
-        "subject": m.subject,
-        "date_at": m.date_at,
-        "internaldate": m.internaldate,
-        "size": m.size,
-        "direction": m.direction,
-        "kind": m.kind,
-        "kind_reason": m.kind_reason,
-        "source_path": m.source_path,
-        "created_at": utcnow(),
-    }
+_MESSAGE_COLUMNS = (
+    "account_id",
+    "identity_key",
+    "fingerprint",
+    "emailid",
+    "gm_msgid",
+    "message_id_header",
+    "in_reply_to",
+    "subject",
+    "date_at",
+    "internaldate",
+    "size",
+    "direction",
+    "kind",
+    "kind_reason",
+    "source_path",
+)
+"""The columns ``_message_row`` gives, in its order (``created_at`` is the default)."""
+
+
+def _message_row(account_id: int, m: NewMessage) -> tuple[object, ...]:
+    return (
+        account_id,
+        m.keys[0],
+        m.fingerprint,
+        m.emailid,
+        m.gm_msgid,
+        (m.message_id_header or None) and m.message_id_header[:998],
+        (m.in_reply_to or None) and m.in_reply_to[:998],
+        m.subject,
+        m.date_at,
+        m.internaldate,
+        m.size,
+        m.direction,
+        m.kind,
+        m.kind_reason,
+        m.source_path,
+    )
 
 
 def list_messages_with_addresses(

@@ -13,16 +13,18 @@ Invariants (sync-design.md section 2):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import Update, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from postroom.errors import NotFound
-from postroom.store.db import chunked, insert_ignoring_duplicates
+from postroom.store.bulk import dialect_of, in_parameter, insert_rows, list_parameter
+from postroom.store.db import chunked, table_of
 from postroom.store.models import (
     Activity,
     FolderState,
@@ -152,43 +154,69 @@ def add_locations(
     """Record ``(uid, message_id, modseq, flags)`` locations; a known one is linked again."""
     if not rows:
         return
-    session.execute(
-        insert_ignoring_duplicates(session, MessageLocation),
-        [
-            {
-                "folder_id": folder_id,
-                "uidvalidity": uidvalidity,
-                "uid": uid,
-                "message_id": message_id,
-                "modseq": modseq,
-                "flags": list(flags),
-                "unlinked_at": None,
-            }
-            for uid, message_id, modseq, flags in rows
-        ],
-    )
-    for chunk in chunked([r[0] for r in rows]):
+    flag_lists: dict[tuple[str, ...], list[str]] = {}  # one list (and JSON) per flag set
+    values = []
+    for uid, message_id, modseq, flags in rows:
+        key = tuple(flags)
+        flag_list = flag_lists.get(key)
+        if flag_list is None:
+            flag_list = flag_lists[key] = list(key)
+        values.append((folder_id, uidvalidity, uid, message_id, modseq, flag_list, None))
+    inserted = insert_rows(session, MessageLocation, _LOCATION_COLUMNS, values)
+    if inserted != len(rows):  # some were there already: those may have been unlinked
         session.execute(
-            update(MessageLocation)
-            .where(
-                MessageLocation.folder_id == folder_id,
-                MessageLocation.uidvalidity == uidvalidity,
-                MessageLocation.uid.in_(chunk),
-                MessageLocation.unlinked_at.is_not(None),
-            )
-            .values(unlinked_at=None)
+            _relink(dialect_of(session)),
+            {
+                "in_folder": folder_id,
+                "in_uidvalidity": uidvalidity,
+                "uids": list_parameter(session, {r[0] for r in rows}),
+            },
         )
     revive_messages(session=session, message_ids=[r[1] for r in rows])
 
 
+@functools.cache
+def _relink(dialect: str) -> Update:
+    table = table_of(MessageLocation).c
+    return (
+        update(table_of(MessageLocation))
+        .where(
+            table.folder_id == bindparam("in_folder"),  # not a column's name: UPDATE's
+            table.uidvalidity == bindparam("in_uidvalidity"),
+            in_parameter(dialect, table.uid, "uids"),
+            table.unlinked_at.is_not(None),
+        )
+        .values(unlinked_at=None)
+    )
+
+
+_LOCATION_COLUMNS = (
+    "folder_id",
+    "uidvalidity",
+    "uid",
+    "message_id",
+    "modseq",
+    "flags",
+    "unlinked_at",
+)
+
+
 def revive_messages(*, session: Session, message_ids: Sequence[int]) -> None:
     """Messages seen on the server again are no longer 'deleted on the server'."""
-    for chunk in chunked(list(set(message_ids))):
+    if message_ids:
         session.execute(
-            update(MailMessage)
-            .where(MailMessage.id.in_(chunk), MailMessage.deleted_on_server_at.is_not(None))
-            .values(deleted_on_server_at=None)
+            _revive(dialect_of(session)), {"ids": list_parameter(session, set(message_ids))}
         )
+
+
+@functools.cache
+def _revive(dialect: str) -> Update:
+    table = table_of(MailMessage).c
+    return (
+        update(table_of(MailMessage))
+        .where(in_parameter(dialect, table.id, "ids"), table.deleted_on_server_at.is_not(None))
+        .values(deleted_on_server_at=None)
+    )
 
 
 def unlink_uid_ranges(
