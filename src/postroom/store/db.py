@@ -5,6 +5,8 @@ Invariants:
 * Sessions are short: one unit of work (a batch of messages, one import) per transaction.
 * SQLite runs in WAL mode with foreign keys on; every transaction is ``BEGIN IMMEDIATE``, so
   concurrent units of work (two folders committing at once) wait their turn, never fail.
+  Read-only units of work (``reading``) are plain deferred transactions instead: a snapshot
+  that neither waits for a writer nor holds one up.
 * The schema is made only by Alembic migrations (``upgrade``), never by ``create_all``.
 """
 
@@ -58,12 +60,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "postroom_read_only"
+"""Connection execution option: this transaction only reads (see ``reading``)."""
+
+
 def _sqlite_begin(connection: Connection) -> None:
     # IMMEDIATE: a deferred transaction that reads first and writes later fails at once with
     # "database is locked" when another connection wrote in between (its WAL snapshot is stale;
     # the busy timeout does not apply). IMMEDIATE takes the write lock up front, waiting up to
-    # the busy timeout for it, so concurrent units of work queue instead of failing.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # the busy timeout for it, so concurrent units of work queue instead of failing. A
+    # read-only one needs no lock: deferred, it reads a WAL snapshot alongside any writer.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -74,6 +84,16 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commits on success, rolls back on any exception."""
     with factory.begin() as session:
+        yield session
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A unit of work that only reads. On SQLite it neither waits for a writer (a commit of
+    another folder) nor makes one wait. Writing in it is a mistake: on SQLite it may fail
+    with "database is locked" instead of waiting its turn."""
+    with factory() as session:
+        session.connection(execution_options={READ_ONLY: True})
         yield session
 
 

@@ -44,6 +44,7 @@ from postroom.pipeline import (
 from postroom.store import activities as activity_store
 from postroom.store import messages as message_store
 from postroom.store import sync_state
+from postroom.store.db import reading
 from postroom.store.models import FolderState, utcnow
 from postroom.sync.database import run_db
 from postroom.sync.plan import (
@@ -544,12 +545,12 @@ class FolderSyncer:
         return await run_db(function, *args)
 
     def _load_checkpoint(self) -> sync_state.Checkpoint:
-        with self.sessions() as session:
+        with reading(self.sessions) as session:
             folder = sync_state.get_folder_or_raise(session=session, folder_id=self.folder_id)
             return sync_state.Checkpoint.of(folder)
 
     def _context(self) -> IngestContext:
-        with self.sessions() as session:
+        with reading(self.sessions) as session:
             return load_context(session=session, account_id=self.account_id)
 
     def _start(self, opening: FolderOpening, start: dict[str, Any], uidvalidity: int) -> None:
@@ -573,7 +574,7 @@ class FolderSyncer:
             )
 
     def _quarantined(self, uidvalidity: int, uids: Sequence[int]) -> tuple[set[int], set[int]]:
-        with self.sessions() as session:
+        with reading(self.sessions) as session:
             return sync_state.list_quarantined_uids(
                 session=session, folder_id=self.folder_id, uidvalidity=uidvalidity, uids=uids
             )
@@ -600,7 +601,7 @@ class FolderSyncer:
             )
 
     def _pending(self, uidvalidity: int) -> dict[int, list[int]]:
-        with self.sessions() as session:
+        with reading(self.sessions) as session:
             return activity_store.list_pending_in_folder(
                 session=session,
                 folder_id=self.folder_id,
@@ -619,13 +620,13 @@ class FolderSyncer:
             return len(texts)
 
     def _count_linked(self, uidvalidity: int) -> int:
-        with self.sessions() as session:
+        with reading(self.sessions) as session:
             return sync_state.count_linked(
                 session=session, folder_id=self.folder_id, uidvalidity=uidvalidity
             )
 
     def _linked_uids(self, uidvalidity: int) -> list[int]:
-        with self.sessions() as session:
+        with reading(self.sessions) as session:
             return sync_state.list_linked_uids(
                 session=session, folder_id=self.folder_id, uidvalidity=uidvalidity
             )
@@ -633,7 +634,7 @@ class FolderSyncer:
     def _prepare(
         self, context: IngestContext, facts: Sequence[MessageFacts]
     ) -> tuple[list[PreparedMessage], set[str]]:
-        with self.sessions() as session:
+        with reading(self.sessions) as session:
             prepared = prepare_batch(session=session, context=context, facts=facts)
             keys = [p.message.identity_key for p in prepared]
             known = message_store.find_message_ids(

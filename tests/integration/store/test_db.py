@@ -7,6 +7,7 @@ import time
 
 from sqlalchemy import func, select
 
+from postroom.store.db import reading
 from postroom.store.models import InternalDomain
 
 
@@ -34,3 +35,31 @@ def test_two_units_of_work_that_read_then_write_at_once_both_commit(session_fact
     assert errors == []
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(InternalDomain)) == 2
+
+
+def test_a_reading_unit_of_work_neither_waits_for_a_writer_nor_sees_its_rows(session_factory):
+    """Matching a batch (a read) goes on while another batch commits (a write in progress)."""
+    writing = threading.Event()
+    done = threading.Event()
+
+    def writer() -> None:
+        with session_factory.begin() as session:
+            session.add(InternalDomain(domain="late.example"))
+            session.flush()
+            writing.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert writing.wait(10)
+        started = time.monotonic()
+        with reading(session_factory) as session:
+            seen = session.scalar(select(func.count()).select_from(InternalDomain))
+        assert time.monotonic() - started < 1.0  # not the 30 s busy timeout
+        assert seen == 0
+    finally:
+        done.set()
+        thread.join(30)
+    with reading(session_factory) as session:
+        assert session.scalar(select(func.count()).select_from(InternalDomain)) == 1
