@@ -9,7 +9,8 @@ database commit of the previous one.
 worker when the batch is big (``size >= MIN_POOLED``) and the pool is up, and in the calling
 process otherwise, so that small batches (new mail, seconds after it arrives) pay no
 inter-process round trip. The first big batch starts the pool (``start``) and is read
-in-process while the workers start, so nothing waits for them.
+in-process while the workers start, so nothing waits for them. Workers stop after
+``IDLE_SECONDS`` without work and start again when a big batch comes.
 
 Invariants:
 
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 
 MIN_POOLED = 50
 """Batches of fewer messages are read in-process."""
+IDLE_SECONDS = 120.0
+"""Workers stop after this long without a big read (a first sync is over): a worker that
+runs around the clock keeps no idle processes."""
 _PR_SET_PDEATHSIG = 1
 
 _P = ParamSpec("_P")
@@ -56,10 +60,13 @@ def default_workers() -> int:
 class ReadingPool:
     """A lazily started pool of worker processes; see the module docstring."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, idle_seconds: float = IDLE_SECONDS) -> None:
         self.workers = default_workers() if workers is None else workers
+        self.idle_seconds = idle_seconds
         self._executor: ProcessPoolExecutor | None = None
         self._ready: Future[int] | None = None
+        self._busy = 0
+        self._idle_timer: asyncio.TimerHandle | None = None
 
     @property
     def started(self) -> bool:
@@ -99,6 +106,7 @@ class ReadingPool:
         self.start()
         if self._ready is None or not self._ready.done() or self._executor is None:
             return function(*args, **kwargs)  # the workers are still starting
+        self._busy += 1
         try:
             future = self._executor.submit(function, *args, **kwargs)
             return await asyncio.wrap_future(future)
@@ -107,9 +115,29 @@ class ReadingPool:
             self.shutdown()
             self.workers = 0
             return function(*args, **kwargs)
+        finally:
+            self._busy -= 1
+            self._stop_when_idle()
+
+    def _stop_when_idle(self) -> None:
+        """(Re)arm the timer that stops the workers after ``idle_seconds`` without a read."""
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        self._idle_timer = asyncio.get_running_loop().call_later(
+            self.idle_seconds, self._stop_if_idle
+        )
+
+    def _stop_if_idle(self) -> None:
+        self._idle_timer = None
+        if self._busy == 0:
+            self.shutdown()
 
     def shutdown(self) -> None:
-        """Stop the workers (they also die with this process)."""
+        """Stop the workers (they also die with this process); a later big read starts
+        them again."""
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         executor, self._executor, self._ready = self._executor, None, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)

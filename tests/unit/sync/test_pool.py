@@ -91,3 +91,21 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def test_idle_workers_stop_and_start_again_for_the_next_big_batch():
+    pool = ReadingPool(workers=1, idle_seconds=0.1)
+    try:
+        assert pool.wait_ready(60)
+
+        async def read_then_idle() -> int:
+            pid = await pool.read(MIN_POOLED, os.getpid)
+            await asyncio.sleep(0.5)
+            return pid
+
+        assert asyncio.run(read_then_idle()) != os.getpid()
+        assert not pool.started  # stopped after 0.1 s without work
+        assert pool.wait_ready(60)
+        assert asyncio.run(pool.read(MIN_POOLED, os.getpid)) != os.getpid()
+    finally:
+        pool.shutdown()
