@@ -82,6 +82,7 @@ from postroom.imap.responses import (
     Vanished,
     fetch_item,
     is_folder_missing,
+    merge_ranges,
     parse_sequence_set,
     parse_tagged,
     parse_untagged,
@@ -623,6 +624,15 @@ class ImapClient:
         """UIDs matching ``criteria`` (search-key text, e.g. ``"UID 1:500 SINCE 1-Jan-2026"``),
         ascending. Uses ``UID SEARCH RETURN (ALL)`` (ESEARCH: compact ranges, expanded here)
         when advertised, else the classic ``UID SEARCH``."""
+        return [
+            uid
+            for low, high in await self.uid_search_ranges(criteria)
+            for uid in range(low, high + 1)
+        ]
+
+    async def uid_search_ranges(self, criteria: str) -> list[tuple[int, int]]:
+        """``uid_search`` as ascending, disjoint (low, high) ranges: a whole folder's UIDs in
+        a few tuples (ESEARCH sends them so), not a list of every number."""
         esearch = self.has("ESEARCH")
         command = commands.uid_search(criteria, esearch=esearch)
 
@@ -636,13 +646,13 @@ class ImapClient:
 
         completion, claimed, _ = await self._run(command, claims)
         self._check(command, completion)
-        uids: set[int] = set()
+        ranges: list[tuple[int, int]] = []
         for response in claimed:
             if isinstance(response, ESearchResult):
-                uids.update(response.uids())
+                ranges += response.all
             elif isinstance(response, SearchResult):
-                uids.update(response.ids)
-        return sorted(uids)
+                ranges += ((uid, uid) for uid in response.ids)
+        return merge_ranges(ranges)
 
     async def uid_fetch(
         self,

@@ -422,6 +422,22 @@ def parse_fetch(response: RawResponse) -> FetchItem:
         raise ProtocolError(f"cannot parse a FETCH response: {exc}") from exc
 
 
+def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Ranges made ascending and disjoint, touching ones joined.
+
+    >>> merge_ranges([(5, 5), (1, 3), (4, 4), (2, 2), (9, 12)])
+    [(1, 5), (9, 12)]
+    """
+    merged: list[tuple[int, int]] = []
+    for low, high in sorted(ranges):
+        if merged and low <= merged[-1][1] + 1:
+            if high > merged[-1][1]:
+                merged[-1] = (merged[-1][0], high)
+        else:
+            merged.append((low, high))
+    return merged
+
+
 def parse_fetches(responses: Iterable[RawResponse]) -> list[FetchItem]:
     """Raw FETCH responses (``ImapClient.uid_fetch_raw``) -> one FetchItem per UID, in the
     order of each UID's first response; a UID answered twice (an unsolicited FLAGS in the

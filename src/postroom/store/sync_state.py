@@ -14,6 +14,7 @@ Invariants (sync-design.md section 2):
 from __future__ import annotations
 
 import functools
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -254,19 +255,21 @@ def unlink_other_uidvalidities(*, session: Session, folder_id: int, uidvalidity:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def list_linked_uids(*, session: Session, folder_id: int, uidvalidity: int) -> list[int]:
-    """The UIDs believed present on the server, ascending."""
-    return list(
-        session.scalars(
-            select(MessageLocation.uid)
-            .where(
-                MessageLocation.folder_id == folder_id,
-                MessageLocation.uidvalidity == uidvalidity,
-                MessageLocation.unlinked_at.is_(None),
-            )
-            .order_by(MessageLocation.uid)
+def list_linked_uids(*, session: Session, folder_id: int, uidvalidity: int) -> array[int]:
+    """The UIDs believed present on the server, ascending, as 32-bit numbers (RFC 9051 UIDs
+    are): 400 KB for a 100,000-message folder, streamed from the database, not 4 MB of
+    Python ints."""
+    rows = session.scalars(
+        select(MessageLocation.uid)
+        .where(
+            MessageLocation.folder_id == folder_id,
+            MessageLocation.uidvalidity == uidvalidity,
+            MessageLocation.unlinked_at.is_(None),
         )
+        .order_by(MessageLocation.uid)
+        .execution_options(yield_per=5000)
     )
+    return array("I", rows)
 
 
 def count_linked(*, session: Session, folder_id: int, uidvalidity: int) -> int:
@@ -434,22 +437,21 @@ def mark_suspects(
 
 
 def list_quarantined_uids(
-    *, session: Session, folder_id: int, uidvalidity: int, uids: Sequence[int]
+    *, session: Session, folder_id: int, uidvalidity: int
 ) -> tuple[set[int], set[int]]:
-    """``(suspects, confirmed)`` among ``uids``."""
+    """``(suspects, confirmed)``: the folder's quarantined UIDs (usually none, always few)."""
     suspects: set[int] = set()
     confirmed: set[int] = set()
-    for chunk in chunked(list(uids)):
-        rows = session.execute(
-            select(Quarantine.uid, Quarantine.is_suspect).where(
-                Quarantine.folder_id == folder_id,
-                Quarantine.uidvalidity == uidvalidity,
-                Quarantine.uid.in_(chunk),
-            )
+    rows = session.execute(
+        select(Quarantine.uid, Quarantine.is_suspect).where(
+            Quarantine.folder_id == folder_id,
+            Quarantine.uidvalidity == uidvalidity,
+            Quarantine.uid.is_not(None),
         )
-        for uid, is_suspect in rows:
-            if uid is not None:
-                (suspects if is_suspect else confirmed).add(uid)
+    )
+    for uid, is_suspect in rows:
+        if uid is not None:
+            (suspects if is_suspect else confirmed).add(uid)
     return suspects, confirmed
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -53,6 +54,7 @@ from postroom.sync.plan import (
     FolderPosition,
     ServerView,
     find_missing,
+    find_untaken,
     needs_expunge_check,
     plan_batches,
     plan_folder,
@@ -281,10 +283,11 @@ class FolderSyncer:
         """The safety net (sync-design.md 4.4), once a day and after every first sync or reset:
         every UID on the server below the live edge is linked or quarantined. A message that was
         never taken (a silent miss) is taken now; no modseq or count would ever show it."""
-        on_server = await self.client.uid_search(f"UID 1:{max(edge - 1, 1)}")
-        linked = set(await self._db(self._linked_uids, uidvalidity))
-        _, confirmed = await self._db(self._quarantined, uidvalidity, on_server)
-        missed = [u for u in on_server if u < edge and u not in linked and u not in confirmed]
+        on_server = await self.client.uid_search_ranges(f"UID 1:{max(edge - 1, 1)}")
+        on_server = [(low, min(high, edge - 1)) for low, high in on_server if low < edge]
+        linked = await self._db(self._linked_uids, uidvalidity)
+        _, confirmed = await self._db(self._quarantined, uidvalidity)
+        missed = find_untaken(on_server, linked, confirmed)
         if missed:
             log.warning(
                 "%s: %d messages were missed; taking them now", self._folder_name, len(missed)
@@ -297,12 +300,12 @@ class FolderSyncer:
                 context,
                 report,
             )
-        gone = find_missing(sorted(linked), on_server)
+        gone = find_missing(linked, on_server)
         if gone:
             report.unlinked += await self._db(self._unlink, uidvalidity, gone)
 
     async def _find_expunged(self, uidvalidity: int, edge: int) -> int:
-        on_server = await self.client.uid_search(f"UID 1:{max(edge - 1, 1)}")
+        on_server = await self.client.uid_search_ranges(f"UID 1:{max(edge - 1, 1)}")
         linked = await self._db(self._linked_uids, uidvalidity)
         missing = find_missing(linked, on_server)
         if not missing:
@@ -327,7 +330,7 @@ class FolderSyncer:
         if not batches:
             return
         # the quarantine of these messages, read once (usually empty), not once per batch
-        held = await self._db(self._quarantined, uidvalidity, [u for b in batches for u in b])
+        held = await self._db(self._quarantined, uidvalidity)
         pending: asyncio.Task[None] | None = None
         ahead: asyncio.Task[_Read] | None = None
         try:
@@ -573,10 +576,10 @@ class FolderSyncer:
                 session=session, folder_id=self.folder_id, uidvalidity=uidvalidity, ranges=ranges
             )
 
-    def _quarantined(self, uidvalidity: int, uids: Sequence[int]) -> tuple[set[int], set[int]]:
+    def _quarantined(self, uidvalidity: int) -> tuple[set[int], set[int]]:
         with reading(self.sessions) as session:
             return sync_state.list_quarantined_uids(
-                session=session, folder_id=self.folder_id, uidvalidity=uidvalidity, uids=uids
+                session=session, folder_id=self.folder_id, uidvalidity=uidvalidity
             )
 
     def _mark_suspects(self, uidvalidity: int, uids: Sequence[int], error: str) -> None:
@@ -625,7 +628,7 @@ class FolderSyncer:
                 session=session, folder_id=self.folder_id, uidvalidity=uidvalidity
             )
 
-    def _linked_uids(self, uidvalidity: int) -> list[int]:
+    def _linked_uids(self, uidvalidity: int) -> array[int]:
         with reading(self.sessions) as session:
             return sync_state.list_linked_uids(
                 session=session, folder_id=self.folder_id, uidvalidity=uidvalidity

@@ -9,7 +9,7 @@ walking ``backfill_low`` down in bounded batches, each committed with its cursor
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 
 MAX_UID = 4_294_967_295
@@ -101,11 +101,42 @@ def needs_expunge_check(*, exists: int, linked: int, used_qresync: bool) -> bool
     return not used_qresync and exists != linked
 
 
-def find_missing(linked: Sequence[int], on_server: Sequence[int]) -> list[tuple[int, int]]:
-    """The linked UIDs the server no longer has, as (low, high) ranges of consecutive UIDs."""
-    present = set(on_server)
-    gone = [uid for uid in linked if uid not in present]
+def find_missing(
+    linked: Iterable[int], on_server: Sequence[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """The linked UIDs (ascending) the server no longer has (``on_server``: ascending,
+    disjoint ranges), as (low, high) ranges of consecutive UIDs. One merge walk: no set of
+    every UID, so a 100,000-message folder costs no more memory than a small one."""
+    gone: list[int] = []
+    ranges = iter(on_server)
+    current = next(ranges, None)
+    for uid in linked:
+        while current is not None and current[1] < uid:
+            current = next(ranges, None)
+        if current is None or uid < current[0]:
+            gone.append(uid)
     return compress_ranges(gone)
+
+
+def find_untaken(
+    on_server: Sequence[tuple[int, int]], linked: Sequence[int], skip: Container[int]
+) -> list[int]:
+    """The UIDs the server has (ascending, disjoint ranges) that are neither linked (an
+    ascending sequence) nor in ``skip`` (quarantined for good): messages a sync missed."""
+    missed: list[int] = []
+    position = 0
+    for low, high in on_server:
+        uid = low
+        while uid <= high:
+            while position < len(linked) and linked[position] < uid:
+                position += 1
+            if position < len(linked) and linked[position] == uid:
+                uid += 1  # taken
+                continue
+            stop = linked[position] - 1 if position < len(linked) else high
+            missed += (u for u in range(uid, min(stop, high) + 1) if u not in skip)
+            uid = min(stop, high) + 1
+    return missed
 
 
 def compress_ranges(uids: Sequence[int]) -> list[tuple[int, int]]:

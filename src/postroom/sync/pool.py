@@ -50,11 +50,11 @@ _T = TypeVar("_T")
 
 
 def default_workers() -> int:
-    """One worker per core, at most 4; none on a one-core machine. The sync process itself
-    mostly waits (on the server, on the database, whose work is in C), so on two cores two
-    workers beat one (measured: benchmarks/first_sync.py)."""
-    cores = os.cpu_count() or 1
-    return 0 if cores < 2 else min(4, cores)
+    """Two workers, none on a one-core machine. The sync process itself mostly waits (on the
+    server, on the database, whose work is in C), so on two cores two workers beat one by
+    about 10% (benchmarks/first_sync.py). Each worker holds about 45 MB, so there are no more
+    than two: the whole sync stays under 200 MB."""
+    return 0 if (os.cpu_count() or 1) < 2 else 2
 
 
 class ReadingPool:

@@ -1,9 +1,13 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from postroom.sync.plan import (
     FolderOpening,
     FolderPosition,
     ServerView,
     compress_ranges,
     find_missing,
+    find_untaken,
     needs_expunge_check,
     plan_batches,
     plan_folder,
@@ -53,5 +57,33 @@ def test_batches_go_newest_first_for_history_and_oldest_first_for_new_mail():
 def test_expunges_are_found_as_ranges():
     assert needs_expunge_check(exists=9, linked=10, used_qresync=False)
     assert not needs_expunge_check(exists=9, linked=10, used_qresync=True)
-    assert find_missing([1, 2, 3, 4, 7, 8, 10], [1, 4, 8]) == [(2, 3), (7, 7), (10, 10)]
+    assert find_missing([1, 2, 3, 4, 7, 8, 10], [(1, 1), (4, 4), (8, 8)]) == [
+        (2, 3),
+        (7, 7),
+        (10, 10),
+    ]
+    assert find_missing([1, 2, 3], [(1, 100_000)]) == []
+    assert find_missing([5, 6], []) == [(5, 6)]
     assert compress_ranges([]) == []
+
+
+def test_messages_a_sync_missed_are_found_without_listing_every_uid():
+    linked = [1, 2, 3, 6, 7, 10]
+    assert find_untaken([(1, 10)], linked, skip=set()) == [4, 5, 8, 9]
+    assert find_untaken([(1, 10)], linked, skip={8}) == [4, 5, 9]
+    assert find_untaken([(1, 3), (6, 7), (10, 10)], linked, skip=set()) == []
+    assert find_untaken([(11, 12)], linked, skip=set()) == [11, 12]
+    assert find_untaken([(1, 4)], [], skip={2}) == [1, 3, 4]
+    assert find_untaken([], linked, skip=set()) == []
+
+
+@settings(max_examples=300)
+@given(
+    st.sets(st.integers(1, 60)),
+    st.sets(st.integers(1, 60)),
+    st.sets(st.integers(1, 60)),
+)
+def test_the_range_walks_agree_with_plain_set_arithmetic(server, linked, skip):
+    ranges = compress_ranges(sorted(server))
+    assert find_untaken(ranges, sorted(linked), skip) == sorted(server - linked - skip)
+    assert find_missing(sorted(linked), ranges) == compress_ranges(sorted(linked - server))
