@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from array import array
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -71,6 +72,9 @@ HEADER_FIELDS = (
 HEADER_ITEM = f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
 FULL_CHECK_EVERY = timedelta(hours=24)
 """How often every UID on the server is compared with what is linked (the safety net)."""
+IN_FLIGHT = 3
+"""Batches gathered at once: the steps of one wait on the server, a worker or the database,
+and the others use that time."""
 PENDING_PER_CYCLE = 200
 """Texts of after-the-fact activities fetched per cycle: a big backlog drains over cycles."""
 
@@ -95,7 +99,7 @@ class FolderReport:
 
 @dataclass(slots=True)
 class _Read:
-    """A batch's header fetch, done ahead of its turn (see ``_process_batches``)."""
+    """A batch gathered ahead of its turn (see ``_process_batches``)."""
 
     uids: list[int]
     suspects: set[int]
@@ -103,6 +107,8 @@ class _Read:
     normal: list[int]
     """The rest, minus those quarantined for good."""
     heads: Heads | None = None
+    batch: _Batch | None = None
+    """The batch completed (records matched, texts fetched)."""
     error: ImapError | None = None
 
 
@@ -117,6 +123,12 @@ class _Batch:
     bodies: dict[int, Body] = field(default_factory=dict)
     cleared: list[int] = field(default_factory=list)
     """Suspect UIDs that were fetched alone without trouble."""
+
+
+def _tasks(
+    flight: deque[tuple[Sequence[int], asyncio.Task[_Read]]], pending: asyncio.Task[None] | None
+) -> list[asyncio.Future[Any]]:
+    return [task for _, task in flight] + ([pending] if pending is not None else [])
 
 
 def _merge(uids: Sequence[int], parts: Sequence[_Batch]) -> _Batch:
@@ -323,25 +335,32 @@ class FolderSyncer:
         context: IngestContext,
         report: FolderReport,
     ) -> None:
-        """Each batch in three overlapping steps: its headers are fetched and read (in a
-        worker process when big) while the batch before it is completed (records matched,
-        texts fetched), and that one is completed while the one before it commits, with
-        ``cursor_of(batch)``, in a database thread. Commits stay in order, one in flight."""
+        """Up to ``IN_FLIGHT`` batches are gathered at once (headers fetched and read, in a
+        worker process when big; records matched; texts fetched), their IMAP commands taking
+        turns on the connection. Each is then settled and committed, with
+        ``cursor_of(batch)``, in order, one commit in flight on a database thread: the cursor
+        only ever moves past what is committed."""
         if not batches:
             return
-        # the quarantine of these messages, read once (usually empty), not once per batch
+        # the folder's quarantine, read once (usually empty), not once per batch
         held = await self._db(self._quarantined, uidvalidity)
+        waiting = iter(batches)
+        flight: deque[tuple[Sequence[int], asyncio.Task[_Read]]] = deque()
         pending: asyncio.Task[None] | None = None
-        ahead: asyncio.Task[_Read] | None = None
+
+        def launch() -> None:
+            batch = next(waiting, None)
+            if batch is not None:
+                flight.append((batch, asyncio.create_task(self._gather(batch, held, context))))
+
         try:
-            for index, batch in enumerate(batches):
-                if ahead is None:
-                    ahead = asyncio.create_task(self._read(batch, held))
-                read = await ahead
-                ahead = None
-                if index + 1 < len(batches):
-                    ahead = asyncio.create_task(self._read(batches[index + 1], held))
-                work = await self._finish(read, uidvalidity, context)
+            for _ in range(IN_FLIGHT):
+                launch()
+            while flight:
+                batch, task = flight.popleft()
+                read = await task
+                launch()
+                work = await self._settle(read, uidvalidity, context)
                 if pending is not None:
                     await pending
                 pending = asyncio.create_task(
@@ -351,19 +370,32 @@ class FolderSyncer:
                 await pending
                 pending = None
         except asyncio.CancelledError:
-            for task in (ahead, pending):
-                if task is not None:
-                    task.cancel()
+            for left in _tasks(flight, pending):
+                left.cancel()
             raise
         finally:
-            # on an error, let the fetch ahead end (the connection stays in step) and drop it
-            for task in (ahead, pending):
-                if task is not None and not task.cancelled():
-                    await asyncio.gather(task, return_exceptions=True)
+            # on an error, let the batches in flight end (the connection stays in step) and
+            # drop them: their messages are taken again next time
+            for left in _tasks(flight, pending):
+                if not left.cancelled():
+                    await asyncio.gather(left, return_exceptions=True)
+
+    async def _gather(
+        self, uids: Sequence[int], held: tuple[set[int], set[int]], context: IngestContext
+    ) -> _Read:
+        """Fetch, read and complete a batch; an IMAP error is kept for ``_settle``, which
+        handles it in the batch's turn."""
+        read = await self._read(uids, held)
+        if read.heads is not None and read.error is None:
+            try:
+                read.batch = await self._complete(read.normal, read.heads, context)
+            except ImapError as exc:
+                read.error = exc
+        return read
 
     async def _read(self, uids: Sequence[int], held: tuple[set[int], set[int]]) -> _Read:
         """Fetch and read the headers of a batch, except its quarantined messages
-        (``held``: the suspects and the confirmed). An IMAP error is kept for ``_finish`` to
+        (``held``: the suspects and the confirmed). An IMAP error is kept for ``_settle`` to
         handle in the batch's turn."""
         suspects = {u for u in uids if u in held[0]}
         normal = [u for u in uids if u not in held[0] and u not in held[1]]
@@ -379,8 +411,9 @@ class FolderSyncer:
         raw = await self.client.uid_fetch_raw(list(uids), self._fetch_items())
         return await self.pool.read(len(uids), read_heads, raw, frozenset(uids))
 
-    async def _finish(self, read: _Read, uidvalidity: int, context: IngestContext) -> _Batch:
-        """Complete a batch, so that one unreadable message never blocks the folder.
+    async def _settle(self, read: _Read, uidvalidity: int, context: IngestContext) -> _Batch:
+        """A gathered batch, ready to commit, so that one unreadable message never blocks the
+        folder.
 
         Some servers drop the connection over one message they cannot read (Dovecot: "Internal
         error", then BYE). When a batch fails, its messages become suspects; next time each
@@ -389,17 +422,14 @@ class FolderSyncer:
         """
         suspects = set(read.suspects)
         parts: list[_Batch] = []
-        if read.normal:
-            try:
-                if read.error is not None:
-                    raise read.error
-                assert read.heads is not None
-                parts.append(await self._complete(read.normal, read.heads, context))
-            except ImapError as exc:
-                await self._db(self._mark_suspects, uidvalidity, read.normal, str(exc))
-                if exc.retryable:
-                    raise  # the connection is gone: suspects are fetched alone after reconnecting
-                suspects.update(read.normal)
+        if read.error is not None:
+            exc = read.error
+            await self._db(self._mark_suspects, uidvalidity, read.normal, str(exc))
+            if exc.retryable:
+                raise exc  # the connection is gone: suspects are fetched alone after reconnecting
+            suspects.update(read.normal)
+        elif read.batch is not None:
+            parts.append(read.batch)
         for uid in sorted(suspects):
             try:
                 alone = await self._complete([uid], await self._read_heads([uid]), context)
