@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from postroom.imap.errors import ProtocolError
+from postroom.imap.framing import frame
 from postroom.sync.pool import MIN_POOLED, ReadingPool
+from postroom.sync.reading import read_heads
 
 
 @pytest.fixture
@@ -109,3 +112,12 @@ def test_idle_workers_stop_and_start_again_for_the_next_big_batch():
         assert asyncio.run(pool.read(MIN_POOLED, os.getpid)) != os.getpid()
     finally:
         pool.shutdown()
+
+
+def test_a_protocol_error_in_a_worker_comes_back_as_itself(pool):
+    broken = frame(b"* 1 FETCH (UID 10 RFC822.SIZE (((\r\n")
+    assert pool.wait_ready(60)
+
+    with pytest.raises(ProtocolError, match="cannot parse a FETCH response"):
+        asyncio.run(pool.read(MIN_POOLED, read_heads, broken, frozenset({10})))
+    assert pool.workers == 1  # an error of the batch, not a broken pool
