@@ -23,9 +23,10 @@ import asyncio
 import logging
 from array import array
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import chain, islice
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -54,8 +55,10 @@ from postroom.sync.plan import (
     FolderOpening,
     FolderPosition,
     ServerView,
+    count_batches,
     find_missing,
     find_untaken,
+    iter_history,
     needs_expunge_check,
     plan_batches,
     plan_folder,
@@ -236,19 +239,22 @@ class FolderSyncer:
         backfill_low = plan.backfill_low
         if backfill_low > 1:
             older = [
-                u
-                for u in await self.client.uid_search(f"UID 1:{backfill_low - 1}")
-                if u < backfill_low
+                (low, min(high, backfill_low - 1))
+                for low, high in await self.client.uid_search_ranges(f"UID 1:{backfill_low - 1}")
+                if low < backfill_low
             ]
-            every_batch = plan_batches(older, self.batch_size, newest_first=True)
-            del older  # a 100,000-message folder: keep one copy of its UIDs, not two
-            batches = every_batch[:max_history_batches] if max_history_batches else every_batch
-            await self._process_batches(
-                batches, lambda batch: {"backfill_low": min(batch)}, uidvalidity, context, report
+            every = count_batches(older, self.batch_size)
+            take = min(every, max_history_batches) if max_history_batches else every
+            last = await self._process_batches(
+                islice(iter_history(older, self.batch_size), take),
+                lambda batch: {"backfill_low": min(batch)},
+                uidvalidity,
+                context,
+                report,
             )
-            if batches:
-                backfill_low = min(batches[-1])
-            if len(batches) == len(every_batch):
+            if last is not None:
+                backfill_low = min(last)
+            if take == every:
                 backfill_low = 1
                 await self._db(
                     self._save,
@@ -329,22 +335,25 @@ class FolderSyncer:
 
     async def _process_batches(
         self,
-        batches: Sequence[Sequence[int]],
+        batches: Iterable[Sequence[int]],
         cursor_of: Callable[[Sequence[int]], dict[str, Any]],
         uidvalidity: int,
         context: IngestContext,
         report: FolderReport,
-    ) -> None:
+    ) -> Sequence[int] | None:
         """Up to ``IN_FLIGHT`` batches are gathered at once (headers fetched and read, in a
         worker process when big; records matched; texts fetched), their IMAP commands taking
         turns on the connection. Each is then settled and committed, with
         ``cursor_of(batch)``, in order, one commit in flight on a database thread: the cursor
-        only ever moves past what is committed."""
-        if not batches:
-            return
+        only ever moves past what is committed. Returns the last batch committed."""
+        waiting = iter(batches)
+        first = next(waiting, None)
+        if first is None:
+            return None
+        waiting = chain([first], waiting)
         # the folder's quarantine, read once (usually empty), not once per batch
         held = await self._db(self._quarantined, uidvalidity)
-        waiting = iter(batches)
+        last: Sequence[int] | None = None
         flight: deque[tuple[Sequence[int], asyncio.Task[_Read]]] = deque()
         pending: asyncio.Task[None] | None = None
 
@@ -366,9 +375,11 @@ class FolderSyncer:
                 pending = asyncio.create_task(
                     self._commit_batch(work, uidvalidity, context, cursor_of(batch), report)
                 )
+                last = batch
             if pending is not None:
                 await pending
                 pending = None
+            return last
         except asyncio.CancelledError:
             for left in _tasks(flight, pending):
                 left.cancel()

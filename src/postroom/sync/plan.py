@@ -9,7 +9,7 @@ walking ``backfill_low`` down in bounded batches, each committed with its cursor
 from __future__ import annotations
 
 import enum
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 MAX_UID = 4_294_967_295
@@ -93,6 +93,29 @@ def plan_batches(uids: Sequence[int], size: int, *, newest_first: bool) -> list[
     (so each committed batch can move its cursor monotonically)."""
     ordered = sorted(set(uids), reverse=newest_first)
     return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def iter_history(ranges: Sequence[tuple[int, int]], size: int) -> Iterator[list[int]]:
+    """The UIDs of ``ranges`` (ascending, disjoint) in batches of at most ``size``, newest
+    first, as ``plan_batches(..., newest_first=True)`` makes them, but one at a time: the
+    history of a 100,000-message folder never exists as one list."""
+    batch: list[int] = []
+    for low, high in reversed(ranges):
+        uid = high
+        while uid >= low:
+            take = min(size - len(batch), uid - low + 1)
+            batch.extend(range(uid, uid - take, -1))
+            uid -= take
+            if len(batch) == size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def count_batches(ranges: Sequence[tuple[int, int]], size: int) -> int:
+    """How many batches ``iter_history`` makes."""
+    return -(-sum(high - low + 1 for low, high in ranges) // size)
 
 
 def needs_expunge_check(*, exists: int, linked: int, used_qresync: bool) -> bool:

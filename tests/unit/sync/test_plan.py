@@ -6,8 +6,10 @@ from postroom.sync.plan import (
     FolderPosition,
     ServerView,
     compress_ranges,
+    count_batches,
     find_missing,
     find_untaken,
+    iter_history,
     needs_expunge_check,
     plan_batches,
     plan_folder,
@@ -87,3 +89,18 @@ def test_the_range_walks_agree_with_plain_set_arithmetic(server, linked, skip):
     ranges = compress_ranges(sorted(server))
     assert find_untaken(ranges, sorted(linked), skip) == sorted(server - linked - skip)
     assert find_missing(sorted(linked), ranges) == compress_ranges(sorted(linked - server))
+
+
+@settings(max_examples=300)
+@given(st.sets(st.integers(1, 80)), st.integers(1, 9))
+def test_history_batches_are_made_from_ranges_as_from_the_list(uids, size):
+    ranges = compress_ranges(sorted(uids))
+    batches = list(iter_history(ranges, size))
+    assert batches == plan_batches(sorted(uids), size, newest_first=True)
+    assert count_batches(ranges, size) == len(batches)
+
+
+def test_history_of_a_big_folder_is_made_one_batch_at_a_time():
+    history = iter_history([(1, 4_000_000_000)], 500)
+    assert next(history) == list(range(4_000_000_000, 3_999_999_500, -1))
+    assert count_batches([(1, 4_000_000_000)], 500) == 8_000_000

@@ -60,10 +60,15 @@ import asyncio, os, sys, time
 from postroom.sync.pool import ReadingPool
 pool = ReadingPool(workers=2)
 assert pool.wait_ready(60)
+def parent_of(pid):
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]
+    except OSError:  # it ended meanwhile
+        return None
 pids = set()
 while len(pids) < 2:
     pids |= {pid for pid in os.listdir("/proc") if pid.isdigit()
-             and open(f"/proc/{pid}/stat").read().split(")")[1].split()[1] == str(os.getpid())}
+             and parent_of(pid) == str(os.getpid())}
     time.sleep(0.05)
 print(" ".join(sorted(pids)), flush=True)
 time.sleep(600)
