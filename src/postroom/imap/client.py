@@ -80,8 +80,8 @@ from postroom.imap.responses import (
     Untagged,
     UntaggedEvent,
     Vanished,
-    fetch_item,
     is_folder_missing,
+    merge_fetch_items,
     merge_ranges,
     parse_sequence_set,
     parse_tagged,
@@ -694,19 +694,12 @@ class ImapClient:
                 return False
             return asked_flags or not response.raw.keys() <= _FLAG_KEYS
 
-        results: dict[int, FetchItem] = {}
+        answers: list[FetchItem] = []
         for command in built:
             completion, claimed, _ = await self._run(command, claims)
             self._check(command, completion)
-            for response in claimed:
-                if not isinstance(response, FetchItem):
-                    continue
-                earlier = results.get(response.uid)
-                if earlier is None:
-                    results[response.uid] = response
-                else:  # the same message twice (e.g. an unsolicited FLAGS): merge, later wins
-                    results[response.uid] = fetch_item(earlier.seq, {**earlier.raw, **response.raw})
-        return list(results.values())
+            answers += (response for response in claimed if isinstance(response, FetchItem))
+        return merge_fetch_items(answers)
 
     async def uid_fetch_raw(self, uids: Sequence[int], items: Sequence[str]) -> list[RawResponse]:
         """``UID FETCH`` like ``uid_fetch``, but the FETCH responses come back unparsed: every

@@ -443,11 +443,14 @@ def parse_fetches(responses: Iterable[RawResponse]) -> list[FetchItem]:
     order of each UID's first response; a UID answered twice (an unsolicited FLAGS in the
     middle of a fetch) is merged, the later values winning. Responses without a UID are left
     out. Raises ProtocolError for a response imapclient cannot parse."""
+    return merge_fetch_items(item for item in map(parse_fetch, responses) if item.uid)
+
+
+def merge_fetch_items(items: Iterable[FetchItem]) -> list[FetchItem]:
+    """One FetchItem per UID, in the order of each UID's first item; a UID answered twice (an
+    unsolicited FLAGS in the middle of a fetch) is merged, the later values winning."""
     results: dict[int, FetchItem] = {}
-    for response in responses:
-        item = parse_fetch(response)
-        if not item.uid:
-            continue
+    for item in items:
         earlier = results.get(item.uid)
         results[item.uid] = (
             item if earlier is None else fetch_item(earlier.seq, {**earlier.raw, **item.raw})

@@ -12,6 +12,8 @@ import enum
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from postroom.imap.responses import merge_ranges
+
 MAX_UID = 4_294_967_295
 """The largest UID (RFC 9051 2.3.1.1): ``n:MAX_UID``, unlike ``n:*``, never gives the last UID."""
 
@@ -164,10 +166,4 @@ def find_untaken(
 
 def compress_ranges(uids: Sequence[int]) -> list[tuple[int, int]]:
     """``[1, 2, 3, 7, 9, 10]`` -> ``[(1, 3), (7, 7), (9, 10)]``."""
-    ranges: list[tuple[int, int]] = []
-    for uid in sorted(set(uids)):
-        if ranges and uid == ranges[-1][1] + 1:
-            ranges[-1] = (ranges[-1][0], uid)
-        else:
-            ranges.append((uid, uid))
-    return ranges
+    return merge_ranges((uid, uid) for uid in uids)
