@@ -6,10 +6,9 @@ from __future__ import annotations
 import signal
 import time
 from email.message import EmailMessage
-from pathlib import Path
 
 from sqlalchemy import func, select
-from tests.support import cli, mailbox
+from tests.support import cli, mailbox, processes
 
 from postroom.store.models import Activity, MailFolder, MailMessage, MessageLocation
 
@@ -51,14 +50,14 @@ def test_sigkill_in_the_middle_of_a_first_sync_then_restart(
         "the sync ended before it could be killed",
         process.communicate(),
     )
-    children = _children(process.pid)  # its reading workers (sync.pool), busy with batches
+    children = processes.children(process.pid)  # its reading workers (sync.pool), busy with batches
     assert children, "the first sync reads its batches in worker processes"
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=10)  # reap it and close its pipes
     deadline = time.monotonic() + 10
-    while any(map(_alive, children)) and time.monotonic() < deadline:
+    while any(map(processes.is_alive, children)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(map(_alive, children)), "a worker outlived the killed sync process"
+    assert not any(map(processes.is_alive, children)), "a worker outlived the killed sync process"
     with session_factory() as session:
         killed_at = int(session.scalar(select(func.count()).select_from(MessageLocation)) or 0)
         inbox = session.scalars(select(MailFolder).where(MailFolder.role == "inbox")).one()
@@ -87,24 +86,3 @@ def test_sigkill_in_the_middle_of_a_first_sync_then_restart(
             )
             == total
         )
-
-
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if stat.rsplit(")", 1)[1].split()[1] == str(pid):
-                found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False

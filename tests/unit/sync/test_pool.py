@@ -16,6 +16,7 @@ from postroom.imap.errors import ProtocolError
 from postroom.imap.framing import frame
 from postroom.sync.pool import MIN_POOLED, ReadingPool
 from postroom.sync.reading import read_heads
+from tests.support import processes
 
 
 @pytest.fixture
@@ -88,17 +89,9 @@ def test_workers_die_with_a_sync_process_killed_by_sigkill(tmp_path: Path):
     deadline = time.monotonic() + 10
     alive = workers
     while alive and time.monotonic() < deadline:
-        alive = [pid for pid in workers if _running(pid)]
+        alive = [pid for pid in workers if processes.is_alive(pid)]
         time.sleep(0.05)
     assert alive == []
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 def test_idle_workers_stop_and_start_again_for_the_next_big_batch():
