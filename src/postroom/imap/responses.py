@@ -2,8 +2,10 @@
 
 Pure: no I/O. All IMAP grammar is imapclient's (``parse_fetch_response`` for FETCH,
 ``parse_response`` for VANISHED, ESEARCH, STATUS, LIST and response codes,
-``parse_message_list`` for SEARCH); this module only picks the response apart at its type word
-and turns imapclient's tuples into typed values. Its quirks are handled here:
+``parse_message_list`` for SEARCH), with ``imap.lexer`` as its fast path for the common shapes
+(the same values, without imapclient's byte-by-byte lexer); this module only picks the
+response apart at its type word and turns imapclient's tuples into typed values. Its quirks
+are handled here:
 
 * a one-number sequence set comes back as ``int`` (``VANISHED 5`` -> ``5``), a longer one as
   ``bytes`` (``b"1:3,5"``): ``parse_sequence_set`` takes both;
@@ -34,6 +36,7 @@ from imapclient.response_types import BodyData, Envelope
 
 from postroom.imap.errors import ProtocolError
 from postroom.imap.framing import Part, RawResponse, ResponseKind
+from postroom.imap.lexer import read_fetch, read_values
 
 _T = TypeVar("_T")
 
@@ -395,6 +398,9 @@ def data_records(response: RawResponse) -> list[Part]:
 
 
 def _parse(records: list[Part], what: str) -> tuple[Any, ...]:
+    values = read_values(records)
+    if values is not None:
+        return tuple(values)
     try:
         return tuple(parse_response(records))
     except Exception as exc:
@@ -403,18 +409,20 @@ def _parse(records: list[Part], what: str) -> tuple[Any, ...]:
 
 def parse_fetch(response: RawResponse) -> FetchItem:
     """``* 12 FETCH (UID 7 FLAGS (\\Seen) BODY[] {5} ...)`` -> FetchItem, through
-    ``imapclient.response_parser.parse_fetch_response``."""
-    # imapclient wants imaplib's "12 (UID 7 ...)": the number, then the data after FETCH
-    records = list(response.parts)
-    first, start = records[0], response.data_start
-    prefix = b"%d " % (response.number or 0)
-    if isinstance(first, tuple):
-        records[0] = (prefix + first[0][start:], first[1])
-    else:
-        records[0] = prefix + first[start:]
+    ``imap.lexer.read_fetch`` or else ``imapclient.response_parser.parse_fetch_response``."""
+    seq = response.number or 0
+    records = data_records(response)
     try:
-        parsed = parse_fetch_response(records, normalise_times=False, uid_is_key=False)
-        ((seq, data),) = parsed.items()
+        data = read_fetch(seq, records)
+        if data is None:
+            # imapclient wants imaplib's "12 (UID 7 ...)": the number, then the data
+            first = records[0]
+            prefix = b"%d " % seq
+            records[0] = (
+                (prefix + first[0], first[1]) if isinstance(first, tuple) else prefix + first
+            )
+            parsed = parse_fetch_response(records, normalise_times=False, uid_is_key=False)
+            ((seq, data),) = parsed.items()
         return fetch_item(int(seq), data)
     except ProtocolError:
         raise
