@@ -322,6 +322,11 @@ def _get_filename(leaf: _Leaf, defects: list[str]) -> str | None:
     merged or not by the server), encoded words and 8-bit bytes are decoded exactly as for a
     whole message.
     """
+    if not any(name.partition("*")[0] == "name" for name, _ in leaf.params) and not any(
+        name.partition("*")[0] == "filename" for name, _ in leaf.disposition_params
+    ):
+        if ";" not in f"{leaf.maintype}{leaf.subtype}{leaf.disposition or ''}":
+            return None  # nothing to decode: what the stdlib would find from these fields
     part = Message()
     part["Content-Type"] = _render_field(f"{leaf.maintype}/{leaf.subtype}", leaf.params, "name")
     if leaf.disposition is not None:
@@ -410,7 +415,7 @@ def _get_int(node: Sequence[object], index: int) -> int | None:
 def _to_str(value: object, defects: list[str]) -> str:
     """An atom as text: raw 8-bit bytes as UTF-8, else cp1252 (as in header fields)."""
     if isinstance(value, bytes):
-        return decode_text(value, None, defects)
+        return value.decode("ascii") if value.isascii() else decode_text(value, None, defects)
     return value if isinstance(value, str) else ""
 
 
