@@ -15,11 +15,13 @@ checks that both give the same values, response by response.
 
 ``read_fetch`` does the same for imapclient's ``parse_fetch_response`` of one FETCH response
 (its ``uid_is_key=False``, ``normalise_times=False`` form), and declines an ENVELOPE, which
-imapclient converts itself.
+imapclient converts itself. INTERNALDATE is read by ``read_internaldate``: the same instant
+and offset as imapclient's, as a ``datetime.timezone``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -107,15 +109,9 @@ def read_fetch(seq: int, records: Sequence[Record]) -> dict[bytes, Any] | None:
                 return None
             data[word] = value
         elif word == b"INTERNALDATE":
-            if value is None:
-                data[word] = None
-            elif type(value) is bytes:
-                try:
-                    data[word] = parse_to_datetime(value, normalise=False)
-                except ValueError:
-                    data[word] = None
-            else:
+            if value is not None and type(value) is not bytes:
                 return None
+            data[word] = None if value is None else read_internaldate(value)
         elif word == b"BODY" or word == b"BODYSTRUCTURE":
             if type(value) is not tuple:
                 return None
@@ -125,3 +121,46 @@ def read_fetch(seq: int, records: Sequence[Record]) -> dict[bytes, Any] | None:
         else:
             data[word] = value
     return data
+
+
+_INTERNALDATE = re.compile(
+    rb" ?(\d\d?)-([A-Z][a-z]{2})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-](?:[01]\d|2[0-3])[0-5]\d)"
+)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(b"Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)
+}
+_ZONES: dict[bytes, dt.timezone] = {}
+
+
+def read_internaldate(value: bytes) -> dt.datetime | None:
+    """``b"17-Jul-1996 02:44:25 -0700"`` as imapclient's ``parse_to_datetime(value,
+    normalise=False)`` reads it (None where it raises ValueError), but with a
+    ``datetime.timezone`` for the offset instead of imapclient's own class: the same instant
+    and offset. The form servers send is read here; any other goes to imapclient."""
+    found = _INTERNALDATE.fullmatch(value)
+    month = _MONTHS.get(found[2]) if found is not None else None
+    if found is None or month is None or found[7] == b"-0000" or found[3] < b"1000":
+        try:
+            parsed: dt.datetime = parse_to_datetime(value, normalise=False)
+        except ValueError:
+            return None
+        offset = parsed.utcoffset()
+        return parsed if offset is None else parsed.replace(tzinfo=dt.timezone(offset))
+    zone = _ZONES.get(found[7])
+    if zone is None:
+        sign = -1 if found[7][:1] == b"-" else 1
+        minutes = int(found[7][1:3]) * 60 + int(found[7][3:5])
+        zone = _ZONES.setdefault(found[7], dt.timezone(dt.timedelta(minutes=sign * minutes)))
+    try:
+        return dt.datetime(
+            int(found[3]),
+            month,
+            int(found[1]),
+            int(found[4]),
+            int(found[5]),
+            int(found[6]),
+            tzinfo=zone,
+        )
+    except ValueError:
+        return None

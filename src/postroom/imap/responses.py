@@ -469,10 +469,13 @@ def merge_fetch_items(items: Iterable[FetchItem]) -> list[FetchItem]:
 def fetch_item(seq: int, data: dict[bytes, Any]) -> FetchItem:
     """A FetchItem from imapclient's dict for one message (keys upper-case bytes).
 
-    One pass over the keys: UID, FLAGS, MODSEQ and body sections (what most responses hold)
-    are taken on the way; the rarer items are looked up only when one is present."""
+    One pass over the keys: UID, FLAGS, MODSEQ, INTERNALDATE, RFC822.SIZE and body sections
+    (what most responses hold) are taken on the way; the rarer items are looked up only when
+    one is present."""
     sections: dict[str, bytes] = {}
     uid, flags, modseq = 0, None, None
+    internaldate: dt.datetime | None = None
+    size: int | None = None
     rare = False
     for key, value in data.items():
         if key == b"UID":
@@ -483,23 +486,26 @@ def fetch_item(seq: int, data: dict[bytes, Any]) -> FetchItem:
             modseq = _first_int(value)
         elif key == b"SEQ":
             continue
+        elif key == b"INTERNALDATE":
+            internaldate = value if isinstance(value, dt.datetime) else None
+        elif key == b"RFC822.SIZE":
+            size = _int_or(value, None)
         elif key.startswith(_SECTION_PREFIXES) or key == b"RFC822":
             if value is not None:
                 sections[key.decode("ascii", "replace")] = _as_bytes(value)
         else:
             rare = True
+    if internaldate is not None and type(internaldate.tzinfo) not in (dt.timezone, type(None)):
+        offset = internaldate.utcoffset()
+        if offset is not None:  # imapclient's own tzinfo class -> datetime.timezone
+            internaldate = internaldate.replace(tzinfo=dt.timezone(offset))
     if not rare:
         return FetchItem(
-            uid, seq, flags, modseq, None, None, sections, None, None, None, None, data
+            uid, seq, flags, modseq, internaldate, size, sections, None, None, None, None, data
         )
     emailid = data.get(b"EMAILID")
     threadid = data.get(b"THREADID")
     labels = data.get(b"X-GM-LABELS")
-    internaldate = data.get(b"INTERNALDATE")
-    if isinstance(internaldate, dt.datetime) and internaldate.tzinfo is not None:
-        offset = internaldate.utcoffset()
-        if offset is not None:  # imapclient's own tzinfo class -> datetime.timezone
-            internaldate = internaldate.replace(tzinfo=dt.timezone(offset))
     bodystructure = data.get(b"BODYSTRUCTURE")
     envelope = data.get(b"ENVELOPE")
     return FetchItem(
@@ -507,8 +513,8 @@ def fetch_item(seq: int, data: dict[bytes, Any]) -> FetchItem:
         seq=seq,
         flags=flags,
         modseq=modseq,
-        internaldate=internaldate if isinstance(internaldate, dt.datetime) else None,
-        size=_int_or(data.get(b"RFC822.SIZE"), None),
+        internaldate=internaldate,
+        size=size,
         sections=sections,
         bodystructure=bodystructure if isinstance(bodystructure, BodyData) else None,
         x_guid=_text_or_none(data.get(b"X-GUID")),

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from imapclient.datetime_util import parse_to_datetime
 from imapclient.response_parser import parse_fetch_response, parse_response
 
-from postroom.imap.lexer import Record, read_fetch, read_values
+from postroom.imap.lexer import Record, read_fetch, read_internaldate, read_values
 
 
 def imapclient_values(records: list[Record]) -> tuple[str, Any]:
@@ -166,6 +167,35 @@ def test_what_the_fast_path_declines(records: list[Record]) -> None:
 )
 def test_what_the_fetch_fast_path_declines(records: list[Record]) -> None:
     assert read_fetch(1, records) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"17-Jul-1996 02:44:25 -0700",
+        b" 7-Jul-1996 02:44:25 +0530",
+        b"07-Dec-2024 23:59:59 +0000",
+        b"29-Feb-2024 00:00:00 +2359",
+        b"01-Jan-2000 00:00:00 -0000",  # no known offset: naive, as imapclient reads it
+        b"17-jul-1996 02:44:25 -0700",  # the stdlib's forms go to imapclient
+        b"17-Jul-0099 02:44:25 -0700",
+        b"17 Jul 1996 02:44:25 -0700",
+        b"Wed, 17 Jul 1996 02:44:25 -0700",
+    ],
+)
+def test_internaldate_is_read_as_imapclient_reads_it(value: bytes) -> None:
+    ours, theirs = read_internaldate(value), parse_to_datetime(value, normalise=False)
+    assert ours is not None
+    assert (ours.isoformat(), ours.utcoffset()) == (theirs.isoformat(), theirs.utcoffset())
+
+
+@pytest.mark.parametrize(
+    "value", [b"31-Feb-2024 00:00:00 +0000", b"17-Jul-1996 25:44:25 -0700", b"", b"soon"]
+)
+def test_an_impossible_internaldate_is_none_as_in_imapclient(value: bytes) -> None:
+    with pytest.raises(ValueError, match=r"parse|range|must be"):
+        parse_to_datetime(value, normalise=False)
+    assert read_internaldate(value) is None
 
 
 def test_a_bad_internaldate_is_none_as_in_imapclient() -> None:
