@@ -119,3 +119,38 @@ def test_a_protocol_error_in_a_worker_comes_back_as_itself(pool):
     with pytest.raises(ProtocolError, match="cannot parse a FETCH response"):
         asyncio.run(pool.read(MIN_POOLED, read_heads, broken, frozenset({10})))
     assert pool.workers == 1  # an error of the batch, not a broken pool
+
+
+SCRIPT = """
+import asyncio, os, sys
+from pathlib import Path
+# this file's top level runs again in any process that imports it as its main script
+Path(sys.argv[1], str(os.getpid())).touch()
+from postroom.sync.pool import MIN_POOLED, ReadingPool
+
+if __name__ == "__main__":
+    pool = ReadingPool(workers=2)
+    assert pool.wait_ready(60)
+    workers = {asyncio.run(pool.read(MIN_POOLED, os.getpid)) for _ in range(20)}
+    print(os.getpid(), " ".join(map(str, workers - {os.getpid()})), flush=True)
+    pool.shutdown()
+"""
+
+
+def test_workers_do_not_run_the_parents_main_script(tmp_path: Path):
+    # a console script (``postroom``) is a main without an import spec: spawned workers would
+    # run it again and import the whole CLI, unless the pool hides it
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    result = subprocess.run(
+        [sys.executable, str(script), str(markers)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    parent, *workers = result.stdout.split()
+    assert workers
+    assert sorted(p.name for p in markers.iterdir()) == [parent]
