@@ -37,28 +37,37 @@ from benchmarks import mailgen
 from benchmarks.database import create_database
 
 CHILD = """
+# Run as a file, like the postroom console script: a main module with a file and no import
+# spec, which spawned workers would run again unless the pool prevents it (sync/pool.py).
 import asyncio, json, sys, time
 from sqlalchemy import func, select
 from postroom.imap import ServerAddress
 from postroom.store.db import create_db_engine, make_session_factory
 from postroom.store.models import Activity, MailMessage, TlsMode
 from postroom.sync.account import AccountLogin, AccountSyncer
-args = json.loads(sys.argv[1])
-sessions = make_session_factory(create_db_engine(args["url"]))
-login = AccountLogin(args["account_id"], "bench",
-    ServerAddress("127.0.0.1", args["port"], TlsMode.PLAIN, allow_plaintext=True),
-    args["username"], args["password"])
-start = time.perf_counter()
-report = asyncio.run(AccountSyncer(login=login, sessions=sessions).sync_once())
-elapsed = time.perf_counter() - start
-with sessions() as s:
-    activities = s.scalar(select(func.count()).select_from(Activity))
-    messages = s.scalar(select(func.count()).select_from(MailMessage))
-# VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec, so it would count the benchmark
-# process this one was forked from (which holds the generated mailbox)
-hwm = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
-print(json.dumps({"seconds": elapsed, "rss_kb": hwm,
-                  "activities": activities, "messages": messages, "error": report.error}))
+
+
+def main():
+    args = json.loads(sys.argv[1])
+    sessions = make_session_factory(create_db_engine(args["url"]))
+    login = AccountLogin(args["account_id"], "bench",
+        ServerAddress("127.0.0.1", args["port"], TlsMode.PLAIN, allow_plaintext=True),
+        args["username"], args["password"])
+    start = time.perf_counter()
+    report = asyncio.run(AccountSyncer(login=login, sessions=sessions).sync_once())
+    elapsed = time.perf_counter() - start
+    with sessions() as s:
+        activities = s.scalar(select(func.count()).select_from(Activity))
+        messages = s.scalar(select(func.count()).select_from(MailMessage))
+    # VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec, so it would count the benchmark
+    # process this one was forked from (which holds the generated mailbox)
+    hwm = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
+    print(json.dumps({"seconds": elapsed, "rss_kb": hwm,
+                      "activities": activities, "messages": messages, "error": report.error}))
+
+
+if __name__ == "__main__":
+    main()
 """
 
 
@@ -136,8 +145,10 @@ def postroom_sync(
         "username": user.username,
         "password": user.password,
     }
+    script = folder / "sync_child.py"
+    script.write_text(CHILD)
     with subprocess.Popen(
-        [sys.executable, "-c", CHILD, json.dumps(args)],
+        [sys.executable, str(script), json.dumps(args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
