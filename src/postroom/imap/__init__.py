@@ -8,6 +8,7 @@ Modules, bottom up::
     errors       the ImapError subtree (retryable, advice)
     framing      bytes -> RawResponse (lines + literals), pure
     commands     typed arguments -> command octets (quoting, UTF-7 names, UID sets), pure
+    lexer        imapclient's response values, by one regular expression (its fast path), pure
     responses    RawResponse -> typed results and events, over imapclient, pure
     connection   asyncio stream: tags, continuations, inactivity timer, wire log
     client       ImapClient + ServerAddress: the API the sync engine uses
