@@ -322,11 +322,11 @@ def _get_filename(leaf: _Leaf, defects: list[str]) -> str | None:
     merged or not by the server), encoded words and 8-bit bytes are decoded exactly as for a
     whole message.
     """
-    if not any(name.partition("*")[0] == "name" for name, _ in leaf.params) and not any(
+    named = any(name.partition("*")[0] == "name" for name, _ in leaf.params) or any(
         name.partition("*")[0] == "filename" for name, _ in leaf.disposition_params
-    ):
-        if ";" not in f"{leaf.maintype}{leaf.subtype}{leaf.disposition or ''}":
-            return None  # nothing to decode: what the stdlib would find from these fields
+    )
+    if not named and ";" not in f"{leaf.maintype}{leaf.subtype}{leaf.disposition or ''}":
+        return None  # no parameter to decode: what the stdlib would find in these fields
     part = Message()
     part["Content-Type"] = _render_field(f"{leaf.maintype}/{leaf.subtype}", leaf.params, "name")
     if leaf.disposition is not None:
