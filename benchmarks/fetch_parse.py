@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from imapclient.response_parser import parse_fetch_response
 from tests.support import mailbox
 from tests.support.dovecot import DovecotServer, MailUser
 from tests.unit.imap.test_lexer import canonical
@@ -35,7 +34,7 @@ from benchmarks import mailgen
 from postroom.imap import ImapClient, ServerAddress, TlsMode
 from postroom.imap.framing import Part, RawResponse
 from postroom.imap.lexer import read_fetch
-from postroom.imap.responses import data_records
+from postroom.imap.responses import data_records, imapclient_fetch
 from postroom.sync.folder import HEADER_ITEM
 
 KINDS = {
@@ -58,15 +57,6 @@ async def fetch_kinds(server: DovecotServer, user: MailUser) -> dict[str, list[R
             raw: list[RawResponse] = await client.uid_fetch_raw(uids, items)
             kinds[kind] = [(r.number or 0, data_records(r)) for r in raw]
         return kinds
-
-
-def with_imapclient(seq: int, records: list[Part]) -> dict[bytes, Any]:
-    first = records[0]
-    prefix = b"%d " % seq
-    head = (prefix + first[0], first[1]) if isinstance(first, tuple) else prefix + first
-    ((_, data),) = parse_fetch_response([head, *records[1:]], False, False).items()
-    values: dict[bytes, Any] = data
-    return values
 
 
 def with_lexer(seq: int, records: list[Part]) -> dict[bytes, Any]:
@@ -102,10 +92,12 @@ def main() -> int:
         raws = [message.raw for message in mailgen.generate(args.messages, seed=4)]
         mailbox.fill_maildir(user, "INBOX", raws)
         kinds = asyncio.run(fetch_kinds(server, user))
-    ways = {"imapclient": with_imapclient, "lexer": with_lexer}
+    ways = {"imapclient": imapclient_fetch, "lexer": with_lexer}
     wrong = 0
     for kind, responses in kinds.items():
-        wrong += sum(canonical(with_imapclient(*r)) != canonical(with_lexer(*r)) for r in responses)
+        wrong += sum(
+            canonical(imapclient_fetch(*r)) != canonical(with_lexer(*r)) for r in responses
+        )
         best = best_of(args.rounds, responses, ways)
         per = {name: seconds / len(responses) * 1e6 for name, seconds in best.items()}
         print(

@@ -414,20 +414,23 @@ def parse_fetch(response: RawResponse) -> FetchItem:
     records = data_records(response)
     try:
         data = read_fetch(seq, records)
-        if data is None:
-            # imapclient wants imaplib's "12 (UID 7 ...)": the number, then the data
-            first = records[0]
-            prefix = b"%d " % seq
-            records[0] = (
-                (prefix + first[0], first[1]) if isinstance(first, tuple) else prefix + first
-            )
-            parsed = parse_fetch_response(records, normalise_times=False, uid_is_key=False)
-            ((seq, data),) = parsed.items()
-        return fetch_item(int(seq), data)
+        return fetch_item(seq, data if data is not None else imapclient_fetch(seq, records))
     except ProtocolError:
         raise
     except Exception as exc:
         raise ProtocolError(f"cannot parse a FETCH response: {exc}") from exc
+
+
+def imapclient_fetch(seq: int, records: list[Part]) -> dict[bytes, Any]:
+    """imapclient's dict for ``* seq FETCH`` given the records of its data (as
+    ``data_records``), by ``parse_fetch_response`` itself; raises what imapclient raises."""
+    # imapclient wants imaplib's "12 (UID 7 ...)": the number, then the data
+    first, prefix = records[0], b"%d " % seq
+    head = (prefix + first[0], first[1]) if isinstance(first, tuple) else prefix + first
+    parsed = parse_fetch_response([head, *records[1:]], normalise_times=False, uid_is_key=False)
+    ((_, data),) = parsed.items()
+    values: dict[bytes, Any] = data
+    return values
 
 
 def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -842,6 +845,7 @@ __all__ = [
     "Vanished",
     "data_records",
     "fetch_item",
+    "imapclient_fetch",
     "is_folder_missing",
     "parse_condition",
     "parse_esearch",
