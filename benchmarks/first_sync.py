@@ -47,11 +47,13 @@ from sqlalchemy import func, select
 from postroom.imap import ServerAddress
 from postroom.store.db import create_db_engine, make_session_factory
 from postroom.store.models import Activity, MailMessage, TlsMode
+from postroom.sync import heap
 from postroom.sync.account import AccountLogin, AccountSyncer
 
 
 def main():
     args = json.loads(sys.argv[1])
+    heap.settle()  # as `postroom sync` does once it has loaded what it works with
     sessions = make_session_factory(create_db_engine(args["url"]))
     login = AccountLogin(args["account_id"], "bench",
         ServerAddress("127.0.0.1", args["port"], TlsMode.PLAIN, allow_plaintext=True),

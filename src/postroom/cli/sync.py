@@ -22,6 +22,7 @@ from postroom.cli.runtime import console, fail, open_runtime, user_errors
 from postroom.imap import ImapClient, ImapError, TlsFailed
 from postroom.services.secrets import load_or_create_key
 from postroom.services.syncing import load_logins
+from postroom.sync import heap
 from postroom.sync.account import AccountLogin, AccountReport, AccountSyncer, find_role
 from postroom.sync.supervisor import run_supervisor
 
@@ -59,6 +60,7 @@ def sync_command(
         fail("say --once (or run `postroom worker` to sync around the clock)")
     logins = _logins(account)
     runtime = open_runtime()
+    heap.settle()
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -119,6 +121,8 @@ def worker_command(
     def load() -> list[AccountLogin]:
         with runtime.sessions() as session:
             return load_logins(session=session, keyring=keyring, settings=runtime.settings)
+
+    heap.settle()
 
     async def main() -> None:
         stop = asyncio.Event()

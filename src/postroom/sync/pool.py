@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import importlib
 import logging
 import multiprocessing
 import os
@@ -38,6 +39,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import ParamSpec, TypeVar
+
+from postroom.sync import heap
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +86,7 @@ class ReadingPool:
         self._executor = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_bind_to_parent,
+            initializer=_start_worker,
             initargs=(os.getpid(),),
         )
         with _main_script_hidden():
@@ -170,14 +173,17 @@ def _main_script_hidden() -> Iterator[None]:
         main.__file__ = path
 
 
-def _bind_to_parent(parent: int) -> None:
-    """Worker initializer: die with the parent, leave SIGINT to it."""
+def _start_worker(parent: int) -> None:
+    """Worker initializer: die with the parent, leave SIGINT to it; import the reading code
+    and settle the collector (``sync.heap``) before the first batch."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform == "linux":
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(0)
+    importlib.import_module("postroom.sync.reading")
+    heap.settle()
 
 
 _pool: ReadingPool | None = None

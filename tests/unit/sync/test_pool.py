@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 
 from postroom.imap.errors import ProtocolError
 from postroom.imap.framing import frame
+from postroom.sync import heap
 from postroom.sync.pool import MIN_POOLED, ReadingPool
 from postroom.sync.reading import read_heads
 from tests.support import processes
@@ -37,6 +39,16 @@ def test_big_batches_go_to_a_worker_once_it_runs(pool):
     assert pool.wait_ready(60)
 
     assert asyncio.run(pool.read(MIN_POOLED, os.getpid)) != os.getpid()
+
+
+def test_workers_start_with_the_reading_code_imported_and_the_collector_settled(pool):
+    assert pool.wait_ready(60)
+    assert asyncio.run(pool.read(MIN_POOLED, gc.get_threshold)) == (
+        heap.YOUNG_THRESHOLD,
+        *heap.OLDER_THRESHOLDS,
+    )
+    # frozen after the import: the reading code's objects are left out of full collections
+    assert asyncio.run(pool.read(MIN_POOLED, gc.get_freeze_count)) > 10_000
 
 
 def test_a_pool_without_workers_reads_everything_in_process():
@@ -126,6 +138,7 @@ import asyncio, os, sys
 from pathlib import Path
 # this file's top level runs again in any process that imports it as its main script
 Path(sys.argv[1], str(os.getpid())).touch()
+from postroom.sync import heap
 from postroom.sync.pool import MIN_POOLED, ReadingPool
 
 if __name__ == "__main__":
