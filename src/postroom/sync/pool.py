@@ -55,12 +55,14 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
-def default_workers() -> int:
-    """Two workers, none on a one-core machine. The sync process itself mostly waits (on the
-    server, on the database, whose work is in C), so on two cores two workers beat one by
-    about 10% (benchmarks/first_sync.py). Each worker holds about 45 MB, so there are no more
-    than two: the whole sync stays under 200 MB."""
-    return 0 if (os.cpu_count() or 1) < 2 else 2
+def default_workers(cpus: int | None = None) -> int:
+    """One core fewer than the machine has, at most two. In a first sync the sync process
+    itself keeps about one core busy (the event loop's framing, the database threads, the
+    workers' results), so a second worker on two cores only competes with it: on two cores
+    one worker used about 5% less CPU than two, for the same or a shorter time
+    (benchmarks/first_sync.py), and 45 MB less memory. Each worker holds about 45 MB, so there
+    are never more than two: the whole sync stays under 200 MB."""
+    return max(0, min(2, (cpus or os.cpu_count() or 1) - 1))
 
 
 class ReadingPool:

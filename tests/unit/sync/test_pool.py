@@ -16,7 +16,7 @@ import pytest
 from postroom.imap.errors import ProtocolError
 from postroom.imap.framing import frame
 from postroom.sync import heap
-from postroom.sync.pool import MIN_POOLED, ReadingPool
+from postroom.sync.pool import MIN_POOLED, ReadingPool, default_workers
 from postroom.sync.reading import read_heads
 from tests.support import processes
 
@@ -49,6 +49,10 @@ def test_workers_start_with_the_reading_code_imported_and_the_collector_settled(
     )
     # frozen after the import: the reading code's objects are left out of full collections
     assert asyncio.run(pool.read(MIN_POOLED, gc.get_freeze_count)) > 10_000
+
+
+def test_the_sync_process_keeps_a_core_and_there_are_at_most_two_workers():
+    assert [default_workers(cpus) for cpus in (1, 2, 3, 4, 64)] == [0, 1, 2, 2, 2]
 
 
 def test_a_pool_without_workers_reads_everything_in_process():
@@ -139,7 +143,7 @@ from pathlib import Path
 # this file's top level runs again in any process that imports it as its main script
 Path(sys.argv[1], str(os.getpid())).touch()
 from postroom.sync import heap
-from postroom.sync.pool import MIN_POOLED, ReadingPool
+from postroom.sync.pool import MIN_POOLED, ReadingPool, default_workers
 
 if __name__ == "__main__":
     pool = ReadingPool(workers=2)
