@@ -26,14 +26,16 @@ import argparse
 import imaplib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
-from tests.support import mailbox
+from tests.support import mailbox, processes
 from tests.support.dovecot import DovecotServer, MailUser
 
 from benchmarks import mailgen
@@ -42,7 +44,7 @@ from benchmarks.database import create_database
 CHILD = """
 # Run as a file, like the postroom console script: a main module with a file and no import
 # spec, which spawned workers would run again unless the pool prevents it (sync/pool.py).
-import asyncio, json, sys, time
+import asyncio, json, os, resource, sys, threading, time
 from sqlalchemy import func, select
 from postroom.imap import ServerAddress
 from postroom.store.db import create_db_engine, make_session_factory
@@ -58,17 +60,45 @@ def main():
     login = AccountLogin(args["account_id"], "bench",
         ServerAddress("127.0.0.1", args["port"], TlsMode.PLAIN, allow_plaintext=True),
         args["username"], args["password"])
+    threads, busy = thread_cpu(), busy_cpu()
     start = time.perf_counter()
     report = asyncio.run(AccountSyncer(login=login, sessions=sessions).sync_once())
     elapsed = time.perf_counter() - start
+    threads = {key: spent - threads.get(key, 0.0) for key, spent in thread_cpu().items()}
+    busy = busy_cpu() - busy
     with sessions() as s:
         activities = s.scalar(select(func.count()).select_from(Activity))
         messages = s.scalar(select(func.count()).select_from(MailMessage))
     # VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec, so it would count the benchmark
     # process this one was forked from (which holds the generated mailbox)
     hwm = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
-    print(json.dumps({"seconds": elapsed, "rss_kb": hwm,
+    groups = {"main": 0.0, "database": 0.0, "other": 0.0}
+    for (group, _), spent in threads.items():
+        groups[group] += spent
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"seconds": elapsed, "rss_kb": hwm, "threads": groups, "busy": busy,
+                      "cpu_self": usage.ru_utime + usage.ru_stime,
                       "activities": activities, "messages": messages, "error": report.error}))
+
+
+def thread_cpu():
+    # CPU seconds so far of each thread of this process, by (group, thread id): the event
+    # loop's thread, the database threads, the others (the reading pool's)
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    spent = {}
+    for task in os.listdir("/proc/self/task"):
+        stat = open(f"/proc/self/task/{task}/stat").read().rsplit(")", 1)[1].split()
+        name = names.get(int(task), "")
+        group = ("main" if int(task) == os.getpid()
+                 else "database" if name.startswith("postroom-db") else "other")
+        spent[(group, task)] = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    return spent
+
+
+def busy_cpu():
+    # CPU seconds the whole machine has spent not idle (all cores; /proc/stat's first line)
+    values = [int(v) for v in open("/proc/stat").readline().split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":
@@ -133,7 +163,7 @@ def mbsync_pull(server: DovecotServer, user: MailUser, folder: Path) -> float:
 
 def postroom_sync(
     server: DovecotServer, user: MailUser, contacts: list[tuple[str, str]], folder: Path
-) -> dict[str, float]:
+) -> dict[str, Any]:
     url = f"sqlite:///{folder / 'postroom.db'}"
     sessions, account_id = create_database(
         url,
@@ -143,6 +173,8 @@ def postroom_sync(
         imap_port=server.port,
     )
     sessions.kw["bind"].dispose()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    dovecot_before = processes.cpu_seconds(server.pid or 0)
     args = {
         "url": url,
         "account_id": account_id,
@@ -170,10 +202,17 @@ def postroom_sync(
         out, err = process.communicate()
         watcher.join()
         peak = max(samples, default=0)
+    time.sleep(0.2)  # Dovecot's master reaps the imap process of the sync
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode != 0:
         raise RuntimeError(f"postroom sync failed: {err.strip()[-2000:]}")
-    values: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    values: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     values["tree_rss_kb"] = peak
+    # the reading workers: what the sync process and the workers it reaped used, less its own;
+    # Dovecot: the imap process of the sync, reaped by Dovecot's master
+    tree = sum(getattr(after, f) - getattr(before, f) for f in ("ru_utime", "ru_stime"))
+    values["cpu_workers"] = tree - values["cpu_self"]
+    values["cpu_dovecot"] = processes.cpu_seconds(server.pid or 0) - dovecot_before
     return values
 
 
@@ -193,7 +232,7 @@ def tree_rss_kb(pid: int) -> int:
     return total
 
 
-def measure(count: int, seed: int, runs: int = 1) -> list[dict[str, float]]:
+def measure(count: int, seed: int, runs: int = 1) -> list[dict[str, Any]]:
     """Fill a mailbox once, then time the three pulls ``runs`` times, each on its own."""
     with DovecotServer() as server, tempfile.TemporaryDirectory() as tmp:
         user = server.add_user()
@@ -227,6 +266,20 @@ def measure(count: int, seed: int, runs: int = 1) -> list[dict[str, float]]:
         return results
 
 
+def cpu_line(r: dict[str, Any]) -> str:
+    """Where the CPU time of one Postroom run went, and how busy the machine was."""
+    threads = r["threads"]
+    own = sum(threads.values())
+    cores = os.cpu_count() or 1
+    return (
+        f"CPU                 {own + r['cpu_workers'] + r['cpu_dovecot']:.1f} s:"
+        f" sync process {own:.1f} (event loop {threads['main']:.1f},"
+        f" database threads {threads['database']:.1f}, other threads {threads['other']:.1f}),"
+        f" reading workers {r['cpu_workers']:.1f}, Dovecot {r['cpu_dovecot']:.1f};"
+        f" the machine's {cores} cores {r['busy'] / (r['seconds'] * cores):.0%} busy"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
@@ -257,6 +310,7 @@ def main() -> int:
             f"peak RSS            {r['tree_rss_kb'] / 1024:.0f} MB, all processes"
             f" (sync process alone {r['rss_kb'] / 1024:.0f} MB; target <= 200 MB)"
         )
+        print(cpu_line(r))
     if len(results) > 1:
         raw = sorted(r["raw"] / r["seconds"] for r in results)
         mbsync = sorted(r["mbsync"] / r["seconds"] for r in results)

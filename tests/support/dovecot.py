@@ -278,6 +278,11 @@ class DovecotServer:
         self.stop()
 
     @property
+    def pid(self) -> int | None:
+        """The master process: the imap processes it starts are its children."""
+        return None if self._proc is None else self._proc.pid
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 

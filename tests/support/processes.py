@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -22,6 +23,15 @@ def children(pid: int) -> list[int]:
             if fields is not None and fields[1] == str(pid):
                 found.append(int(entry.name))
     return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) of ``pid`` and of the children it has reaped; 0 once it
+    is gone."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def is_alive(pid: int) -> bool:
