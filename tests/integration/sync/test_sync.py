@@ -289,6 +289,31 @@ def test_a_wrong_password_is_reported_while_other_accounts_go_on(
     assert count(session_factory, MailMessage, MailMessage.account_id == other) == 1
 
 
+def test_a_sync_takes_inbox_and_sent_on_a_connection_each(
+    session_factory, world, dovecot, mail_user
+):
+    for i in range(12):
+        mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, f"in {i}"))
+    mailbox.append(dovecot, mail_user, "Sent", make_mail(ME, BOB, "offer"))
+    with TcpProxy("127.0.0.1", dovecot.port) as proxy:
+        login = AccountLogin(
+            world["account"],
+            "robin",
+            ServerAddress("127.0.0.1", proxy.port, TlsMode.PLAIN, allow_plaintext=True),
+            mail_user.username,
+            mail_user.password,
+        )
+        report = asyncio.run(syncer(session_factory, login, batch_size=5).sync_once())
+        connections = proxy.connections_accepted
+
+    assert report.error is None
+    assert connections == 2  # as when watching: INBOX on the first, Sent on its own
+    assert [(f.folder, f.activities_created) for f in report.folders] == [
+        ("INBOX", 12),
+        ("Sent", 1),
+    ]
+
+
 def test_a_connection_cut_in_the_middle_of_a_fetch_recovers(
     session_factory, world, dovecot, mail_user
 ):
