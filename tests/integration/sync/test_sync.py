@@ -16,6 +16,7 @@ from email.utils import format_datetime, make_msgid
 import pytest
 from sqlalchemy import delete, func, select, update
 from tests.support import cli, mailbox
+from tests.support.dovecot import MailUser
 from tests.support.tcpproxy import TcpProxy
 
 from postroom.domain.records import PersonDraft
@@ -289,6 +290,12 @@ def test_a_wrong_password_is_reported_while_other_accounts_go_on(
     assert count(session_factory, MailMessage, MailMessage.account_id == other) == 1
 
 
+def through(proxy: TcpProxy, account_id: int, user: MailUser) -> AccountLogin:
+    """The login of ``user`` on the mail account, connecting through ``proxy``."""
+    address = ServerAddress("127.0.0.1", proxy.port, TlsMode.PLAIN, allow_plaintext=True)
+    return AccountLogin(account_id, "proxied", address, user.username, user.password)
+
+
 def test_a_sync_takes_inbox_and_sent_on_a_connection_each(
     session_factory, world, dovecot, mail_user
 ):
@@ -296,13 +303,7 @@ def test_a_sync_takes_inbox_and_sent_on_a_connection_each(
         mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, f"in {i}"))
     mailbox.append(dovecot, mail_user, "Sent", make_mail(ME, BOB, "offer"))
     with TcpProxy("127.0.0.1", dovecot.port) as proxy:
-        login = AccountLogin(
-            world["account"],
-            "robin",
-            ServerAddress("127.0.0.1", proxy.port, TlsMode.PLAIN, allow_plaintext=True),
-            mail_user.username,
-            mail_user.password,
-        )
+        login = through(proxy, world["account"], mail_user)
         report = asyncio.run(syncer(session_factory, login, batch_size=5).sync_once())
         connections = proxy.connections_accepted
 
@@ -320,13 +321,7 @@ def test_a_connection_cut_in_the_middle_of_a_fetch_recovers(
     for i in range(40):
         mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, f"m {i}", "x" * 20_000))
     with TcpProxy("127.0.0.1", dovecot.port) as proxy:
-        login = AccountLogin(
-            world["account"],
-            "robin",
-            ServerAddress("127.0.0.1", proxy.port, TlsMode.PLAIN, allow_plaintext=True),
-            mail_user.username,
-            mail_user.password,
-        )
+        login = through(proxy, world["account"], mail_user)
         proxy.cut_after_server_bytes(150_000)
         first = asyncio.run(syncer(session_factory, login, batch_size=10).sync_once())
         assert first.error is not None  # the cut was seen, recorded, not swallowed
@@ -343,13 +338,7 @@ def test_a_server_without_condstore_or_qresync_syncs_and_is_never_sent_them(
         mailbox.append(dovecot_basic, basic_mail_user, "INBOX", make_mail(ANNA, ME, f"m {i}"))
     mailbox.append(dovecot_basic, basic_mail_user, "Sent", make_mail(ME, BOB, "offer"))
     with TcpProxy("127.0.0.1", dovecot_basic.port) as proxy:
-        login = AccountLogin(
-            world["account"],
-            "basic",
-            ServerAddress("127.0.0.1", proxy.port, TlsMode.PLAIN, allow_plaintext=True),
-            basic_mail_user.username,
-            basic_mail_user.password,
-        )
+        login = through(proxy, world["account"], basic_mail_user)
         asyncio.run(syncer(session_factory, login).sync_once())
         uid = mailbox.list_uids(dovecot_basic, basic_mail_user, "INBOX")[0]
         mailbox.expunge(dovecot_basic, basic_mail_user, "INBOX", uid)
