@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -297,9 +297,13 @@ class AccountSyncer:
         finally:
             await client.logout()
         await run_db(self._record_success)
-        async with asyncio.TaskGroup() as group:
-            for watched, *extra in await self._lanes(folder_ids):
-                group.create_task(self._watch_folder(watched, extra, stop))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for watched, *extra in await self._lanes(folder_ids):
+                    group.create_task(self._watch_folder(watched, extra, stop))
+        except ExceptionGroup as failed:
+            # one lane's connection dropped (the others were cancelled): the account retries
+            raise _first_failure(failed) from failed
 
     async def _watch_folder(self, folder_id: int, extra: list[int], stop: asyncio.Event) -> None:
         """Keep one folder (plus ``extra`` ones, reconciled only) in sync on one connection."""
@@ -307,16 +311,20 @@ class AccountSyncer:
         try:
             loop = asyncio.get_running_loop()
             next_reconcile = 0.0
+            extras_behind = False  # an extra folder has history left: not one slice a reconcile
             while not stop.is_set():
                 report = await self._sync_folder(client, folder_id, HISTORY_SLICE)
-                if loop.time() >= next_reconcile:
+                if extras_behind or loop.time() >= next_reconcile:
+                    extras_behind = False
                     for other in extra:
-                        await self._sync_folder(client, other, HISTORY_SLICE)
+                        taken = await self._sync_folder(client, other, HISTORY_SLICE)
+                        extras_behind |= not (taken.backfill_done or taken.errors)
                     next_reconcile = loop.time() + self.reconcile_every
                     await run_db(self._record_success)
                     await run_db(self._mark_deleted)
-                if not report.backfill_done:
+                if not (report.backfill_done or report.errors) or extras_behind:
                     continue  # more history to take; new mail is checked first every time
+                # (a folder the server refused is tried again at the next reconcile)
                 wait = min(self.idle_renew, max(1.0, next_reconcile - loop.time()))
                 # no gathering pause: a push is synced at once (latency), and a burst of mail
                 # is taken by that cycle's batches anyway
@@ -370,6 +378,24 @@ class AccountSyncer:
     def _record_folder_failure(self, folder_id: int, error: str) -> None:
         with self.sessions.begin() as session:
             sync_state.record_folder_failure(session=session, folder_id=folder_id, error=error)
+
+
+def _first_failure(failed: ExceptionGroup[Exception]) -> Exception:
+    """What ``run`` handles for a failed lane: a refused login first (it stops the account),
+    else the first IMAP or network error; the group itself when a lane failed otherwise (a
+    bug: it must not look like a server's trouble)."""
+    leaves = list(_leaves(failed))
+    if not all(isinstance(e, ImapError | OSError) for e in leaves):
+        return failed
+    return next((e for e in leaves if isinstance(e, AuthFailed)), leaves[0])
+
+
+def _leaves(failed: BaseExceptionGroup[Exception]) -> Iterator[Exception]:
+    for exc in failed.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            yield from _leaves(exc)
+        else:
+            yield exc
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

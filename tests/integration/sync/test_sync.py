@@ -496,3 +496,72 @@ def test_big_batches_read_in_a_worker_process_give_the_same_activities(
     for i in range(MIN_POOLED + 10):
         assert texts[f"update {i}"].strip() == f"Hello Robin, update number {i}."
     assert count(session_factory, MailMessage) == 2 * MIN_POOLED + 10
+
+
+def test_a_chosen_folders_history_is_taken_whole_not_one_slice_a_reconcile(
+    session_factory, world, dovecot, mail_user
+):
+    mailbox.create_folder(dovecot, mail_user, "Archive")
+    for i in range(20):
+        mailbox.append(dovecot, mail_user, "Archive", make_mail(ANNA, ME, f"old {i}"))
+    with session_factory.begin() as session:
+        sync_state.ensure_folder(
+            session=session,
+            account_id=world["account"],
+            name_raw=b"Archive",
+            name="Archive",
+            delimiter="/",
+            role=None,
+        )
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        # batches of 2: a slice of history (4 batches) is 8 messages; the next reconcile is
+        # in 10 minutes, so the archive's history must not wait for it
+        watcher = syncer(session_factory, world["login"], batch_size=2, reconcile_every=600)
+        task = asyncio.create_task(watcher.run(stop))
+        try:
+            await _until(lambda: len(activities(session_factory)) == 20, 20)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+    asyncio.run(scenario())
+
+
+def test_the_account_recovers_by_itself_after_a_server_outage(
+    session_factory, world, dovecot, mail_user
+):
+    mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "before"))
+
+    def account() -> MailAccount:
+        with session_factory() as session:
+            found = session.get(MailAccount, world["account"])
+            assert found is not None
+            return found
+
+    with TcpProxy("127.0.0.1", dovecot.port) as proxy:
+        login = through(proxy, world["account"], mail_user)
+
+        async def scenario() -> None:
+            stop = asyncio.Event()
+            task = asyncio.create_task(syncer(session_factory, login).run(stop))
+            try:
+                await _until(lambda: len(activities(session_factory)) == 1, 30)
+                await asyncio.to_thread(proxy.refuse_new)
+                await asyncio.to_thread(proxy.cut_all)  # the server is gone
+                await _until(lambda: account().last_error is not None, 10)
+                down = account()
+                assert down.backoff_until is not None  # a retry is planned, with its time
+                assert not down.needs_reauth
+                await asyncio.to_thread(proxy.refuse_new, False)  # back
+                await asyncio.to_thread(
+                    mailbox.append, dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "after")
+                )
+                await _until(lambda: len(activities(session_factory)) == 2, 20)
+                await _until(lambda: account().last_error is None, 5)
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, 10)
+
+        asyncio.run(scenario())
