@@ -1,4 +1,5 @@
-"""``postroom account add|list`` and the org-wide settings (internal domains, private list).
+"""``postroom account add|list|password`` and the org-wide settings (internal domains, private
+list).
 
 The password is never an option on the command line (it would land in the shell history and
 in ``ps``): it is asked for without echo, or read from standard input with ``--password-stdin``.
@@ -58,12 +59,7 @@ def add(
     """Add an IMAP account; its password is stored encrypted."""
     tls_mode = _choice(TlsMode, tls, "--tls")
     seen = _choice(Visibility, visibility, "--visibility")
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("IMAP password", hide_input=True)
-    if not password:
-        raise InputError("empty password", advice="give the IMAP password")
+    password = _read_password(password_stdin)
     runtime = open_runtime()
     keyring = load_or_create_key(runtime.settings)
     with runtime.sessions.begin() as session:
@@ -85,6 +81,36 @@ def add(
         )
         summary = (account.id, account.imap_host, account.imap_port, account.imap_tls.value)
     console.print(f"added account #{summary[0]} ({summary[1]}:{summary[2]}, {summary[3]})")
+
+
+@app.command("password")
+@user_errors
+def password(
+    account: Annotated[int, typer.Argument(help="account id (see `postroom account list`)")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Give an account a new password (after a refused login, or a change on the server).
+    A running `postroom worker` takes it at its next account list reload."""
+    secret = Secret(_read_password(password_stdin))
+    runtime = open_runtime()
+    keyring = load_or_create_key(runtime.settings)
+    with runtime.sessions.begin() as session:
+        account_service.set_account_password(
+            session=session, keyring=keyring, account_id=account, password=secret
+        )
+    console.print(f"account #{account}: new password stored (encrypted)")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        text = sys.stdin.readline().rstrip("\r\n")
+    else:
+        text = typer.prompt("IMAP password", hide_input=True)
+    if not text:
+        raise InputError("empty password", advice="give the IMAP password")
+    return text
 
 
 @app.command("list")

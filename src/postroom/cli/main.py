@@ -8,7 +8,7 @@ import typer
 from sqlalchemy import func, select
 
 from postroom import __version__
-from postroom.cli import accounts, messages, records, sync
+from postroom.cli import accounts, folders, messages, records, sync
 from postroom.cli.runtime import (
     Runtime,
     console,
@@ -45,6 +45,9 @@ app.add_typer(accounts.org_app, name="org")
 app.command("sync")(sync.sync_command)
 app.command("worker")(sync.worker_command)
 accounts.app.command("test")(sync.test_command)
+accounts.app.command("folders")(folders.folders_command)
+accounts.app.command("track")(folders.track_command)
+accounts.app.command("untrack")(folders.untrack_command)
 
 
 @app.callback()
@@ -102,7 +105,8 @@ def _print_accounts(runtime: Runtime) -> None:
             if account.needs_reauth:
                 state = "[red]login refused: needs a new password[/]"
             elif account.last_error:
-                state = "[yellow]retrying[/]"
+                retry = account.backoff_until
+                state = "[yellow]retrying" + (f" at {retry:%H:%M:%S} UTC" if retry else "") + "[/]"
             elif account.last_success_at:
                 state = "[green]ok[/]"
             else:
@@ -119,6 +123,12 @@ def _print_accounts(runtime: Runtime) -> None:
             if account.last_error:
                 advice = f" — {account.last_error_advice}" if account.last_error_advice else ""
                 console.print(f"  last error: {account.last_error}{advice}", markup=False)
+            if account.needs_reauth:
+                console.print(
+                    f"  what to do: `postroom account password {account.id}`; a running "
+                    "worker takes the new password at its next account list reload",
+                    markup=False,
+                )
             counts = sync_state.count_folder_messages(session=session, account_id=account.id)
             quarantined = sync_state.count_quarantined(session=session, account_id=account.id)
             folders = make_table(

@@ -112,6 +112,12 @@ def sync_command(
 
 def worker_command(
     refresh: Annotated[float, typer.Option(help="seconds between account list reloads")] = 60.0,
+    reconcile: Annotated[
+        float,
+        typer.Option(
+            min=1.0, help="seconds between full checks of every folder (pushes can be lost)"
+        ),
+    ] = 600.0,
 ) -> None:
     """Sync every account around the clock (IDLE push + reconcile); stops cleanly on
     SIGTERM or SIGINT, and resumes where it stopped when started again."""
@@ -131,7 +137,11 @@ def worker_command(
             loop.add_signal_handler(sig, stop.set)
         console.print("worker started; SIGTERM or Ctrl-C stops it")
         await run_supervisor(
-            load_logins=load, sessions=runtime.sessions, stop=stop, refresh_every=refresh
+            load_logins=load,
+            sessions=runtime.sessions,
+            stop=stop,
+            refresh_every=refresh,
+            reconcile_every=reconcile,
         )
 
     asyncio.run(main())

@@ -1,4 +1,5 @@
-"""Use cases of the sync engine: who to sync, with which credentials and TLS trust.
+"""Use cases of the sync engine: who to sync, with which credentials and TLS trust, and which
+folders beyond INBOX and Sent.
 
 This is where sealed passwords are opened (``services.secrets``) and handed to the engine as
 ``AccountLogin`` values; the engine itself never sees the key ring.
@@ -13,11 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postroom.config import Settings
-from postroom.errors import ConfigError
-from postroom.imap import ServerAddress
+from postroom.errors import ConfigError, InputError, NotFound
+from postroom.imap import Folder, ServerAddress
 from postroom.services.secrets import Keyring
-from postroom.store.models import MailAccount, TlsMode
-from postroom.sync.account import AccountLogin
+from postroom.store import sync_state
+from postroom.store.models import MailAccount, MailFolder, TlsMode
+from postroom.sync.account import AccountLogin, find_role
+
+ALWAYS_TRACKED = ("inbox", "sent")
+"""The roles of the folders every account syncs, whatever the user chose."""
 
 
 def build_ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -69,3 +74,65 @@ def load_logins(
         )
         for account in session.scalars(query)
     ]
+
+
+def choose_folders(
+    *, session: Session, account_id: int, on_server: Sequence[Folder], names: Sequence[str]
+) -> list[MailFolder]:
+    """Track the folders called ``names`` (as the server lists them in ``on_server``, decoded;
+    ``inbox`` in any case) from now on: the sync takes their history and new mail as it does
+    INBOX's, on a reconcile rather than a push. Raises ``NotFound`` for a name the server does
+    not list, or lists as unselectable, before tracking any."""
+    if session.get(MailAccount, account_id) is None:
+        raise NotFound(f"mail account #{account_id} does not exist")
+    chosen = [_listed(on_server, name, account_id) for name in names]
+    rows = []
+    for folder in chosen:
+        row = sync_state.ensure_folder(
+            session=session,
+            account_id=account_id,
+            name_raw=folder.name_raw,
+            name=folder.name,
+            delimiter=folder.delimiter,
+            role=find_role(folder.name, folder.flags, folder.delimiter),
+        )
+        row.is_tracked = True
+        rows.append(row)
+    return rows
+
+
+def drop_folders(*, session: Session, account_id: int, names: Sequence[str]) -> list[MailFolder]:
+    """Stop syncing the folders called ``names``; what they brought stays logged. Raises
+    ``NotFound`` for a folder that is not tracked and ``InputError`` for INBOX or Sent, which
+    every account syncs."""
+    tracked = {
+        f.name: f for f in sync_state.list_tracked_folders(session=session, account_id=account_id)
+    }
+    rows = []
+    for name in names:
+        row = tracked.get("INBOX" if name.upper() == "INBOX" else name)
+        if row is None:
+            raise NotFound(
+                f"account #{account_id} does not sync a folder {name!r}",
+                advice=f"see `postroom account folders {account_id}`",
+            )
+        if row.role in ALWAYS_TRACKED:
+            raise InputError(
+                f"{row.name} is always synced", advice="INBOX and Sent cannot be dropped"
+            )
+        rows.append(row)
+    for row in rows:
+        row.is_tracked = False
+    return rows
+
+
+def _listed(on_server: Sequence[Folder], name: str, account_id: int) -> Folder:
+    wanted = "INBOX" if name.upper() == "INBOX" else name
+    for folder in on_server:
+        selectable = not ({"\\Noselect", "\\NonExistent"} & folder.flags)
+        if (folder.name.upper() if wanted == "INBOX" else folder.name) == wanted and selectable:
+            return folder
+    raise NotFound(
+        f"the server has no folder {name!r} to sync",
+        advice=f"see `postroom account folders {account_id}` for the folder names",
+    )
