@@ -205,6 +205,26 @@ def test_a_uidvalidity_reset_relinks_without_new_activities(
             == 12
         )
 
+    # after the reset, new mail is taken as ever (EspoCRM #3654: it silently stopped); a reset
+    # of Sent, not INBOX, is handled the same and stops nothing else (closeio/nylas#14)
+    mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "after the reset"))
+    mailbox.append(dovecot, mail_user, "Sent", make_mail(ME, BOB, "sent"))
+    asyncio.run(syncer(session_factory, world["login"]).sync_once())
+    mailbox.reset_uidvalidity(dovecot, mail_user, "Sent")
+    mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "after the Sent reset"))
+    report = asyncio.run(syncer(session_factory, world["login"]).sync_once())
+    assert report.error is None
+    assert {f.folder: f.opening.value for f in report.folders if f.opening} == {
+        "INBOX": "resume",
+        "Sent": "reset",
+    }
+    assert [a.subject for a in activities(session_factory)][-3:] == [
+        "after the reset",
+        "sent",
+        "after the Sent reset",
+    ]
+    assert count(session_factory, Activity) == 15
+
 
 def test_new_mail_arrives_through_idle_within_two_seconds(
     session_factory, world, dovecot, mail_user
@@ -565,3 +585,47 @@ def test_the_account_recovers_by_itself_after_a_server_outage(
                 await asyncio.wait_for(task, 10)
 
         asyncio.run(scenario())
+
+
+def _fetches(sent: bytes, item: str) -> list[list[int]]:
+    """The UID sets of the ``UID FETCH`` commands in ``sent`` that ask for ``item``."""
+    sets = []
+    for line in sent.split(b"\r\n"):
+        words = line.split(b" ")
+        if len(words) > 4 and words[1:3] == [b"UID", b"FETCH"] and item.encode() in line:
+            uids: list[int] = []
+            for part in words[3].decode().split(","):
+                low, _, high = part.partition(":")
+                uids += range(int(low), int(high or low) + 1)
+            sets.append(uids)
+    return sets
+
+
+def test_the_wire_newest_first_in_bounded_batches_text_only_for_records_then_qresync(
+    session_factory, world, dovecot, mail_user
+):
+    matched = []
+    for i in range(9):
+        sender = ANNA if i % 3 == 0 else "stranger@x.example"
+        uid = mailbox.append(dovecot, mail_user, "INBOX", make_mail(sender, ME, f"m {i}"))
+        if sender == ANNA:
+            matched.append(uid)
+    with TcpProxy("127.0.0.1", dovecot.port) as proxy:
+        login = through(proxy, world["account"], mail_user)
+        asyncio.run(syncer(session_factory, login, batch_size=4).sync_once())
+        inbox_lane = proxy.client_bytes()[0]  # INBOX's connection (Sent has its own)
+        asyncio.run(syncer(session_factory, login, batch_size=4).sync_once())
+        again = proxy.client_bytes()[2]
+
+    heads = _fetches(inbox_lane, "HEADER.FIELDS")
+    uids = [u for batch in heads for u in batch]
+    assert sorted(uids) == sorted(mailbox.list_uids(dovecot, mail_user, "INBOX"))
+    assert all(len(batch) <= 4 for batch in heads)
+    assert [max(batch) for batch in heads] == sorted((max(b) for b in heads), reverse=True)
+    structures = _fetches(inbox_lane, "BODYSTRUCTURE")
+    assert sorted(u for batch in structures for u in batch) == sorted(matched)
+    assert b"FLAGS" not in inbox_lane.split(b"LOGIN")[-1]  # nothing that could change a flag
+    assert b" SELECT " not in inbox_lane
+    assert b"EXAMINE" in again
+    assert b"(QRESYNC (" in again  # the second sync asks only for what changed
+    assert _fetches(again, "HEADER.FIELDS") == []
