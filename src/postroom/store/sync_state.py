@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from postroom.errors import NotFound
 from postroom.store.bulk import dialect_of, in_parameter, insert_rows, list_parameter
-from postroom.store.db import chunked, table_of
+from postroom.store.db import chunked, insert_ignoring_duplicates, table_of
 from postroom.store.models import (
     Activity,
     FolderState,
@@ -82,19 +82,22 @@ def ensure_folder(
     delimiter: str | None,
     role: str | None,
 ) -> MailFolder:
-    """The folder row for ``name_raw`` (created, tracked, when new); its role is refreshed."""
+    """The folder row for ``name_raw`` (created, tracked, when new); its role is refreshed.
+
+    Two syncs of one account may discover the folder at the same time: the row is inserted
+    with ``ON CONFLICT DO NOTHING``, so the second finds the first's row instead of failing.
+    """
+    session.execute(
+        insert_ignoring_duplicates(session, MailFolder).values(
+            account_id=account_id, name_raw=name_raw, name=name, delimiter=delimiter, role=role
+        )
+    )
     folder = session.scalars(
         select(MailFolder).where(
             MailFolder.account_id == account_id, MailFolder.name_raw == name_raw
         )
-    ).one_or_none()
-    if folder is None:
-        folder = MailFolder(
-            account_id=account_id, name_raw=name_raw, name=name, delimiter=delimiter, role=role
-        )
-        session.add(folder)
-        session.flush()
-    elif folder.role != role or folder.delimiter != delimiter:
+    ).one()
+    if folder.role != role or folder.delimiter != delimiter:
         folder.role, folder.delimiter = role, delimiter
     return folder
 

@@ -629,3 +629,25 @@ def test_the_wire_newest_first_in_bounded_batches_text_only_for_records_then_qre
     assert b"EXAMINE" in again
     assert b"(QRESYNC (" in again  # the second sync asks only for what changed
     assert _fetches(again, "HEADER.FIELDS") == []
+
+
+def test_two_syncs_of_one_account_at_once_log_each_message_once(
+    session_factory, world, dovecot, mail_user
+):
+    for i in range(30):
+        mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, f"m {i}"))
+    mailbox.append(dovecot, mail_user, "Sent", make_mail(ME, BOB, "offer"))
+
+    async def both() -> list[object]:
+        return await asyncio.gather(
+            syncer(session_factory, world["login"], batch_size=5).sync_once(),
+            syncer(session_factory, world["login"], batch_size=7).sync_once(),
+        )
+
+    reports = asyncio.run(both())  # Odoo #7380: concurrent fetches made duplicates
+
+    assert [r.error for r in reports] == [None, None]
+    assert len(activities(session_factory, world["anna"])) == 30
+    assert len(activities(session_factory, world["bob"])) == 1
+    assert count(session_factory, MailMessage) == 31
+    assert count(session_factory, MessageLocation) == 31
