@@ -82,3 +82,13 @@ def test_an_untrusted_certificate_is_named_as_such(engine, tmp_path, dovecot, ma
     result = _test(env, 1)
     assert result.returncode == 1
     assert "certificate" in result.stdout.lower()
+
+
+def test_an_unknown_host_is_named_a_dns_failure(engine, tmp_path, mail_user):
+    env = cli.postroom_env(engine, tmp_path / "home")
+    _add(env, "no-such-host.invalid", 993, mail_user.username, mail_user.password)
+    result = _test(env, 1)
+    assert result.returncode == 1
+    assert "connect (DNS)" in result.stdout
+    assert "what to do" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
