@@ -1,0 +1,56 @@
+"""``postroom sync --once``: every account, or the one asked for, with a progress bar."""
+
+from __future__ import annotations
+
+import subprocess
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from sqlalchemy import select
+
+from postroom.store.models import Activity
+from tests.support import cli, mailbox
+
+ME = "robin@firm.example"
+ANNA = "anna@acme.example"
+
+
+def _mail(subject: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = ANNA, ME, subject
+    msg["Date"] = "Mon, 03 Mar 2025 10:00:00 +0000"
+    msg["Message-ID"] = make_msgid(domain="acme.example")
+    msg.set_content("hello")
+    return msg.as_bytes()
+
+
+def test_sync_once_takes_only_the_account_asked_for(
+    engine, session_factory, tmp_path, dovecot, mail_user
+):
+    other = dovecot.add_user()
+    env = {**cli.postroom_env(engine, tmp_path / "home"), "COLUMNS": "120"}
+    cli.add_account(env, dovecot, mail_user, ME)
+    cli.add_account(env, dovecot, other, ME)
+    cli.run(env, "record", "add", "Anna", "-e", ANNA)
+    mailbox.append(dovecot, mail_user, "INBOX", _mail("to the first"))
+    mailbox.append(dovecot, other, "INBOX", _mail("to the second"))
+
+    out = cli.run(env, "sync", "--once", "--account", "2")
+
+    with session_factory() as session:
+        assert list(session.scalars(select(Activity.subject))) == ["to the second"]
+    assert "#2 INBOX: 1 fetched, 1 new, 1 activities" in out
+    assert "#1" not in out
+    bar = next(line for line in out.splitlines() if line.startswith("#2 INBOX") and "1/1" in line)
+    assert "━" in bar  # the progress bar, complete
+
+    unknown = subprocess.run(
+        [*cli.COMMAND, "sync", "--once", "--account", "9"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert unknown.returncode == 1
+    assert "mail account 9 does not exist" in unknown.stderr
