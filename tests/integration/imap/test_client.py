@@ -8,6 +8,7 @@ SPECIAL-USE but would accept them: the proxy's record of what we sent proves we 
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import functools
 import logging
@@ -330,6 +331,50 @@ async def test_expunge_and_flag_changes_while_selected_become_events(dovecot, ma
     assert [(e.item.uid, "\\Seen" in (e.item.flags or ())) for e in flags] == [(uids[0], True)]
     assert [(v.ranges, v.earlier) for v in vanished] == [(((uids[1], uids[1]),), False)]
     await client.logout()
+
+
+@run_async
+async def test_unsolicited_responses_come_out_in_the_order_the_server_sent_them(dovecot, mail_user):
+    uids = [mailbox.append(dovecot, mail_user, "INBOX", make_mail(n)) for n in range(6)]
+    with TcpProxy(dovecot.host, dovecot.port, record_server=True) as proxy:
+        client = await login(plain(dovecot, proxy.port), mail_user)
+        await client.enable("QRESYNC")
+        await client.examine("INBOX")
+        before = len(proxy.server_bytes()[0])
+        for uid in uids[:3]:  # flags, expunges and arrivals, interleaved by another client
+            await asyncio.to_thread(mailbox.set_flags, dovecot, mail_user, "INBOX", uid, ["\\Seen"])
+            await asyncio.to_thread(mailbox.expunge, dovecot, mail_user, "INBOX", uid + 3)
+            await asyncio.to_thread(mailbox.append, dovecot, mail_user, "INBOX", make_mail(uid))
+        events = await client.noop()
+        wire = proxy.server_bytes()[0][before:]
+        await client.logout()
+    kinds = {FlagsChanged: b"FETCH", Vanished: b"VANISHED", Exists: b"EXISTS"}
+    sent = [
+        word
+        for line in wire.split(b"\r\n")
+        if line.startswith(b"* ")
+        for word in kinds.values()
+        if f" {word.decode()}".encode() in line
+    ]
+    assert len(sent) >= 4
+    assert [kinds[type(e)] for e in events if type(e) in kinds] == sent
+
+
+@run_async
+async def test_the_wire_log_never_shows_the_credentials_of_authenticate_plain(
+    dovecot, mail_user, caplog
+):
+    caplog.set_level(logging.DEBUG, logger="postroom.imap.wire")
+    client = await login(plain(dovecot), mail_user)
+    await client.examine("INBOX")
+    await client.logout()
+    wire = "\n".join(r.getMessage() for r in caplog.records if r.name == "postroom.imap.wire")
+    sasl = base64.b64encode(f"\0{mail_user.username}\0{mail_user.password}".encode()).decode()
+    assert "C: A0001 AUTHENTICATE [redacted]" in wire  # the path real servers take, not LOGIN
+    assert "EXAMINE" in wire  # the log is there, only the secrets are not
+    assert mail_user.password not in wire
+    assert sasl not in wire
+    assert sasl[:16] not in wire
 
 
 # --- a server without the extensions --------------------------------------------------------
