@@ -651,3 +651,41 @@ def test_two_syncs_of_one_account_at_once_log_each_message_once(
     assert len(activities(session_factory, world["bob"])) == 1
     assert count(session_factory, MailMessage) == 31
     assert count(session_factory, MessageLocation) == 31
+
+
+def test_a_watched_folder_the_server_refuses_is_not_retried_in_a_loop(
+    session_factory, world, dovecot, mail_user
+):
+    with session_factory.begin() as session:  # a Sent folder renamed on the server since
+        sync_state.ensure_folder(
+            session=session,
+            account_id=world["account"],
+            name_raw=b"Old Sent",
+            name="Old Sent",
+            delimiter="/",
+            role="sent",
+        )
+    with TcpProxy("127.0.0.1", dovecot.port) as proxy:
+        login = through(proxy, world["account"], mail_user)
+
+        async def scenario() -> None:
+            stop = asyncio.Event()
+            task = asyncio.create_task(syncer(session_factory, login).run(stop))
+            try:
+                await asyncio.sleep(1.0)
+                await asyncio.to_thread(
+                    mailbox.append, dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "still")
+                )
+                await _until(lambda: len(activities(session_factory)) == 1, 5)
+                await asyncio.sleep(1.0)
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, 10)
+
+        asyncio.run(scenario())
+        examines = b"".join(proxy.client_bytes()).count(b'EXAMINE "Old Sent"')
+    assert 1 <= examines < 5  # tried again at the next reconcile, not thousands of times
+    with session_factory() as session:
+        gone = session.scalars(select(MailFolder).where(MailFolder.name == "Old Sent")).one()
+        assert gone.last_error is not None
+        assert "no longer exists" in gone.last_error  # status shows it, with what to do
