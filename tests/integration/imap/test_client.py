@@ -91,6 +91,19 @@ async def test_implicit_tls_with_the_default_trust_store_refuses_the_test_certif
 
 
 @run_async
+async def test_a_trusted_certificate_for_another_host_name_is_refused(dovecot):
+    context = ssl.create_default_context(cafile=str(dovecot.ca_pem_path))
+    # the certificate names 127.0.0.1 and localhost; the same server reached as 127.0.0.2
+    with TcpProxy(dovecot.host, dovecot.tls_port, host="127.0.0.2") as proxy:
+        address = ServerAddress("127.0.0.2", proxy.port, TlsMode.IMPLICIT, context)
+        with pytest.raises(TlsFailed) as failed:
+            await ImapClient.connect(address)
+    assert "127.0.0.2" in str(failed.value)
+    assert failed.value.advice
+    assert not failed.value.retryable
+
+
+@run_async
 async def test_starttls_upgrades_and_reads_the_capabilities_again(dovecot, mail_user):
     context = ssl.create_default_context(cafile=str(dovecot.ca_pem_path))
     address = ServerAddress(dovecot.host, dovecot.port, TlsMode.STARTTLS, context)
