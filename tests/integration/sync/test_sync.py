@@ -689,3 +689,35 @@ def test_a_watched_folder_the_server_refuses_is_not_retried_in_a_loop(
         gone = session.scalars(select(MailFolder).where(MailFolder.name == "Old Sent")).one()
         assert gone.last_error is not None
         assert "no longer exists" in gone.last_error  # status shows it, with what to do
+
+
+def test_new_mail_is_logged_during_a_long_first_sync_not_after_it(
+    session_factory, world, dovecot, mail_user
+):
+    mailbox.fill_maildir(mail_user, "INBOX", [make_mail(ANNA, ME, f"old {i}") for i in range(3000)])
+
+    def inbox() -> MailFolder:
+        with session_factory() as session:
+            return session.scalars(select(MailFolder).where(MailFolder.role == "inbox")).one()
+
+    async def scenario() -> tuple[FolderState, int]:
+        stop = asyncio.Event()
+        # batches of 25: the history is 120 batches, taken four at a time between checks
+        # for new mail (nylas-mail #3634: users waited days for a first sync to end)
+        task = asyncio.create_task(syncer(session_factory, world["login"], batch_size=25).run(stop))
+        try:
+            await _until(lambda: len(activities(session_factory)) > 0, 30)
+            await asyncio.to_thread(
+                mailbox.append, dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "new today")
+            )
+            await _until(
+                lambda: "new today" in {a.subject for a in activities(session_factory)}, 10
+            )
+            return inbox().state, len(activities(session_factory))
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+
+    state, logged = asyncio.run(scenario())
+    assert state is FolderState.BACKFILLING  # the history was still being taken
+    assert logged < 3001
