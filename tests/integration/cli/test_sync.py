@@ -6,9 +6,9 @@ import subprocess
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from postroom.store.models import Activity
+from postroom.store.models import Activity, MessageLocation
 from tests.support import cli, mailbox
 
 ME = "robin@firm.example"
@@ -54,3 +54,21 @@ def test_sync_once_takes_only_the_account_asked_for(
     )
     assert unknown.returncode == 1
     assert "mail account 9 does not exist" in unknown.stderr
+
+
+def test_status_shows_a_folder_behind_the_server(
+    engine, session_factory, tmp_path, dovecot, mail_user
+):
+    env = {**cli.postroom_env(engine, tmp_path / "home"), "COLUMNS": "200"}
+    cli.add_account(env, dovecot, mail_user, ME)
+    for i in range(3):
+        mailbox.append(dovecot, mail_user, "INBOX", _mail(f"m {i}"))
+    cli.run(env, "sync", "--once")
+    with session_factory.begin() as session:  # a message the sync missed (Twenty #25193)
+        session.execute(delete(MessageLocation).where(MessageLocation.uid == 2))
+
+    status = cli.run(env, "status")
+
+    inbox = next(line for line in status.splitlines() if " INBOX " in line)
+    cells = [cell.strip() for cell in inbox.strip("│ ").split("│")]
+    assert cells[:5] == ["INBOX", "inbox", "behind by 1", "3", "2"]
