@@ -218,11 +218,11 @@ def test_a_uidvalidity_reset_relinks_without_new_activities(
         "INBOX": "resume",
         "Sent": "reset",
     }
-    assert [a.subject for a in activities(session_factory)][-3:] == [
+    assert {a.subject for a in activities(session_factory)[-3:]} == {
         "after the reset",
-        "sent",
+        "sent",  # INBOX and Sent are synced at once: these two in either order
         "after the Sent reset",
-    ]
+    }
     assert count(session_factory, Activity) == 15
 
 
