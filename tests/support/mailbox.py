@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any, Literal
@@ -148,6 +149,17 @@ def _fetch_items(conn: imaplib.IMAP4, uid_set: str, items: str) -> list[bytes]:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+def message(sender: str, to: str, subject: str = "Interview", body: str = "Hello") -> bytes:
+    """A plain-text message as a phone or desktop client writes it: dated now, with a Message-ID
+    of its own."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Date"] = email.utils.format_datetime(datetime.now().astimezone())
+    msg["Message-ID"] = email.utils.make_msgid(domain="test.example")
+    msg.set_content(body)
+    return msg.as_bytes()
 
 
 def append(

@@ -5,8 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from email.message import EmailMessage
-from email.utils import make_msgid
 
 from sqlalchemy import select
 
@@ -16,15 +14,6 @@ from tests.support import cli, mailbox
 ME = "robin@firm.example"
 ANNA = "anna@acme.example"
 FOLDER = "Projects/Acme ü"  # nested, and not ASCII: modified UTF-7 on the wire
-
-
-def _mail(subject: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = ANNA, ME, subject
-    msg["Date"] = "Mon, 03 Mar 2025 10:00:00 +0000"
-    msg["Message-ID"] = make_msgid(domain="acme.example")
-    msg.set_content("hello")
-    return msg.as_bytes()
 
 
 def _subjects(session_factory) -> set[str]:
@@ -53,8 +42,8 @@ def test_a_chosen_folder_is_synced_and_can_be_dropped(
     cli.add_account(env, dovecot, mail_user, ME)
     cli.run(env, "record", "add", "Anna", "-e", ANNA)
     mailbox.create_folder(dovecot, mail_user, FOLDER)
-    mailbox.append(dovecot, mail_user, FOLDER, _mail("filed by a rule"))
-    mailbox.append(dovecot, mail_user, "INBOX", _mail("in the inbox"))
+    mailbox.append(dovecot, mail_user, FOLDER, mailbox.message(ANNA, ME, "filed by a rule"))
+    mailbox.append(dovecot, mail_user, "INBOX", mailbox.message(ANNA, ME, "in the inbox"))
 
     listing = cli.run(env, "account", "folders", "1")
     assert _row(listing, "INBOX")[:3] == ["INBOX", "inbox", "yes"]
@@ -73,7 +62,7 @@ def test_a_chosen_folder_is_synced_and_can_be_dropped(
     refused = _fails(env, "account", "untrack", "1", "inbox")
     assert "INBOX is always synced" in refused
     cli.run(env, "account", "untrack", "1", FOLDER)
-    mailbox.append(dovecot, mail_user, FOLDER, _mail("after it was dropped"))
+    mailbox.append(dovecot, mail_user, FOLDER, mailbox.message(ANNA, ME, "after it was dropped"))
     cli.run(env, "sync", "--once")
     assert "after it was dropped" not in _subjects(session_factory)
     assert "filed by a rule" in _subjects(session_factory)  # what it brought stays
@@ -88,7 +77,7 @@ def test_the_worker_takes_a_chosen_folders_new_mail_at_each_reconcile(
     cli.run(env, "record", "add", "Anna", "-e", ANNA)
     mailbox.create_folder(dovecot, mail_user, FOLDER)
     for i in range(3):
-        mailbox.append(dovecot, mail_user, FOLDER, _mail(f"old {i}"))
+        mailbox.append(dovecot, mail_user, FOLDER, mailbox.message(ANNA, ME, f"old {i}"))
     cli.run(env, "account", "track", "1", FOLDER)
 
     worker = cli.start(env, "worker", "--refresh", "1", "--reconcile", "2")
@@ -99,7 +88,7 @@ def test_the_worker_takes_a_chosen_folders_new_mail_at_each_reconcile(
             time.sleep(0.1)
         assert len(_subjects(session_factory)) == 3
         time.sleep(0.5)  # INBOX in IDLE: a chosen folder is not pushed, only reconciled
-        mailbox.append(dovecot, mail_user, FOLDER, _mail("new in the folder"))
+        mailbox.append(dovecot, mail_user, FOLDER, mailbox.message(ANNA, ME, "new in the folder"))
         deadline = time.monotonic() + 10
         while "new in the folder" not in _subjects(session_factory):
             assert time.monotonic() < deadline, "not taken by a reconcile within 10 s"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from email.message import EmailMessage
-from email.utils import make_msgid
 
 from sqlalchemy import delete, select
 
@@ -15,15 +13,6 @@ ME = "robin@firm.example"
 ANNA = "anna@acme.example"
 
 
-def _mail(subject: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = ANNA, ME, subject
-    msg["Date"] = "Mon, 03 Mar 2025 10:00:00 +0000"
-    msg["Message-ID"] = make_msgid(domain="acme.example")
-    msg.set_content("hello")
-    return msg.as_bytes()
-
-
 def test_sync_once_takes_only_the_account_asked_for(
     engine, session_factory, tmp_path, dovecot, mail_user
 ):
@@ -32,8 +21,8 @@ def test_sync_once_takes_only_the_account_asked_for(
     cli.add_account(env, dovecot, mail_user, ME)
     cli.add_account(env, dovecot, other, ME)
     cli.run(env, "record", "add", "Anna", "-e", ANNA)
-    mailbox.append(dovecot, mail_user, "INBOX", _mail("to the first"))
-    mailbox.append(dovecot, other, "INBOX", _mail("to the second"))
+    mailbox.append(dovecot, mail_user, "INBOX", mailbox.message(ANNA, ME, "to the first"))
+    mailbox.append(dovecot, other, "INBOX", mailbox.message(ANNA, ME, "to the second"))
 
     out = cli.run(env, "sync", "--once", "--account", "2")
 
@@ -62,7 +51,7 @@ def test_status_shows_a_folder_behind_the_server(
     env = {**cli.postroom_env(engine, tmp_path / "home"), "COLUMNS": "200"}
     cli.add_account(env, dovecot, mail_user, ME)
     for i in range(3):
-        mailbox.append(dovecot, mail_user, "INBOX", _mail(f"m {i}"))
+        mailbox.append(dovecot, mail_user, "INBOX", mailbox.message(ANNA, ME, f"m {i}"))
     cli.run(env, "sync", "--once")
     with session_factory.begin() as session:  # a message the sync missed (Twenty #25193)
         session.execute(delete(MessageLocation).where(MessageLocation.uid == 2))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 
 from sqlalchemy import select
 from tests.support import mailbox
@@ -22,15 +20,7 @@ from postroom.sync.account import AccountLogin
 from postroom.sync.supervisor import run_supervisor
 
 ANNA = "anna@acme.example"
-
-
-def _mail(to: str, subject: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = ANNA, to, subject
-    msg["Date"] = format_datetime(__import__("datetime").datetime.now().astimezone())
-    msg["Message-ID"] = make_msgid(domain="acme.example")
-    msg.set_content("hello")
-    return msg.as_bytes()
+FINE = "fine@firm.example"
 
 
 def _subjects(session_factory) -> set[str]:
@@ -70,12 +60,13 @@ def test_a_hung_server_holds_up_only_its_own_account(
     other_user = dovecot.add_user()
     with session_factory.begin() as session:
         add_person(session=session, draft=PersonDraft("Anna", emails=(ANNA,)))
-    mailbox.append(dovecot, mail_user, "INBOX", _mail("hung@firm.example", "to the hung one"))
-    mailbox.append(dovecot, other_user, "INBOX", _mail("fine@firm.example", "first"))
+    hung_mail = mailbox.message(ANNA, "hung@firm.example", "to the hung one")
+    mailbox.append(dovecot, mail_user, "INBOX", hung_mail)
+    mailbox.append(dovecot, other_user, "INBOX", mailbox.message(ANNA, FINE, "first"))
 
     with TcpProxy("127.0.0.1", dovecot.port) as proxy:
         hung = _account(session_factory, "hung@firm.example", mail_user, proxy.port)
-        fine = _account(session_factory, "fine@firm.example", other_user, dovecot.port)
+        fine = _account(session_factory, FINE, other_user, dovecot.port)
         proxy.stall()  # the server accepts connections and then says nothing
 
         async def scenario() -> float:
@@ -92,9 +83,8 @@ def test_a_hung_server_holds_up_only_its_own_account(
                 await _until(lambda: "first" in _subjects(session_factory), 30)
                 await asyncio.sleep(0.5)  # into IDLE
                 start = time.monotonic()
-                await asyncio.to_thread(
-                    mailbox.append, dovecot, other_user, "INBOX", _mail(ANNA, "pushed")
-                )
+                pushed = mailbox.message(ANNA, FINE, "pushed")
+                await asyncio.to_thread(mailbox.append, dovecot, other_user, "INBOX", pushed)
                 await _until(lambda: "pushed" in _subjects(session_factory), 5)
                 latency = time.monotonic() - start
                 assert "to the hung one" not in _subjects(session_factory)

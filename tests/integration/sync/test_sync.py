@@ -7,8 +7,10 @@ appends, moves, expunges and resets folders the way a phone or Outlook would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -232,9 +234,7 @@ def test_new_mail_arrives_through_idle_within_two_seconds(
     mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "before"))
 
     async def scenario() -> tuple[float, float]:
-        stop = asyncio.Event()
-        task = asyncio.create_task(syncer(session_factory, world["login"]).run(stop))
-        try:
+        async with watching(syncer(session_factory, world["login"])):
             await _until(lambda: len(activities(session_factory)) == 1, 30)
             await asyncio.sleep(0.5)  # let the watchers settle into IDLE
             start = time.monotonic()
@@ -253,9 +253,6 @@ def test_new_mail_arrives_through_idle_within_two_seconds(
             )
             await _until(lambda: len(activities(session_factory, world["bob"])) == 1, 5)
             return inbox_latency, time.monotonic() - start
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 10)
 
     inbox_latency, sent_latency = asyncio.run(scenario())
     assert inbox_latency < 2.0
@@ -401,6 +398,33 @@ def test_tls_with_a_trusted_ca_works_and_a_wrong_certificate_is_refused(
     assert "certificate" in (report.error + (report.advice or "")).lower()
 
 
+def track(session_factory, account_id: int, name: str, role: str | None = None) -> None:
+    """Add folder ``name`` (ASCII) to the account's tracked folders, as a user's choice or an
+    earlier discovery did."""
+    with session_factory.begin() as session:
+        sync_state.ensure_folder(
+            session=session,
+            account_id=account_id,
+            name_raw=name.encode(),
+            name=name,
+            delimiter="/",
+            role=role,
+        )
+
+
+@contextlib.asynccontextmanager
+async def watching(watcher: AccountSyncer) -> AsyncIterator[None]:
+    """``watcher.run`` in a task for the block's length; then stopped, as the worker stops it
+    (within 30 s, without an error)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(watcher.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
 async def _until(condition, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -524,27 +548,14 @@ def test_a_chosen_folders_history_is_taken_whole_not_one_slice_a_reconcile(
     mailbox.create_folder(dovecot, mail_user, "Archive")
     for i in range(20):
         mailbox.append(dovecot, mail_user, "Archive", make_mail(ANNA, ME, f"old {i}"))
-    with session_factory.begin() as session:
-        sync_state.ensure_folder(
-            session=session,
-            account_id=world["account"],
-            name_raw=b"Archive",
-            name="Archive",
-            delimiter="/",
-            role=None,
-        )
+    track(session_factory, world["account"], "Archive")
 
     async def scenario() -> None:
-        stop = asyncio.Event()
         # batches of 2: a slice of history (4 batches) is 8 messages; the next reconcile is
         # in 10 minutes, so the archive's history must not wait for it
         watcher = syncer(session_factory, world["login"], batch_size=2, reconcile_every=600)
-        task = asyncio.create_task(watcher.run(stop))
-        try:
+        async with watching(watcher):
             await _until(lambda: len(activities(session_factory)) == 20, 20)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 10)
 
     asyncio.run(scenario())
 
@@ -564,9 +575,7 @@ def test_the_account_recovers_by_itself_after_a_server_outage(
         login = through(proxy, world["account"], mail_user)
 
         async def scenario() -> None:
-            stop = asyncio.Event()
-            task = asyncio.create_task(syncer(session_factory, login).run(stop))
-            try:
+            async with watching(syncer(session_factory, login)):
                 await _until(lambda: len(activities(session_factory)) == 1, 30)
                 await asyncio.to_thread(proxy.refuse_new)
                 await asyncio.to_thread(proxy.cut_all)  # the server is gone
@@ -580,9 +589,6 @@ def test_the_account_recovers_by_itself_after_a_server_outage(
                 )
                 await _until(lambda: len(activities(session_factory)) == 2, 20)
                 await _until(lambda: account().last_error is None, 5)
-            finally:
-                stop.set()
-                await asyncio.wait_for(task, 10)
 
         asyncio.run(scenario())
 
@@ -656,31 +662,18 @@ def test_two_syncs_of_one_account_at_once_log_each_message_once(
 def test_a_watched_folder_the_server_refuses_is_not_retried_in_a_loop(
     session_factory, world, dovecot, mail_user
 ):
-    with session_factory.begin() as session:  # a Sent folder renamed on the server since
-        sync_state.ensure_folder(
-            session=session,
-            account_id=world["account"],
-            name_raw=b"Old Sent",
-            name="Old Sent",
-            delimiter="/",
-            role="sent",
-        )
+    track(session_factory, world["account"], "Old Sent", role="sent")  # renamed on the server since
     with TcpProxy("127.0.0.1", dovecot.port) as proxy:
         login = through(proxy, world["account"], mail_user)
 
         async def scenario() -> None:
-            stop = asyncio.Event()
-            task = asyncio.create_task(syncer(session_factory, login).run(stop))
-            try:
+            async with watching(syncer(session_factory, login)):
                 await asyncio.sleep(1.0)
                 await asyncio.to_thread(
                     mailbox.append, dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "still")
                 )
                 await _until(lambda: len(activities(session_factory)) == 1, 5)
                 await asyncio.sleep(1.0)
-            finally:
-                stop.set()
-                await asyncio.wait_for(task, 10)
 
         asyncio.run(scenario())
         examines = b"".join(proxy.client_bytes()).count(b'EXAMINE "Old Sent"')
@@ -701,11 +694,9 @@ def test_new_mail_is_logged_during_a_long_first_sync_not_after_it(
             return session.scalars(select(MailFolder).where(MailFolder.role == "inbox")).one()
 
     async def scenario() -> tuple[FolderState, int]:
-        stop = asyncio.Event()
         # batches of 25: the history is 120 batches, taken four at a time between checks
         # for new mail (nylas-mail #3634: users waited days for a first sync to end)
-        task = asyncio.create_task(syncer(session_factory, world["login"], batch_size=25).run(stop))
-        try:
+        async with watching(syncer(session_factory, world["login"], batch_size=25)):
             await _until(lambda: len(activities(session_factory)) > 0, 30)
             await asyncio.to_thread(
                 mailbox.append, dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "new today")
@@ -714,9 +705,6 @@ def test_new_mail_is_logged_during_a_long_first_sync_not_after_it(
                 lambda: "new today" in {a.subject for a in activities(session_factory)}, 10
             )
             return inbox().state, len(activities(session_factory))
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 30)
 
     state, logged = asyncio.run(scenario())
     assert state is FolderState.BACKFILLING  # the history was still being taken

@@ -6,8 +6,6 @@ import signal
 import subprocess
 import time
 from dataclasses import replace
-from email.message import EmailMessage
-from email.utils import make_msgid
 
 from sqlalchemy import func, select
 from tests.support import cli, mailbox
@@ -16,15 +14,6 @@ from postroom.store.models import Activity, MailAccount
 
 ME = "robin@firm.example"
 ANNA = "anna@acme.example"
-
-
-def _mail(subject: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = ANNA, ME, subject
-    msg["Date"] = "Mon, 03 Mar 2025 10:00:00 +0000"
-    msg["Message-ID"] = make_msgid(domain="acme.example")
-    msg.set_content("hello")
-    return msg.as_bytes()
 
 
 def _activities(session_factory) -> int:
@@ -48,7 +37,7 @@ def test_worker_logs_pushed_mail_stops_on_sigterm_and_resumes(
     env = cli.postroom_env(engine, tmp_path / "home")
     cli.add_account(env, dovecot, mail_user, ME)
     cli.run(env, "record", "add", "Anna", "-e", ANNA)
-    mailbox.append(dovecot, mail_user, "INBOX", _mail("before the worker"))
+    mailbox.append(dovecot, mail_user, "INBOX", mailbox.message(ANNA, ME, "before the worker"))
 
     def start() -> subprocess.Popen[str]:
         return cli.start(env, "worker", "--refresh", "1")
@@ -56,7 +45,7 @@ def test_worker_logs_pushed_mail_stops_on_sigterm_and_resumes(
     worker = start()
     _wait_for(lambda: _activities(session_factory) == 1, 30, worker)
     time.sleep(1.0)  # into IDLE
-    mailbox.append(dovecot, mail_user, "INBOX", _mail("pushed"))
+    mailbox.append(dovecot, mail_user, "INBOX", mailbox.message(ANNA, ME, "pushed"))
     _wait_for(lambda: _activities(session_factory) == 2, 10, worker)
 
     worker.send_signal(signal.SIGTERM)
@@ -65,7 +54,7 @@ def test_worker_logs_pushed_mail_stops_on_sigterm_and_resumes(
     assert "worker stopped" in out
     assert "Traceback" not in err
 
-    mailbox.append(dovecot, mail_user, "INBOX", _mail("while stopped"))
+    mailbox.append(dovecot, mail_user, "INBOX", mailbox.message(ANNA, ME, "while stopped"))
     worker = start()
     _wait_for(lambda: _activities(session_factory) == 3, 30, worker)
     worker.send_signal(signal.SIGINT)
@@ -92,7 +81,7 @@ def test_a_refused_login_is_shown_with_what_to_do_and_a_new_password_resumes_the
     env = {**cli.postroom_env(engine, tmp_path / "home"), "COLUMNS": "200"}
     cli.add_account(env, dovecot, replace(mail_user, password="not-the-password"), ME)
     cli.run(env, "record", "add", "Anna", "-e", ANNA)
-    mailbox.append(dovecot, mail_user, "INBOX", _mail("waiting"))
+    mailbox.append(dovecot, mail_user, "INBOX", mailbox.message(ANNA, ME, "waiting"))
 
     worker = cli.start(env, "worker", "--refresh", "1")
     try:
