@@ -13,7 +13,7 @@ from tests.support import cli, mailbox
 
 ME = "robin@firm.example"
 ANNA = "anna@acme.example"
-FOLDER = "Projects/Acme ü"  # nested, and not ASCII: modified UTF-7 on the wire
+FOLDER = 'Projects/Acme "Q" ü'  # nested, quoted, not ASCII: modified UTF-7 on the wire
 
 
 def _subjects(session_factory) -> set[str]:
@@ -58,6 +58,8 @@ def test_a_chosen_folder_is_synced_and_can_be_dropped(
     cli.run(env, "sync", "--once")
     assert _subjects(session_factory) == {"filed by a rule", "in the inbox"}
     assert _row(cli.run(env, "account", "folders", "1"), FOLDER)[2:4] == ["yes", "live"]
+    again = cli.run(env, "sync", "--once")  # Frappe #23242: a quoted name restarted every time
+    assert f"#1 {FOLDER}: 0 fetched, 0 new" in again
 
     refused = _fails(env, "account", "untrack", "1", "inbox")
     assert "INBOX is always synced" in refused

@@ -141,16 +141,7 @@ def test_moves_keep_the_link_and_deletes_keep_the_activity(
     uid_move = mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "to archive"))
     uid_gone = mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "to delete"))
     asyncio.run(syncer(session_factory, world["login"]).sync_once())
-    with session_factory.begin() as session:  # the user asks to track Archive as well
-        archive = sync_state.ensure_folder(
-            session=session,
-            account_id=world["account"],
-            name_raw=b"Archive",
-            name="Archive",
-            delimiter="/",
-            role=None,
-        )
-        archive_id = archive.id
+    archive_id = track(session_factory, world["account"], "Archive")  # the user's choice
     mailbox.move(dovecot, mail_user, "INBOX", uid_move, "Archive")
     mailbox.expunge(dovecot, mail_user, "INBOX", uid_gone)
 
@@ -177,6 +168,9 @@ def test_moves_keep_the_link_and_deletes_keep_the_activity(
         session.refresh(moved)
         assert gone.deleted_on_server_at is not None
         assert moved.deleted_on_server_at is None
+    kept = {a.subject: a for a in activities(session_factory, world["anna"])}
+    assert kept["to delete"].body_state is BodyState.PRESENT  # the activity outlives the mail
+    assert kept["to delete"].text.strip() == "Hello"
 
 
 def test_a_uidvalidity_reset_relinks_without_new_activities(
@@ -398,18 +392,18 @@ def test_tls_with_a_trusted_ca_works_and_a_wrong_certificate_is_refused(
     assert "certificate" in (report.error + (report.advice or "")).lower()
 
 
-def track(session_factory, account_id: int, name: str, role: str | None = None) -> None:
+def track(session_factory, account_id: int, name: str, role: str | None = None) -> int:
     """Add folder ``name`` (ASCII) to the account's tracked folders, as a user's choice or an
-    earlier discovery did."""
+    earlier discovery did; returns its id."""
     with session_factory.begin() as session:
-        sync_state.ensure_folder(
+        return sync_state.ensure_folder(
             session=session,
             account_id=account_id,
             name_raw=name.encode(),
             name=name,
             delimiter="/",
             role=role,
-        )
+        ).id
 
 
 @contextlib.asynccontextmanager
