@@ -146,7 +146,9 @@ def _print_accounts(runtime: Runtime) -> None:
                 held = quarantined.get(folder.id, 0)
                 behind = (folder.server_count or 0) - synced - held
                 folder_state = folder.state.value
-                if folder.state is FolderState.LIVE and behind > 0:
+                if not folder.is_tracked:
+                    folder_state = "[dim]not synced[/]"  # dropped: its counts are as they were
+                elif folder.state is FolderState.LIVE and behind > 0:
                     folder_state = f"[yellow]behind by {behind}[/]"
                 folders.add_row(
                     folder.name,

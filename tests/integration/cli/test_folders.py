@@ -69,6 +69,7 @@ def test_a_chosen_folder_is_synced_and_can_be_dropped(
     assert "after it was dropped" not in _subjects(session_factory)
     assert "filed by a rule" in _subjects(session_factory)  # what it brought stays
     assert _row(cli.run(env, "account", "folders", "1"), FOLDER)[2] == "no"
+    assert _row(cli.run(env, "status"), FOLDER)[2] == "not synced"
 
 
 def test_the_worker_takes_a_chosen_folders_new_mail_at_each_reconcile(
