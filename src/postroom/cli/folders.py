@@ -13,12 +13,11 @@ from typing import Annotated
 import typer
 
 from postroom.cli.runtime import console, make_table, open_runtime, user_errors
-from postroom.errors import NotFound
+from postroom.cli.sync import account_logins
 from postroom.imap import Folder, ImapClient
-from postroom.services.secrets import load_or_create_key
-from postroom.services.syncing import choose_folders, drop_folders, load_logins
+from postroom.services.syncing import choose_folders, drop_folders
 from postroom.store import sync_state
-from postroom.sync.account import AccountLogin, find_role
+from postroom.sync.account import find_role
 
 AccountId = Annotated[int, typer.Argument(help="account id (see `postroom account list`)")]
 Names = Annotated[list[str], typer.Argument(help="folder names, as `account folders` shows")]
@@ -27,7 +26,7 @@ Names = Annotated[list[str], typer.Argument(help="folder names, as `account fold
 @user_errors
 def folders_command(account: AccountId) -> None:
     """List the folders on the server and which of them are synced."""
-    listed = asyncio.run(_list_on_server(_login(account)))
+    listed = _list_on_server(account)
     runtime = open_runtime()
     with runtime.sessions() as session:
         known = {
@@ -51,7 +50,7 @@ def folders_command(account: AccountId) -> None:
 @user_errors
 def track_command(account: AccountId, names: Names) -> None:
     """Sync these folders too (their history, then their new mail at every reconcile)."""
-    listed = asyncio.run(_list_on_server(_login(account)))
+    listed = _list_on_server(account)
     runtime = open_runtime()
     with runtime.sessions.begin() as session:
         chosen = [
@@ -74,24 +73,16 @@ def untrack_command(account: AccountId, names: Names) -> None:
     console.print(f"account #{account} no longer syncs {', '.join(dropped)}")
 
 
-def _login(account: int) -> AccountLogin:
-    runtime = open_runtime()
-    keyring = load_or_create_key(runtime.settings)
-    with runtime.sessions() as session:
-        logins = load_logins(
-            session=session, keyring=keyring, settings=runtime.settings, account_ids=[account]
-        )
-    if not logins:
-        raise NotFound(
-            f"mail account #{account} does not exist", advice="see `postroom account list`"
-        )
-    return logins[0]
+def _list_on_server(account: int) -> list[Folder]:
+    """The folders the account's server lists (LIST), logged in as the sync would."""
+    [login] = account_logins(account)
 
+    async def list_folders() -> list[Folder]:
+        client = await ImapClient.connect(login.address)
+        try:
+            await client.login(login.username, login.password)
+            return await client.list_folders()
+        finally:
+            await client.logout()
 
-async def _list_on_server(login: AccountLogin) -> list[Folder]:
-    client = await ImapClient.connect(login.address)
-    try:
-        await client.login(login.username, login.password)
-        return await client.list_folders()
-    finally:
-        await client.logout()
+    return asyncio.run(list_folders())

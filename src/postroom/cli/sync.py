@@ -29,7 +29,8 @@ from postroom.sync.supervisor import run_supervisor
 log = logging.getLogger(__name__)
 
 
-def _logins(account: int | None) -> list[AccountLogin]:
+def account_logins(account: int | None) -> list[AccountLogin]:
+    """The logins of every enabled account, or of ``account``; exits with advice when none."""
     runtime = open_runtime()
     keyring = load_or_create_key(runtime.settings)
     with runtime.sessions() as session:
@@ -58,7 +59,7 @@ def sync_command(
     """Sync mail accounts: with --once, a complete pass (first sync included), then exit."""
     if not once:
         fail("say --once (or run `postroom worker` to sync around the clock)")
-    logins = _logins(account)
+    logins = account_logins(account)
     runtime = open_runtime()
     heap.settle()
     with Progress(
@@ -151,7 +152,7 @@ def worker_command(
 def test_command(account: Annotated[int, typer.Argument(help="account id")]) -> None:
     """Try an account: DNS, connection, TLS certificate, login, INBOX and Sent; say what
     failed and what to do."""
-    [login] = _logins(account)
+    [login] = account_logins(account)
 
     async def check() -> bool:
         address = login.address

@@ -110,7 +110,7 @@ def drop_folders(*, session: Session, account_id: int, names: Sequence[str]) -> 
     }
     rows = []
     for name in names:
-        row = tracked.get("INBOX" if name.upper() == "INBOX" else name)
+        row = tracked.get(_as_listed(name))
         if row is None:
             raise NotFound(
                 f"account #{account_id} does not sync a folder {name!r}",
@@ -126,11 +126,15 @@ def drop_folders(*, session: Session, account_id: int, names: Sequence[str]) -> 
     return rows
 
 
+def _as_listed(name: str) -> str:
+    """A folder name as servers list it: INBOX is INBOX in any case (RFC 9051 5.1)."""
+    return "INBOX" if name.upper() == "INBOX" else name
+
+
 def _listed(on_server: Sequence[Folder], name: str, account_id: int) -> Folder:
-    wanted = "INBOX" if name.upper() == "INBOX" else name
     for folder in on_server:
         selectable = not ({"\\Noselect", "\\NonExistent"} & folder.flags)
-        if (folder.name.upper() if wanted == "INBOX" else folder.name) == wanted and selectable:
+        if _as_listed(folder.name) == _as_listed(name) and selectable:
             return folder
     raise NotFound(
         f"the server has no folder {name!r} to sync",
