@@ -303,7 +303,10 @@ class AccountSyncer:
                     group.create_task(self._watch_folder(watched, extra, stop))
         except ExceptionGroup as failed:
             # one lane's connection dropped (the others were cancelled): the account retries
-            raise _first_failure(failed) from failed
+            first = _first_failure(failed)
+            if first is None:
+                raise  # not a server's trouble: a bug, seen as one
+            raise first from failed
 
     async def _watch_folder(self, folder_id: int, extra: list[int], stop: asyncio.Event) -> None:
         """Keep one folder (plus ``extra`` ones, reconciled only) in sync on one connection."""
@@ -380,13 +383,12 @@ class AccountSyncer:
             sync_state.record_folder_failure(session=session, folder_id=folder_id, error=error)
 
 
-def _first_failure(failed: ExceptionGroup[Exception]) -> Exception:
+def _first_failure(failed: ExceptionGroup[Exception]) -> Exception | None:
     """What ``run`` handles for a failed lane: a refused login first (it stops the account),
-    else the first IMAP or network error; the group itself when a lane failed otherwise (a
-    bug: it must not look like a server's trouble)."""
+    else the first IMAP or network error; None when a lane failed otherwise."""
     leaves = list(_leaves(failed))
     if not all(isinstance(e, ImapError | OSError) for e in leaves):
-        return failed
+        return None
     return next((e for e in leaves if isinstance(e, AuthFailed)), leaves[0])
 
 
