@@ -12,13 +12,12 @@ import ssl
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 
 import pytest
 from sqlalchemy import delete, func, select, update
 from tests.support import cli, mailbox
 from tests.support.dovecot import MailUser
+from tests.support.mailbox import message as make_mail
 from tests.support.tcpproxy import TcpProxy
 
 from postroom.domain.records import PersonDraft
@@ -45,15 +44,6 @@ from postroom.sync.pool import MIN_POOLED, ReadingPool
 ME = "robin@firm.example"
 ANNA = "anna@acme.example"
 BOB = "bob@other.example"
-
-
-def make_mail(sender: str, to: str, subject: str = "Interview", body: str = "Hello") -> bytes:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
-    msg["Date"] = format_datetime(__import__("datetime").datetime.now().astimezone())
-    msg["Message-ID"] = make_msgid(domain="test.example")
-    msg.set_content(body)
-    return msg.as_bytes()
 
 
 @pytest.fixture
