@@ -20,7 +20,7 @@ from postroom.store.db import create_db_engine, make_session_factory, upgrade
 from postroom.store.models import Base
 from tests.support.postgres import create_database, find_or_start_postgres
 
-pytest_plugins = ["tests.dovecot_plugin"]
+pytest_plugins = ["tests.dovecot_plugin", "tests.browser_plugin"]
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 

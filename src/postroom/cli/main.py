@@ -8,7 +8,7 @@ import typer
 from sqlalchemy import func, select
 
 from postroom import __version__
-from postroom.cli import accounts, folders, messages, records, sync
+from postroom.cli import accounts, folders, messages, records, serve, sync, users
 from postroom.cli.runtime import (
     Runtime,
     console,
@@ -42,6 +42,8 @@ app.add_typer(records.app, name="record")
 app.add_typer(messages.app, name="message")
 app.add_typer(accounts.app, name="account")
 app.add_typer(accounts.org_app, name="org")
+app.add_typer(users.app, name="user")
+app.command("serve")(serve.serve_command)
 app.command("sync")(sync.sync_command)
 app.command("worker")(sync.worker_command)
 accounts.app.command("test")(sync.test_command)

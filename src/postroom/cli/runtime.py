@@ -11,19 +11,18 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.config import Settings
 from postroom.errors import PostroomError
-from postroom.store.db import create_db_engine, make_session_factory, upgrade
+from postroom.services.runtime import Runtime as Runtime
+from postroom.services.runtime import redact_url as redact_url
+from postroom.services.runtime import start_runtime
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -32,21 +31,10 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-@dataclass(slots=True)
-class Runtime:
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-
-
 @functools.cache
 def open_runtime() -> Runtime:
     """Settings from the environment and a database at the newest schema."""
-    settings = Settings.from_env()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    engine = create_db_engine(settings.database_url)
-    upgrade(engine)
-    return Runtime(settings, engine, make_session_factory(engine))
+    return start_runtime(Settings.from_env())
 
 
 def make_table(*columns: str, title: str | None = None, show_header: bool = True) -> Table:
@@ -63,13 +51,6 @@ def close_runtime() -> None:
     if open_runtime.cache_info().currsize:
         open_runtime().engine.dispose()
     open_runtime.cache_clear()
-
-
-def redact_url(url: str) -> str:
-    """The database URL without its password, for messages."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def fail(message: str, advice: str | None = None) -> None:

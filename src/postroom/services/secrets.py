@@ -80,13 +80,14 @@ class Secret:
 class Keyring:
     """Seals and opens secrets with one Fernet key (AES-128-CBC + HMAC-SHA256, timestamped)."""
 
-    __slots__ = ("_fernet",)
+    __slots__ = ("_fernet", "_key")
 
     def __init__(self, key: bytes, *, source: str = "the secret key") -> None:
         """Raises ``ConfigError`` when ``key`` is not a Fernet key (32 url-safe base64 bytes);
         ``source`` names where it came from in that message."""
         try:
             self._fernet = Fernet(key)
+            self._key = key
         except ValueError as exc:  # binascii.Error is a ValueError
             raise ConfigError(
                 f"{source} is malformed: a Fernet key is 32 url-safe base64-encoded bytes",
@@ -100,6 +101,11 @@ class Keyring:
 
     def __repr__(self) -> str:
         return "Keyring(key=**********)"
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (``"web session"``), derived from this one with
+        HMAC-SHA256: one key file serves every purpose, and no derived key reveals it."""
+        return hmac.new(self._key, b"postroom " + purpose.encode("utf-8"), "sha256").digest()
 
     def seal(self, plain: str | Secret) -> bytes:
         """The Fernet token of ``plain`` (ASCII bytes, different on every call)."""

@@ -7,11 +7,12 @@ This is where sealed passwords are opened (``services.secrets``) and handed to t
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.config import Settings
 from postroom.errors import ConfigError, InputError, NotFound
@@ -20,6 +21,7 @@ from postroom.services.secrets import Keyring
 from postroom.store import sync_state
 from postroom.store.models import MailAccount, MailFolder, TlsMode
 from postroom.sync.account import AccountLogin, find_role
+from postroom.sync.supervisor import run_supervisor
 
 ALWAYS_TRACKED = ("inbox", "sent")
 """The roles of the folders every account syncs, whatever the user chose."""
@@ -139,4 +141,30 @@ def _listed(on_server: Sequence[Folder], name: str, account_id: int) -> Folder:
     raise NotFound(
         f"the server has no folder {name!r} to sync",
         advice=f"see `postroom account folders {account_id}` for the folder names",
+    )
+
+
+async def watch_accounts(
+    *,
+    sessions: sessionmaker[Session],
+    keyring: Keyring,
+    settings: Settings,
+    stop: asyncio.Event,
+    refresh_every: float = 60.0,
+    reconcile_every: float = 600.0,
+) -> None:
+    """Sync every enabled account around the clock until ``stop`` is set (``postroom worker``
+    and ``postroom serve``): IDLE push, a reconcile every ``reconcile_every`` seconds, the
+    account list reloaded every ``refresh_every``."""
+
+    def load() -> list[AccountLogin]:
+        with sessions() as session:
+            return load_logins(session=session, keyring=keyring, settings=settings)
+
+    await run_supervisor(
+        load_logins=load,
+        sessions=sessions,
+        stop=stop,
+        refresh_every=refresh_every,
+        reconcile_every=reconcile_every,
     )

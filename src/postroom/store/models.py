@@ -38,6 +38,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -135,18 +136,54 @@ class PrivateKind(enum.Enum):
     DOMAIN = "domain"
 
 
+class UserRole(enum.Enum):
+    """What a user may do: an admin also manages users, internal domains and the private list."""
+
+    ADMIN = "admin"
+    USER = "user"
+
+
 # --- people and companies ----------------------------------------------------------------
 
 
 class UserAccount(Base):
-    """A Postroom user (a recruiter). ``user`` is reserved in PostgreSQL, hence the name."""
+    """A Postroom user (a recruiter). ``user`` is reserved in PostgreSQL, hence the name.
+
+    A user without ``password_hash`` (made by ``account add --user``) cannot sign in until
+    ``postroom user password`` gives one. ``auth_epoch`` grows at every password change: a
+    session cookie carries the epoch it was made in, so a new password ends every old session.
+    """
 
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    """argon2id (argon2-cffi's encoded form); never the password itself."""
+    role: Mapped[UserRole] = mapped_column(
+        _enum(UserRole), default=UserRole.USER, server_default=UserRole.USER.value
+    )
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    auth_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    """IANA name (``Europe/London``): dates on pages are shown in it, labelled."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A personal API token: only its SHA-256 is stored; the token is shown once, at creation."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
 
 
 class Company(Base):

@@ -1,0 +1,16 @@
+"""Every router of the app, pages and API, in the order they are matched.
+
+A new area adds its module under ``pages/`` or ``api/`` and one line here.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from postroom.web.pages import auth, home, settings
+
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    home.router,
+    settings.router,
+]
