@@ -191,6 +191,18 @@ def normalize_name_key(name: str) -> str:
     return collapse_space(unicodedata.normalize("NFKC", name).casefold())
 
 
+def fold_for_search(text: str) -> str:
+    """``text`` as search compares it: NFKD with the accents dropped, casefolded, whitespace
+    collapsed. ``fold_for_search("José  GARCÍA")`` -> ``"jose garcia"``; ``ß`` -> ``ss``.
+
+    Both the stored search text of a record and the words a user types go through it, so
+    ``garcia`` finds García on SQLite and PostgreSQL alike (neither needs an extension).
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return collapse_space(bare.casefold())
+
+
 def normalize_tag(tag: str) -> str:
     """``" Remote  OK "`` -> ``"remote ok"``: tags are filters, their case carries no meaning."""
     return normalize_name_key(tag)

@@ -217,6 +217,9 @@ class Person(Base):
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL"), index=True
     )
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """``domain.records.fold_for_search`` of the name, company, emails, phones and tags, kept
+    by ``store.records`` whenever one of them changes: what record search matches."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -408,6 +411,8 @@ class MailMessage(Base):
     thread_key: Mapped[str | None] = mapped_column(String(255))
     message_id_header: Mapped[str | None] = mapped_column(String(998), index=True)
     in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    references: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    """The Message-IDs of the References field, oldest first (RFC 5322 section 3.6.4)."""
     subject: Mapped[str] = mapped_column(Text, default="")
     date_at: Mapped[datetime | None] = mapped_column()
     internaldate: Mapped[datetime | None] = mapped_column()
