@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from postroom.web.api import me
 from postroom.web.pages import auth, home, settings
 
 ROUTERS: list[APIRouter] = [
     auth.router,
     home.router,
     settings.router,
+    me.router,
 ]

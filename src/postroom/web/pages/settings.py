@@ -127,3 +127,46 @@ def update_user(
         )
     flash(request, f"{changed.email} is saved.")
     return RedirectResponse("/settings/users", status_code=303)
+
+
+@router.get("/settings/tokens")
+def tokens_page(request: Request, user: CurrentUser, session: ReadSession) -> Response:
+    return render(
+        request,
+        "settings/tokens.html",
+        {"tokens": users.list_api_tokens(session=session, user_id=user.id), "new_token": None},
+    )
+
+
+@router.post("/settings/tokens")
+def create_token(
+    request: Request, user: CurrentUser, name: Annotated[str, Form()] = ""
+) -> Response:
+    try:
+        with write(request) as session:
+            view, token = users.create_api_token(session=session, user_id=user.id, name=name)
+            tokens = users.list_api_tokens(session=session, user_id=user.id)
+    except PostroomError as exc:
+        with write(request) as session:
+            tokens = users.list_api_tokens(session=session, user_id=user.id)
+        return render(
+            request,
+            "settings/tokens.html",
+            {"tokens": tokens, "new_token": None, "error": str(exc)},
+            status_code=422,
+        )
+    # shown once, on this answer only: never stored, never in a redirect or the session
+    return render(
+        request,
+        "settings/tokens.html",
+        {"tokens": tokens, "new_token": token, "new_name": view.name},
+        status_code=201,
+    )
+
+
+@router.post("/settings/tokens/{token_id}/revoke")
+def revoke_token(request: Request, user: CurrentUser, token_id: int) -> Response:
+    with write(request) as session:
+        users.revoke_api_token(session=session, user_id=user.id, token_id=token_id)
+    flash(request, "The token is revoked: integrations using it stop working now.")
+    return RedirectResponse("/settings/tokens", status_code=303)
