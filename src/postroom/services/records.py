@@ -10,10 +10,15 @@ happens on a match is the caller's choice, ``on_duplicate``:
 * ``"merge"``: add the draft's missing values to that record (never overwriting);
 * ``"create"``: create a new record anyway.
 
-Whenever an email address is added to a record (create or merge), ``on_addresses_added`` is
-called in the same transaction, after the flush, as ``hook(session, person_id, address_keys)``
-so past mail from those addresses can be linked (``pipeline.link_past_messages``). It
-is a parameter, not an import, so this module does not depend on the ingest pipeline.
+Whenever an email address is added to a record (create, merge, edit, merge of two records),
+``on_addresses_added`` is called in the same transaction, after the flush, as
+``hook(session, person_id, address_keys)``. By default it is ``pipeline.link_past_messages``,
+so past mail with the new address appears on the record (product.md section 4) whoever the
+caller is; pass another hook to watch the calls, or None to link nothing.
+
+The faces (web, API, CLI) get typed views (``RecordRow``, ``RecordDetail``, ``CompanyRow``...),
+never ORM rows: the ``*_record`` and ``*_records`` functions below return them. Record search
+matches ``person.search_text`` (see ``store.records``), so ``garcia`` finds García.
 
 A draft's owner must be an existing user: owners are never created from a draft, so a typo
 in an import's owner column cannot invent a user.
@@ -23,8 +28,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
+import phonenumbers
 from sqlalchemy.orm import Session
 
 from postroom.domain.records import (
@@ -38,14 +45,19 @@ from postroom.domain.records import (
     find_duplicate,
     normalize_phone,
 )
-from postroom.errors import Conflict, InputError
+from postroom.errors import Conflict, InputError, NotFound
+from postroom.pipeline import link_past_messages
+from postroom.store import activities as activity_store
 from postroom.store import records as record_store
-from postroom.store.models import Person
+from postroom.store.models import Company, Person, PersonKind, UserAccount
 
 OnDuplicate = Literal["error", "merge", "create"]
 
 AddressesAddedHook = Callable[[Session, int, list[str]], object]
 """``hook(session, person_id, address_keys)``: called after addresses are added to a record."""
+
+LINK_PAST_MAIL: AddressesAddedHook = link_past_messages
+"""The default hook: past mail with the new addresses becomes activities on the record."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +108,7 @@ def create_checked_person(
     session: Session,
     draft: CheckedDraft,
     duplicate: DuplicateMatch | None = None,
-    on_addresses_added: AddressesAddedHook | None = None,
+    on_addresses_added: AddressesAddedHook | None = LINK_PAST_MAIL,
 ) -> AddResult:
     """Create a record from a checked draft, with no duplicate check (the caller did it).
 
@@ -116,7 +128,7 @@ def merge_checked_person(
     person_id: int,
     draft: CheckedDraft,
     duplicate: DuplicateMatch | None = None,
-    on_addresses_added: AddressesAddedHook | None = None,
+    on_addresses_added: AddressesAddedHook | None = LINK_PAST_MAIL,
 ) -> AddResult:
     """Merge a checked draft into record ``person_id`` (see ``store.records``: nothing
     non-empty is overwritten).
@@ -144,7 +156,7 @@ def add_person(
     draft: PersonDraft,
     on_duplicate: OnDuplicate = "error",
     default_region: str | None = None,
-    on_addresses_added: AddressesAddedHook | None = None,
+    on_addresses_added: AddressesAddedHook | None = LINK_PAST_MAIL,
 ) -> AddResult:
     """Add a Name record from ``draft`` after the duplicate check.
 
@@ -181,7 +193,7 @@ def merge_person(
     person_id: int,
     draft: PersonDraft,
     default_region: str | None = None,
-    on_addresses_added: AddressesAddedHook | None = None,
+    on_addresses_added: AddressesAddedHook | None = LINK_PAST_MAIL,
 ) -> AddResult:
     """Merge ``draft`` into record ``person_id``: missing values added, empty fields filled.
 
@@ -198,7 +210,7 @@ def add_person_email(
     session: Session,
     person_id: int,
     address: str,
-    on_addresses_added: AddressesAddedHook | None = None,
+    on_addresses_added: AddressesAddedHook | None = LINK_PAST_MAIL,
 ) -> bool:
     """Add ``address`` to record ``person_id``; False when the record already had it.
 
@@ -241,3 +253,467 @@ def add_person_tag(*, session: Session, person_id: int, tag: str) -> bool:
     """
     person = record_store.get_person_or_raise(session=session, person_id=person_id)
     return record_store.add_person_tag(session=session, person=person, tag=tag)
+
+
+# --- views for the faces -----------------------------------------------------------------
+
+RecordSort = Literal["name", "last_contact"]
+MAX_PER_PAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyRef:
+    """A company as a record names it."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerRef:
+    """The user a record belongs to."""
+
+    id: int
+    name: str
+    email: str
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+
+@dataclass(frozen=True, slots=True)
+class EmailView:
+    address: str
+    is_primary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneView:
+    """``number`` is E.164; ``display`` the international form (``+44 20 7946 0958``)."""
+
+    number: str
+    label: str | None
+    display: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRow:
+    """One line of a record list, with its activity count and last contact (computed in SQL
+    for the page's ids in one grouped query)."""
+
+    id: int
+    name: str
+    kind: str
+    title: str | None
+    company: CompanyRef | None
+    primary_email: str | None
+    phone: str | None
+    tags: tuple[str, ...]
+    owner: OwnerRef | None
+    last_contact_at: datetime | None
+    activity_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordList:
+    """A page of records: ``rows`` of ``total``, page ``page`` (from 1) of ``per_page``."""
+
+    rows: tuple[RecordRow, ...]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True, slots=True)
+class RecordDetail:
+    """Everything a record holds, for its page, its edit form and the API."""
+
+    id: int
+    name: str
+    kind: str
+    title: str | None
+    location: str | None
+    notes: str | None
+    company: CompanyRef | None
+    owner: OwnerRef | None
+    emails: tuple[EmailView, ...]
+    phones: tuple[PhoneView, ...]
+    links: tuple[str, ...]
+    tags: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+    activity_count: int
+    last_contact_at: datetime | None
+
+    @property
+    def primary_email(self) -> str | None:
+        return next((e.address for e in self.emails if e.is_primary), None)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordQuery:
+    """What a record list shows: search text, filters, sort and page (from 1)."""
+
+    text: str | None = None
+    kind: str | None = None
+    tag: str | None = None
+    company_id: int | None = None
+    owner_id: int | None = None
+    sort: RecordSort = "name"
+    page: int = 1
+    per_page: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class CreateOutcome:
+    """What ``create_record`` did: created ``record``, or merged into it (``is_created`` False)."""
+
+    record: RecordDetail
+    is_created: bool
+    duplicate: DuplicateMatch | None
+    changes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateCandidate:
+    """A record the duplicate check finds for another, and why."""
+
+    record: RecordDetail
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MergeResult:
+    """The survivor of a merge, what it gained, and the name of the record that went."""
+
+    record: RecordDetail
+    removed_name: str
+    changes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyRow:
+    id: int
+    name: str
+    domain: str | None
+    people_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyList:
+    rows: tuple[CompanyRow, ...]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyDetail:
+    """A company with one page of its people."""
+
+    company: CompanyRow
+    people: RecordList
+
+
+def format_phone(number: str) -> str:
+    """``+442079460958`` -> ``+44 20 7946 0958`` (the number itself when it will not parse)."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def _company(company: Company | None) -> CompanyRef | None:
+    return None if company is None else CompanyRef(id=company.id, name=company.name)
+
+
+def _owner(user: UserAccount | None) -> OwnerRef | None:
+    return None if user is None else OwnerRef(id=user.id, name=user.name, email=user.email)
+
+
+def _row(person: Person, summary: tuple[int, datetime | None] | None) -> RecordRow:
+    count, last = summary or (0, None)
+    primary = next((e for e in person.emails if e.is_primary), None)
+    return RecordRow(
+        id=person.id,
+        name=person.name,
+        kind=person.kind.value,
+        title=person.title,
+        company=_company(person.company),
+        primary_email=primary.address if primary else None,
+        phone=format_phone(person.phones[0].number) if person.phones else None,
+        tags=tuple(sorted(t.tag for t in person.tags)),
+        owner=_owner(person.owner),
+        last_contact_at=last,
+        activity_count=count,
+    )
+
+
+def _detail(session: Session, person: Person) -> RecordDetail:
+    count, last = activity_store.summarize_persons(session=session, person_ids=[person.id]).get(
+        person.id, (0, None)
+    )
+    return RecordDetail(
+        id=person.id,
+        name=person.name,
+        kind=person.kind.value,
+        title=person.title,
+        location=person.location,
+        notes=person.notes,
+        company=_company(person.company),
+        owner=_owner(person.owner),
+        emails=tuple(EmailView(e.address, e.is_primary) for e in person.emails),
+        phones=tuple(PhoneView(p.number, p.label, format_phone(p.number)) for p in person.phones),
+        links=tuple(str(link) for link in person.links),
+        tags=tuple(sorted(t.tag for t in person.tags)),
+        created_at=person.created_at,
+        updated_at=person.updated_at,
+        activity_count=count,
+        last_contact_at=last,
+    )
+
+
+def _kind(value: str | None) -> PersonKind | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return PersonKind(value.strip().lower())
+    except ValueError as exc:
+        raise InputError(f"kind {value!r}", advice="use candidate or contact") from exc
+
+
+def _page_bounds(page: int, per_page: int) -> tuple[int, int]:
+    if page < 1:
+        raise InputError(f"page {page} does not exist", advice="pages start at 1")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise InputError(f"per page {per_page}", advice=f"use 1 to {MAX_PER_PAGE}")
+    return per_page, (page - 1) * per_page
+
+
+def _rows(session: Session, people: list[Person]) -> tuple[RecordRow, ...]:
+    summary = activity_store.summarize_persons(session=session, person_ids=[p.id for p in people])
+    return tuple(_row(p, summary.get(p.id)) for p in people)
+
+
+def list_records(*, session: Session, query: RecordQuery = RecordQuery()) -> RecordList:
+    """A page of records matching ``query``.
+
+    ``list_records(session=s, query=RecordQuery(text="garcia"))`` finds José García: the text
+    matches name, email, phone, company and tag, without regard to case or accents. Raises
+    ``InputError`` for an unknown kind or sort, or a page out of range.
+    """
+    if query.sort not in ("name", "last_contact"):
+        raise InputError(f"sort {query.sort!r}", advice="use name or last_contact")
+    limit, offset = _page_bounds(query.page, query.per_page)
+    where = record_store.PersonFilter(
+        text=query.text,
+        kind=_kind(query.kind),
+        tag=query.tag,
+        company_id=query.company_id,
+        owner_id=query.owner_id,
+    )
+    total = record_store.count_persons(session=session, where=where)
+    people = record_store.search_persons(
+        session=session, where=where, sort=query.sort, limit=limit, offset=offset
+    )
+    return RecordList(
+        rows=_rows(session, people), total=total, page=query.page, per_page=query.per_page
+    )
+
+
+def get_record(*, session: Session, record_id: int) -> RecordDetail:
+    """Record ``record_id`` with every field; raises ``NotFound`` when there is none."""
+    person = record_store.get_person_or_raise(session=session, person_id=record_id)
+    return _detail(session, person)
+
+
+def list_owners(*, session: Session) -> list[OwnerRef]:
+    """Every user who may own a record, by name."""
+    return [
+        OwnerRef(id=u.id, name=u.name, email=u.email)
+        for u in record_store.list_users(session=session)
+    ]
+
+
+def list_tags(*, session: Session) -> list[tuple[str, int]]:
+    """``[("python", 12), ...]``: tags in use and how many records have each."""
+    return record_store.list_tags(session=session)
+
+
+def create_record(
+    *,
+    session: Session,
+    draft: PersonDraft,
+    on_duplicate: OnDuplicate = "error",
+    default_region: str | None = None,
+) -> CreateOutcome:
+    """``add_person`` for the faces: the duplicate check, past mail linked, a view back.
+
+    Raises ``DraftError`` listing the draft's problems and, with ``on_duplicate="error"``,
+    ``Conflict`` naming the duplicate (``find_duplicate_for_draft`` says which it is).
+    """
+    result = add_person(
+        session=session, draft=draft, on_duplicate=on_duplicate, default_region=default_region
+    )
+    return CreateOutcome(
+        record=_detail(session, result.person),
+        is_created=result.is_created,
+        duplicate=result.duplicate,
+        changes=result.changes,
+    )
+
+
+def find_duplicate_for_draft(
+    *, session: Session, draft: PersonDraft, default_region: str | None = None
+) -> DuplicateCandidate | None:
+    """The record ``draft`` would duplicate, with the reason; None when it duplicates none.
+
+    Raises ``DraftError`` when the draft is not usable.
+    """
+    checked = check_draft(draft, default_region=default_region)
+    match = find_duplicate_of(session=session, draft=checked)
+    if match is None:
+        return None
+    return DuplicateCandidate(
+        record=get_record(session=session, record_id=match.record_id), reason=match.reason
+    )
+
+
+def update_record(
+    *,
+    session: Session,
+    record_id: int,
+    draft: PersonDraft,
+    default_region: str | None = None,
+    on_addresses_added: AddressesAddedHook | None = LINK_PAST_MAIL,
+) -> RecordDetail:
+    """Make record ``record_id`` say what ``draft`` says (an edit form's whole state; the
+    draft's first email becomes the primary one). Past mail with a new address is linked.
+
+    Raises ``NotFound``, ``DraftError`` for unusable values, ``Conflict`` when a new address
+    is another record's (merge the two instead).
+    """
+    person = record_store.get_person_or_raise(session=session, person_id=record_id)
+    checked = check_draft(draft, default_region=default_region)
+    owner_id = resolve_owner_id(session=session, draft=checked)
+    have = {e.address_key for e in person.emails}
+    new_keys = [k for k in checked.email_keys if k not in have]
+    if new_keys:
+        probe = CheckedDraft(
+            name=checked.name,
+            name_key=checked.name_key,
+            kind=checked.kind,
+            emails=tuple(e for e in checked.emails if e.key in new_keys),
+        )
+        for other in record_store.find_duplicate_candidates(session=session, draft=probe):
+            if other.id != record_id:
+                shared = sorted(other.email_keys & set(new_keys))
+                raise Conflict(
+                    f"record #{other.id} ({other.name}) already has the email {shared[0]}",
+                    advice="merge the two records instead (Find duplicates on this record)",
+                )
+    added = record_store.replace_person_values(
+        session=session, person=person, draft=checked, owner_id=owner_id
+    )
+    _notify(on_addresses_added, session, person.id, added)
+    return _detail(session, person)
+
+
+def delete_record(*, session: Session, record_id: int) -> str:
+    """Remove record ``record_id`` with its activities; returns its name.
+
+    Raises ``NotFound`` when there is none.
+    """
+    person = record_store.get_person_or_raise(session=session, person_id=record_id)
+    name = person.name
+    record_store.delete_person(session=session, person=person)
+    return name
+
+
+def _duplicate_reason(person: Person, other: Person) -> str:
+    mine = {e.address_key for e in person.emails}
+    shared = sorted(mine & {e.address_key for e in other.emails})
+    if shared:
+        return f"same email {shared[0]}"
+    numbers = sorted({p.number for p in person.phones} & {p.number for p in other.phones})
+    if numbers:
+        return f"same phone {format_phone(numbers[0])}"
+    company = person.company.name if person.company else ""
+    return f"same name and company {person.name} at {company}"
+
+
+def find_duplicates(*, session: Session, record_id: int) -> list[DuplicateCandidate]:
+    """Records that duplicate record ``record_id`` (same email, same phone, or same name and
+    company: product.md section 1), oldest first, each with why.
+
+    Raises ``NotFound`` when there is no such record.
+    """
+    person = record_store.get_person_or_raise(session=session, person_id=record_id)
+    return [
+        DuplicateCandidate(record=_detail(session, other), reason=_duplicate_reason(person, other))
+        for other in record_store.find_duplicates_of_person(session=session, person=person)
+    ]
+
+
+def merge_records(
+    *,
+    session: Session,
+    survivor_id: int,
+    other_id: int,
+    on_addresses_added: AddressesAddedHook | None = LINK_PAST_MAIL,
+) -> MergeResult:
+    """Merge record ``other_id`` into ``survivor_id`` and remove it: addresses, phones, tags,
+    links, empty fields and activities move (an activity both had stays once).
+
+    Raises ``NotFound`` for an unknown id, ``InputError`` when both ids are the same.
+    """
+    if survivor_id == other_id:
+        raise InputError("a record cannot be merged into itself", advice="choose two records")
+    survivor = record_store.get_person_or_raise(session=session, person_id=survivor_id)
+    other = record_store.get_person_or_raise(session=session, person_id=other_id)
+    removed_name = other.name
+    outcome = record_store.merge_person_into(session=session, survivor=survivor, other=other)
+    _notify(on_addresses_added, session, survivor.id, outcome.added_address_keys)
+    return MergeResult(
+        record=_detail(session, survivor), removed_name=removed_name, changes=outcome.changes
+    )
+
+
+def list_companies(
+    *, session: Session, text: str | None = None, page: int = 1, per_page: int = 50
+) -> CompanyList:
+    """A page of companies by name with how many people each has; ``text`` is part of a name."""
+    limit, offset = _page_bounds(page, per_page)
+    total = record_store.count_companies(session=session, text=text)
+    rows = record_store.list_companies(session=session, text=text, limit=limit, offset=offset)
+    return CompanyList(
+        rows=tuple(CompanyRow(c.id, c.name, c.domain, n) for c, n in rows),
+        total=total,
+        page=page,
+        per_page=per_page,
+    )
+
+
+def get_company(
+    *, session: Session, company_id: int, page: int = 1, per_page: int = 50
+) -> CompanyDetail:
+    """Company ``company_id`` with a page of its people; raises ``NotFound``."""
+    company = record_store.get_company(session=session, company_id=company_id)
+    if company is None:
+        raise NotFound(f"company #{company_id} does not exist")
+    people = list_records(
+        session=session, query=RecordQuery(company_id=company_id, page=page, per_page=per_page)
+    )
+    return CompanyDetail(
+        company=CompanyRow(company.id, company.name, company.domain, people.total), people=people
+    )

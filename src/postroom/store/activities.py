@@ -2,20 +2,35 @@
 
 ``insert_activities`` relies on UNIQUE(fingerprint, person_id): a row already there is left
 as it is, so replaying a batch (restart, reconnect, second copy) creates nothing new.
+
+Timeline reads (``list_timeline``, ``count_timeline``, ``summarize_persons``) filter on
+``person_id`` first, so they walk ``ix_activity_person_id_occurred_at``: a record with ten
+thousand activities reads one page, and a list of records gets its counts and last contact
+dates in one grouped query for the page's ids.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
+from postroom.domain.matching import Direction
 from postroom.store.bulk import insert_rows
 from postroom.store.db import chunked
-from postroom.store.models import Activity, BodyState, MailMessage, MessageLocation
+from postroom.store.models import (
+    Activity,
+    ActivityKind,
+    BodyState,
+    MailMessage,
+    MessageLocation,
+    MessageParticipant,
+)
 
 
 def insert_activities(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
@@ -120,3 +135,96 @@ def delete_activities(*, session: Session, activity_ids: Sequence[int]) -> None:
     """Remove activities that must not exist (a pending one found to mention a private address)."""
     for chunk in chunked(list(activity_ids)):
         session.query(Activity).filter(Activity.id.in_(chunk)).delete(synchronize_session=False)
+
+
+def summarize_persons(
+    *, session: Session, person_ids: Sequence[int]
+) -> dict[int, tuple[int, datetime | None]]:
+    """``{person_id: (activity count, last occurred_at)}`` for ``person_ids``, in one grouped
+    query; persons without activities are absent."""
+    summary: dict[int, tuple[int, datetime | None]] = {}
+    for chunk in chunked(list(person_ids)):
+        rows = session.execute(
+            select(Activity.person_id, func.count(), func.max(Activity.occurred_at))
+            .where(Activity.person_id.in_(chunk))
+            .group_by(Activity.person_id)
+        )
+        for person_id, count, last in rows:
+            if last is not None and last.tzinfo is None:
+                last = last.replace(tzinfo=UTC)
+            summary[person_id] = (int(count), last)
+    return summary
+
+
+def _timeline_where(
+    person_id: int, kind: ActivityKind | None, direction: Direction | None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Activity.person_id == person_id]
+    if kind is not None:
+        conditions.append(Activity.kind == kind)
+    if direction is not None:
+        conditions.append(Activity.direction == direction)
+    return conditions
+
+
+def list_timeline(
+    *,
+    session: Session,
+    person_id: int,
+    kind: ActivityKind | None = None,
+    direction: Direction | None = None,
+    limit: int = 25,
+    offset: int = 0,
+) -> list[tuple[Activity, datetime | None]]:
+    """One page of a record's activities, newest first (undated last), each with when its
+    message was found deleted on the server (None while it is there)."""
+    query = (
+        select(Activity, MailMessage.deleted_on_server_at)
+        .outerjoin(MailMessage, MailMessage.id == Activity.message_id)
+        .where(*_timeline_where(person_id, kind, direction))
+        .order_by(Activity.occurred_at.desc().nulls_last(), Activity.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(activity, gone) for activity, gone in session.execute(query)]
+
+
+def count_timeline(
+    *,
+    session: Session,
+    person_id: int,
+    kind: ActivityKind | None = None,
+    direction: Direction | None = None,
+) -> int:
+    """How many activities ``list_timeline`` pages through."""
+    query = select(func.count(Activity.id)).where(*_timeline_where(person_id, kind, direction))
+    return int(session.scalar(query) or 0)
+
+
+def get_activity_with_state(
+    *, session: Session, activity_id: int
+) -> tuple[Activity, datetime | None] | None:
+    """The activity and when its message was found deleted on the server, or None."""
+    row = session.execute(
+        select(Activity, MailMessage.deleted_on_server_at)
+        .outerjoin(MailMessage, MailMessage.id == Activity.message_id)
+        .where(Activity.id == activity_id)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def list_bounced_addresses(*, session: Session, message_ids: Sequence[int]) -> dict[int, list[str]]:
+    """``{message_id: [address key, ...]}``: the recipients each bounce says failed."""
+    failed: dict[int, list[str]] = {}
+    for chunk in chunked(list(message_ids)):
+        rows = session.execute(
+            select(MessageParticipant.message_id, MessageParticipant.address_key)
+            .where(
+                MessageParticipant.message_id.in_(chunk),
+                MessageParticipant.role == "bounced",
+            )
+            .order_by(MessageParticipant.address_key)
+        )
+        for message_id, key in rows:
+            failed.setdefault(message_id, []).append(key)
+    return failed

@@ -182,3 +182,329 @@ def test_add_email_phone_tag_to_a_record(session_factory):
         assert [(e.address, e.is_primary) for e in person.emails] == [("Dan@X.example", True)]
         assert [(p.number, p.label) for p in person.phones] == [("+12025550143", "mobile")]
         assert [t.tag for t in person.tags] == ["senior"]
+
+
+# --- search text, lists, detail, edit, merge, timeline -----------------------------------
+
+from datetime import timedelta  # noqa: E402
+
+from postroom.services import timeline  # noqa: E402
+from postroom.services.records import RecordQuery  # noqa: E402
+from postroom.store.models import Activity  # noqa: E402
+from tests.support.mailseed import ME, WHEN, add_mail_account, bounce, ingest, mail  # noqa: E402
+
+
+def search_text(session_factory, person_id):
+    with session_factory() as session:
+        return session.get(Person, person_id).search_text
+
+
+def test_search_text_follows_every_change(session_factory):
+    with session_factory.begin() as session:
+        person_id = records.add_person(
+            session=session,
+            draft=PersonDraft("José García", company="Núñez Ltd"),
+            on_addresses_added=None,
+        ).person.id
+    assert search_text(session_factory, person_id) == "jose garcia nunez ltd"
+    with session_factory.begin() as session:
+        records.add_person_email(session=session, person_id=person_id, address="JG@Acme.example")
+        records.add_person_phone(session=session, person_id=person_id, number="+44 20 7946 0958")
+        records.add_person_tag(session=session, person_id=person_id, tag="Señor")
+    assert search_text(session_factory, person_id) == (
+        "jose garcia nunez ltd jg@acme.example +442079460958 senor"
+    )
+    with session_factory.begin() as session:
+        records.merge_person(
+            session=session, person_id=person_id, draft=PersonDraft("x", emails=("j@home.example",))
+        )
+    assert "j@home.example" in search_text(session_factory, person_id)
+    with session_factory.begin() as session:
+        records.update_record(
+            session=session,
+            record_id=person_id,
+            draft=PersonDraft("Josefina Ruiz", emails=("j@home.example",), tags=("go",)),
+        )
+    assert search_text(session_factory, person_id) == "josefina ruiz j@home.example go"
+
+
+def test_search_is_case_and_accent_insensitive_on_every_field(session_factory):
+    with session_factory.begin() as session:
+        for draft in (
+            PersonDraft("José García", emails=("jose@acme.example",), company="Acme"),
+            PersonDraft("Anna Berg", phones=(PhoneEntry("+44 20 7946 0958"),), tags=("Python",)),
+            PersonDraft("Zoë Smith", kind="contact", company="Øresund AB"),
+        ):
+            records.add_person(session=session, draft=draft)
+    with session_factory() as session:
+
+        def names(**query):
+            found = records.list_records(session=session, query=RecordQuery(**query))
+            return [r.name for r in found.rows]
+
+        assert names(text="garcia") == ["José García"]
+        assert names(text="GARCÍA jose") == ["José García"]
+        assert names(text="acme.example") == ["José García"]
+        assert names(text="020 7946 0958") == ["Anna Berg"]
+        assert names(text="python") == ["Anna Berg"]
+        assert names(text="zoe") == ["Zoë Smith"]
+        assert names(text="100%") == []
+        assert names(kind="contact") == ["Zoë Smith"]
+        assert names(tag="PYTHON") == ["Anna Berg"]
+        assert names() == ["Anna Berg", "José García", "Zoë Smith"]
+        page = records.list_records(session=session, query=RecordQuery(per_page=2, page=2))
+        assert ([r.name for r in page.rows], page.total, page.pages) == (["Zoë Smith"], 3, 2)
+        with pytest.raises(InputError):
+            records.list_records(session=session, query=RecordQuery(kind="robot"))
+        with pytest.raises(InputError):
+            records.list_records(session=session, query=RecordQuery(page=0))
+
+
+def test_rows_count_activities_and_sort_by_last_contact(session_factory, tmp_path):
+    account = add_mail_account(session_factory)
+    with session_factory.begin() as session:
+        anna = records.add_person(
+            session=session, draft=PersonDraft("Anna", emails=("anna@x.example",))
+        )
+        bob = records.add_person(
+            session=session, draft=PersonDraft("Bob", emails=("bob@x.example",))
+        )
+        records.add_person(session=session, draft=PersonDraft("Carl"))
+        anna_id, bob_id = anna.person.id, bob.person.id
+    ingest(
+        session_factory,
+        account,
+        tmp_path,
+        mail(sender="anna@x.example", to=ME, msgid="<a1@x>"),
+        mail(sender="anna@x.example", to=ME, msgid="<a2@x>", when=WHEN + timedelta(days=1)),
+        mail(sender="bob@x.example", to=ME, msgid="<b1@x>", when=WHEN + timedelta(days=5)),
+    )
+    with session_factory() as session:
+        by_name = records.list_records(session=session)
+        assert [(r.name, r.activity_count) for r in by_name.rows] == [
+            ("Anna", 2),
+            ("Bob", 1),
+            ("Carl", 0),
+        ]
+        assert by_name.rows[0].last_contact_at == WHEN + timedelta(days=1)
+        recent = records.list_records(session=session, query=RecordQuery(sort="last_contact"))
+        assert [r.name for r in recent.rows] == ["Bob", "Anna", "Carl"]
+        detail = records.get_record(session=session, record_id=anna_id)
+        assert (detail.activity_count, detail.primary_email) == (2, "anna@x.example")
+        assert records.get_record(session=session, record_id=bob_id).activity_count == 1
+        with pytest.raises(NotFound):
+            records.get_record(session=session, record_id=404)
+
+
+def test_an_address_added_later_brings_past_mail_by_default(session_factory, tmp_path):
+    account = add_mail_account(session_factory)
+    ingest(session_factory, account, tmp_path, mail(sender="dan@x.example", to=ME, body="Hi"))
+    with session_factory.begin() as session:
+        dan = records.create_record(session=session, draft=PersonDraft("Dan")).record
+        assert dan.activity_count == 0
+        records.update_record(
+            session=session, record_id=dan.id, draft=PersonDraft("Dan", emails=("dan@x.example",))
+        )
+    with session_factory() as session:
+        assert records.get_record(session=session, record_id=dan.id).activity_count == 1
+
+
+def test_edit_replaces_values_and_refuses_another_records_address(session_factory):
+    with session_factory.begin() as session:
+        eve = records.add_person(
+            session=session,
+            draft=PersonDraft(
+                "Eve",
+                emails=("eve@a.example", "eve@b.example"),
+                phones=(PhoneEntry("+44 20 7946 0958", "work"),),
+                tags=("one", "two"),
+                company="Acme",
+            ),
+        ).person.id
+        records.add_person(session=session, draft=PersonDraft("Other", emails=("o@x.example",)))
+        detail = records.update_record(
+            session=session,
+            record_id=eve,
+            draft=PersonDraft(
+                "Eve Adams",
+                kind="contact",
+                emails=("eve@b.example", "eve@c.example"),
+                phones=(PhoneEntry("+44 20 7946 0958", "mobile"),),
+                tags=("two", "three"),
+                links=("https://example.com/eve",),
+                title="CTO",
+            ),
+        )
+        assert [(e.address, e.is_primary) for e in detail.emails] == [
+            ("eve@b.example", True),
+            ("eve@c.example", False),
+        ]
+        assert [(p.number, p.label) for p in detail.phones] == [("+442079460958", "mobile")]
+        assert (detail.name, detail.kind, detail.company, detail.title) == (
+            "Eve Adams",
+            "contact",
+            None,
+            "CTO",
+        )
+        assert detail.tags == ("three", "two")
+        assert detail.links == ("https://example.com/eve",)
+        with pytest.raises(Conflict, match=r"already has the email o@x\.example"):
+            records.update_record(
+                session=session, record_id=eve, draft=PersonDraft("Eve", emails=("o@x.example",))
+            )
+        with pytest.raises(DraftError):
+            records.update_record(session=session, record_id=eve, draft=PersonDraft(" "))
+        with pytest.raises(NotFound):
+            records.update_record(session=session, record_id=404, draft=PersonDraft("X"))
+
+
+def test_merge_records_moves_everything_and_keeps_a_shared_activity_once(session_factory, tmp_path):
+    account = add_mail_account(session_factory)
+    with session_factory.begin() as session:
+        keep = records.add_person(
+            session=session,
+            draft=PersonDraft("Anna Berg", emails=("anna@acme.example",), tags=("python",)),
+        ).person.id
+        other = records.add_person(
+            session=session,
+            draft=PersonDraft(
+                "A. Berg",
+                emails=("anna@home.example",),
+                phones=(PhoneEntry("+44 20 7946 0958"),),
+                company="Acme",
+                title="Engineer",
+                tags=("go",),
+                links=("https://example.com/anna",),
+            ),
+        ).person.id
+    # one message to both addresses is on both records; one only on the other
+    ingest(
+        session_factory,
+        account,
+        tmp_path,
+        mail(sender=ME, to="anna@acme.example, anna@home.example", msgid="<both@x>"),
+        mail(sender="anna@home.example", to=ME, msgid="<home@x>"),
+    )
+    with session_factory.begin() as session:
+        found = records.find_duplicates(session=session, record_id=keep)
+        assert found == []  # no shared value yet: nothing to propose
+        result = records.merge_records(session=session, survivor_id=keep, other_id=other)
+        assert result.removed_name == "A. Berg"
+        record = result.record
+        assert [e.address for e in record.emails] == ["anna@acme.example", "anna@home.example"]
+        assert record.primary_email == "anna@acme.example"
+        assert [p.number for p in record.phones] == ["+442079460958"]
+        assert record.tags == ("go", "python")
+        assert (record.company.name, record.title) == ("Acme", "Engineer")
+        assert record.links == ("https://example.com/anna",)
+        assert record.activity_count == 2
+        with pytest.raises(NotFound):
+            records.get_record(session=session, record_id=other)
+        with pytest.raises(InputError):
+            records.merge_records(session=session, survivor_id=keep, other_id=keep)
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Activity)) == 2
+        assert "anna@home.example" in session.get(Person, keep).search_text
+
+
+def test_find_duplicates_names_the_shared_value(session_factory):
+    with session_factory.begin() as session:
+        first = records.add_person(
+            session=session, draft=PersonDraft("Anna", emails=("anna@x.example",))
+        ).person.id
+        second = records.add_person(
+            session=session,
+            draft=PersonDraft("Anna B", emails=("ANNA@x.example",)),
+            on_duplicate="create",
+        ).person.id
+        [candidate] = records.find_duplicates(session=session, record_id=first)
+        assert (candidate.record.id, candidate.reason) == (second, "same email anna@x.example")
+
+
+def test_delete_record_takes_its_activities(session_factory, tmp_path):
+    account = add_mail_account(session_factory)
+    with session_factory.begin() as session:
+        pid = records.add_person(
+            session=session, draft=PersonDraft("Anna", emails=("anna@x.example",))
+        ).person.id
+    ingest(session_factory, account, tmp_path, mail(sender="anna@x.example", to=ME))
+    with session_factory.begin() as session:
+        assert records.delete_record(session=session, record_id=pid) == "Anna"
+        with pytest.raises(NotFound):
+            records.delete_record(session=session, record_id=pid)
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Activity)) == 0
+
+
+def test_timeline_entries_show_who_wrote_to_whom_text_attachments_and_bounces(
+    session_factory, tmp_path
+):
+    account = add_mail_account(session_factory)
+    with session_factory.begin() as session:
+        pid = records.add_person(
+            session=session, draft=PersonDraft("Bob", emails=("Bob@Other.example",))
+        ).person.id
+    ingest(
+        session_factory,
+        account,
+        tmp_path,
+        mail(
+            sender="Bob Stone <bob@other.example>",
+            to=f"Robin <{ME}>",
+            cc="Sam <sam@firm.example>",
+            msgid="<r1@x>",
+            body="Tuesday works.\n\nOn Mon, Robin wrote:\n> Can we talk?\n",
+            attachment=("cv.pdf", b"%PDF-1.4 fake"),
+        ),
+        bounce(failed="bob@other.example", when=WHEN + timedelta(hours=1)),
+    )
+    with session_factory() as session:
+        page = timeline.get_timeline(session=session, record_id=pid)
+        assert page.total == 2
+        first, second = page.entries
+        assert first.is_bounce
+        assert first.bounce_address == "Bob@Other.example"
+        assert "5.1.1" in (first.detail or "")
+        assert second.direction == "received"
+        assert [b.label for b in second.from_] == ["Bob Stone"]
+        assert [(b.name, b.address) for b in second.to] == [("Robin", ME)]
+        assert [b.address for b in second.cc] == ["sam@firm.example"]
+        assert second.new_text == "Tuesday works."
+        assert second.has_history
+        assert "Can we talk?" in (second.text or "")
+        assert [(a.filename, a.content_type) for a in second.attachments] == [
+            ("cv.pdf", "application/pdf")
+        ]
+        assert second.body_state == "present"
+        assert not second.is_gone_from_server
+        assert second.original_url == f"/activities/{second.id}/original"
+        bounces = timeline.get_timeline(session=session, record_id=pid, kind="bounce")
+        assert [e.id for e in bounces.entries] == [first.id]
+        received = timeline.get_timeline(session=session, record_id=pid, direction="received")
+        assert received.total == 2
+        assert timeline.get_timeline(session=session, record_id=pid, direction="sent").total == 0
+        paged = timeline.get_timeline(session=session, record_id=pid, per_page=1, page=2)
+        assert [e.id for e in paged.entries] == [second.id]
+        assert timeline.get_activity(session=session, activity_id=second.id) == second
+        with pytest.raises(NotFound):
+            timeline.get_activity(session=session, activity_id=404)
+        with pytest.raises(NotFound):
+            timeline.get_timeline(session=session, record_id=404)
+        with pytest.raises(InputError):
+            timeline.get_timeline(session=session, record_id=pid, kind="fax")
+
+
+def test_companies_list_their_people(session_factory):
+    with session_factory.begin() as session:
+        records.add_person(session=session, draft=PersonDraft("Anna", company="Acme"))
+        records.add_person(session=session, draft=PersonDraft("Bob", company="ACME"))
+        records.add_person(session=session, draft=PersonDraft("Carl", company="Beta"))
+        companies = records.list_companies(session=session)
+        assert [(c.name, c.people_count) for c in companies.rows] == [("Acme", 2), ("Beta", 1)]
+        assert [c.name for c in records.list_companies(session=session, text="bet").rows] == [
+            "Beta"
+        ]
+        acme = records.get_company(session=session, company_id=companies.rows[0].id)
+        assert [r.name for r in acme.people.rows] == ["Anna", "Bob"]
+        with pytest.raises(NotFound):
+            records.get_company(session=session, company_id=404)

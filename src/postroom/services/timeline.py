@@ -1,0 +1,287 @@
+"""A record's timeline: its activities as typed views, a page at a time, newest first.
+
+Each ``TimelineEntry`` carries what a card of the record page shows (product.md sections 4
+and 4a): direction, kind, date, subject, who wrote to whom (``participants`` JSON of the
+activity: ``{"from": [[name, address]], "to": [...], "cc": [...]}``), the new text of a reply
+and the whole text with its quoted history, attachments, whether the text is there
+(``body_state``), for a bounce which of the record's addresses failed and why, and whether
+the message is gone from the server. ``original_url`` is where "Open original" leads
+(``/activities/{id}/original``, the built-in client's page).
+
+Reads are paged by ``store.activities.list_timeline`` on the (person, occurred_at) index;
+the total is one ``COUNT`` over the same index, so a record with ten thousand activities
+reads one page. Every function takes keyword-only ``*, session`` and never commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from postroom.domain.addresses import normalize_address
+from postroom.domain.matching import Direction
+from postroom.errors import InputError, NotFound
+from postroom.store import activities as activity_store
+from postroom.store import records as record_store
+from postroom.store.models import Activity, ActivityKind
+
+PREVIEW_LINES = 6
+"""Lines of the new text a card shows before "show more"."""
+
+MAX_PER_PAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """One address of a header field, with its display name (may be empty)."""
+
+    name: str
+    address: str
+
+    @property
+    def label(self) -> str:
+        """``Anna Berg`` or the address when there is no name."""
+        return self.name or self.address
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentView:
+    filename: str
+    content_type: str
+    size: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One activity as a card shows it.
+
+    ``body_state`` is ``present``, ``pending`` (text not fetched yet) or ``withheld`` (the
+    account's privacy setting keeps it out). ``reply_text`` is the new text; ``text`` the
+    whole text with the quoted history. ``bounce_address`` is the record's address a bounce
+    says failed, ``detail`` the status and diagnostic the server gave.
+    """
+
+    id: int
+    record_id: int
+    kind: str
+    direction: str
+    occurred_at: datetime | None
+    subject: str
+    from_: tuple[Mailbox, ...]
+    to: tuple[Mailbox, ...]
+    cc: tuple[Mailbox, ...]
+    body_state: str
+    reply_text: str | None
+    text: str | None
+    attachments: tuple[AttachmentView, ...]
+    detail: str | None
+    bounce_address: str | None
+    deleted_on_server_at: datetime | None
+
+    @property
+    def is_bounce(self) -> bool:
+        return self.kind == ActivityKind.BOUNCE.value
+
+    @property
+    def is_sent(self) -> bool:
+        return self.direction == Direction.SENT.value
+
+    @property
+    def is_gone_from_server(self) -> bool:
+        return self.deleted_on_server_at is not None
+
+    @property
+    def original_url(self) -> str:
+        return f"/activities/{self.id}/original"
+
+    @property
+    def new_text(self) -> str:
+        """The new part of the message (the whole text when no reply part was found)."""
+        return (self.reply_text or self.text or "").strip()
+
+    @property
+    def preview(self) -> str:
+        """The first ``PREVIEW_LINES`` lines of the new text."""
+        return "\n".join(self.new_text.splitlines()[:PREVIEW_LINES])
+
+    @property
+    def more(self) -> str:
+        """The rest of the new text after ``preview`` (empty when it all fits)."""
+        return "\n".join(self.new_text.splitlines()[PREVIEW_LINES:])
+
+    @property
+    def has_history(self) -> bool:
+        """Whether the whole text says more than the new text (a quoted history)."""
+        whole = (self.text or "").strip()
+        return bool(whole) and whole != self.new_text
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """A page of a record's activities: ``entries`` of ``total``, filtered as asked."""
+
+    record_id: int
+    entries: tuple[TimelineEntry, ...]
+    total: int
+    page: int
+    per_page: int
+    kind: str | None
+    direction: str | None
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _mailboxes(value: Any) -> tuple[Mailbox, ...]:
+    boxes: list[Mailbox] = []
+    for item in value or ():
+        if isinstance(item, list | tuple) and len(item) == 2:
+            boxes.append(Mailbox(name=str(item[0] or ""), address=str(item[1] or "")))
+    return tuple(boxes)
+
+
+def _attachments(value: Any) -> tuple[AttachmentView, ...]:
+    found: list[AttachmentView] = []
+    for item in value or ():
+        if isinstance(item, dict):
+            size = item.get("size")
+            found.append(
+                AttachmentView(
+                    filename=str(item.get("filename") or "unnamed"),
+                    content_type=str(item.get("content_type") or "application/octet-stream"),
+                    size=int(size) if isinstance(size, int) else None,
+                )
+            )
+    return tuple(found)
+
+
+def _bounce_address(
+    activity: Activity, failed_keys: list[str], addresses: dict[str, str]
+) -> str | None:
+    """The record's address (as typed) that the bounce names: among the failed recipients of
+    the message, else in the participants or the diagnostic."""
+    for key in failed_keys:
+        if key in addresses:
+            return addresses[key]
+    for role in ("to", "cc", "from"):
+        for box in _mailboxes(activity.participants.get(role)):
+            found = normalize_address(box.address)
+            if found is not None and found in addresses:
+                return addresses[found]
+    detail = (activity.detail or "").casefold()
+    return next((typed for key, typed in addresses.items() if key in detail), None)
+
+
+def _entry(
+    activity: Activity,
+    deleted_at: datetime | None,
+    failed_keys: list[str],
+    addresses: dict[str, str],
+) -> TimelineEntry:
+    is_bounce = activity.kind is ActivityKind.BOUNCE
+    return TimelineEntry(
+        id=activity.id,
+        record_id=activity.person_id,
+        kind=activity.kind.value,
+        direction=activity.direction.value,
+        occurred_at=activity.occurred_at,
+        subject=activity.subject,
+        from_=_mailboxes(activity.participants.get("from")),
+        to=_mailboxes(activity.participants.get("to")),
+        cc=_mailboxes(activity.participants.get("cc")),
+        body_state=activity.body_state.value,
+        reply_text=activity.reply_text,
+        text=activity.text,
+        attachments=_attachments(activity.attachments),
+        detail=activity.detail,
+        bounce_address=_bounce_address(activity, failed_keys, addresses) if is_bounce else None,
+        deleted_on_server_at=deleted_at,
+    )
+
+
+def _entries(
+    session: Session, person_id: int, rows: list[tuple[Activity, datetime | None]]
+) -> tuple[TimelineEntry, ...]:
+    bounces = [a.message_id for a, _ in rows if a.kind is ActivityKind.BOUNCE and a.message_id]
+    failed = activity_store.list_bounced_addresses(session=session, message_ids=bounces)
+    addresses: dict[str, str] = {}
+    if bounces:
+        person = record_store.get_person(session=session, person_id=person_id)
+        if person is not None:
+            addresses = {e.address_key: e.address for e in person.emails}
+    return tuple(_entry(a, gone, failed.get(a.message_id or 0, []), addresses) for a, gone in rows)
+
+
+def _kind(value: str | None) -> ActivityKind | None:
+    if not value:
+        return None
+    try:
+        return ActivityKind(value)
+    except ValueError as exc:
+        raise InputError(f"activity kind {value!r}", advice="use email or bounce") from exc
+
+
+def _direction(value: str | None) -> Direction | None:
+    if not value:
+        return None
+    try:
+        return Direction(value)
+    except ValueError as exc:
+        raise InputError(f"direction {value!r}", advice="use received or sent") from exc
+
+
+def get_timeline(
+    *,
+    session: Session,
+    record_id: int,
+    kind: str | None = None,
+    direction: str | None = None,
+    page: int = 1,
+    per_page: int = 25,
+) -> Timeline:
+    """Page ``page`` (from 1) of record ``record_id``'s activities, newest first.
+
+    ``kind`` is ``email`` or ``bounce``, ``direction`` ``received`` or ``sent`` (None: all).
+    Raises ``NotFound`` for an unknown record, ``InputError`` for an unknown filter or page.
+    """
+    if record_store.get_person(session=session, person_id=record_id) is None:
+        raise NotFound(f"record #{record_id} does not exist")
+    if page < 1:
+        raise InputError(f"page {page} does not exist", advice="pages start at 1")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise InputError(f"per page {per_page}", advice=f"use 1 to {MAX_PER_PAGE}")
+    activity_kind, activity_direction = _kind(kind), _direction(direction)
+    total = activity_store.count_timeline(
+        session=session, person_id=record_id, kind=activity_kind, direction=activity_direction
+    )
+    rows = activity_store.list_timeline(
+        session=session,
+        person_id=record_id,
+        kind=activity_kind,
+        direction=activity_direction,
+        limit=per_page,
+        offset=(page - 1) * per_page,
+    )
+    return Timeline(
+        record_id=record_id,
+        entries=_entries(session, record_id, rows),
+        total=total,
+        page=page,
+        per_page=per_page,
+        kind=activity_kind.value if activity_kind else None,
+        direction=activity_direction.value if activity_direction else None,
+    )
+
+
+def get_activity(*, session: Session, activity_id: int) -> TimelineEntry:
+    """Activity ``activity_id`` as a timeline entry; raises ``NotFound`` when there is none."""
+    found = activity_store.get_activity_with_state(session=session, activity_id=activity_id)
+    if found is None:
+        raise NotFound(f"activity #{activity_id} does not exist")
+    activity, gone = found
+    [entry] = _entries(session, activity.person_id, [(activity, gone)])
+    return entry
