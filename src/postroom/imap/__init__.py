@@ -35,9 +35,8 @@ from postroom.imap.client import (
     ServerAddress,
     TlsMode,
     default_ssl_context,
-    is_loopback,
 )
-from postroom.imap.commands import UID_MAX
+from postroom.imap.commands import INBOX, UID_MAX, is_inbox
 from postroom.imap.errors import (
     AuthFailed,
     CapabilityMissing,
@@ -49,6 +48,7 @@ from postroom.imap.errors import (
     PlaintextRefused,
     ProtocolError,
     TlsFailed,
+    is_retryable_code,
 )
 from postroom.imap.responses import (
     Bye,
@@ -62,11 +62,13 @@ from postroom.imap.responses import (
     Unknown,
     UntaggedEvent,
     Vanished,
+    is_selectable,
     section_key,
 )
 
 __all__ = [
     "DEFAULT_WAKE",
+    "INBOX",
     "UID_MAX",
     "AuthFailed",
     "Bye",
@@ -93,6 +95,8 @@ __all__ = [
     "UntaggedEvent",
     "Vanished",
     "default_ssl_context",
-    "is_loopback",
+    "is_inbox",
+    "is_retryable_code",
+    "is_selectable",
     "section_key",
 ]

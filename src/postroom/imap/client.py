@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import ipaddress
 import logging
 import ssl
 import sys
@@ -45,7 +44,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
-from postroom.domain.accounts import TlsMode
+from postroom.domain.accounts import TlsMode, is_loopback_host
 from postroom.imap import commands
 from postroom.imap.commands import Command
 from postroom.imap.connection import Connection, open_stream
@@ -60,6 +59,7 @@ from postroom.imap.errors import (
     PlaintextRefused,
     ProtocolError,
     TlsFailed,
+    is_retryable_code,
 )
 from postroom.imap.framing import RawResponse
 from postroom.imap.responses import (
@@ -117,16 +117,6 @@ def default_ssl_context() -> ssl.SSLContext:
     return context
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 @dataclass(frozen=True)
 class ServerAddress:
     """Where and how to connect.
@@ -154,7 +144,7 @@ class ServerAddress:
                 raise PlaintextRefused(
                     f"plain-text IMAP to {self.host} was not allowed (allow_plaintext=False)"
                 )
-            if not is_loopback(self.host):
+            if not is_loopback_host(self.host):
                 raise PlaintextRefused(
                     f"plain-text IMAP is only allowed to a loopback address, not {self.host}"
                 )
@@ -471,7 +461,7 @@ class ImapClient:
             completion, claimed, _ = await self._run(command, claims)
         if completion.status != "OK":
             code = completion.code_name
-            if code is not None and code in {"UNAVAILABLE", "SERVERBUG", "LIMIT", "INUSE"}:
+            if is_retryable_code(code):
                 raise CommandFailed(
                     f"the server cannot log in now: {completion.text}",
                     status=completion.status,
@@ -854,5 +844,4 @@ __all__ = [
     "ServerAddress",
     "TlsMode",
     "default_ssl_context",
-    "is_loopback",
 ]

@@ -151,6 +151,20 @@ def _is_quotable(data: bytes) -> bool:
     return data.isascii() and b"\r" not in data and b"\n" not in data and b"\x00" not in data
 
 
+INBOX = "INBOX"
+"""The one mailbox every account has, named in any case (RFC 9051 section 5.1)."""
+
+
+def is_inbox(name: bytes | str) -> bool:
+    """Whether a mailbox name (as listed, decoded or raw) is INBOX: the comparison is
+    case-insensitive for INBOX only (RFC 9051 section 5.1), so ``inbox/Jobs`` is not INBOX.
+
+    >>> is_inbox("Inbox"), is_inbox(b"INBOX"), is_inbox("INBOX.Sent"), is_inbox("Inbox ")
+    (True, True, False, False)
+    """
+    return (name.upper() if isinstance(name, str) else name.upper().decode("latin-1")) == INBOX
+
+
 def encode_mailbox(name: bytes | str) -> bytes:
     """The mailbox name as sent: ``str`` in modified UTF-7, ``bytes`` unchanged, INBOX
     upper-cased (RFC 9051 §5.1: INBOX is case-insensitive).
@@ -161,7 +175,7 @@ def encode_mailbox(name: bytes | str) -> bytes:
     raw = imap_utf7.encode(name) if isinstance(name, str) else name
     if not isinstance(raw, bytes):  # pragma: no cover - imapclient returns bytes for str
         raise TypeError("imap_utf7.encode did not return bytes")
-    return b"INBOX" if raw.upper() == b"INBOX" else raw
+    return b"INBOX" if is_inbox(raw) else raw
 
 
 def mailbox_argument(name: bytes | str) -> Argument:
@@ -451,6 +465,7 @@ def _atom(word: str) -> bytes:
 
 __all__ = [
     "IDLE_DONE",
+    "INBOX",
     "MAX_LINE",
     "STATUS_ITEMS",
     "UID_MAX",
@@ -471,6 +486,7 @@ __all__ = [
     "format_uid_set",
     "id_command",
     "idle",
+    "is_inbox",
     "list_folders",
     "login",
     "logout",

@@ -34,6 +34,13 @@ ConnectFailure = Literal["dns", "refused", "timeout", "unreachable"]
 #: Response codes (RFC 5530) after which the same command may succeed later.
 RETRYABLE_CODES = frozenset({"UNAVAILABLE", "LIMIT", "INUSE", "SERVERBUG"})
 
+
+def is_retryable_code(code: str | None) -> bool:
+    """Whether a NO/BAD with response code ``code`` (upper case, or None) is temporary: the
+    one test of ``RETRYABLE_CODES`` (``CommandFailed.retryable``, ``ImapClient.login``)."""
+    return code is not None and code in RETRYABLE_CODES
+
+
 _CONNECT_ADVICE: dict[str, str] = {
     "dns": "check the server name: it could not be found in DNS",
     "refused": "check the server name and port: nothing accepts connections there",
@@ -160,7 +167,7 @@ class CommandFailed(ImapError):
         self.status = status
         self.code = code
         self.text = text
-        self.retryable = code is not None and code in RETRYABLE_CODES
+        self.retryable = is_retryable_code(code)
 
 
 class FolderMissing(CommandFailed):
@@ -183,4 +190,5 @@ __all__ = [
     "PlaintextRefused",
     "ProtocolError",
     "TlsFailed",
+    "is_retryable_code",
 ]

@@ -276,7 +276,24 @@ class Folder:
 
     @property
     def is_selectable(self) -> bool:
-        return not self.flags & {"\\Noselect", "\\NonExistent"}
+        """Whether the folder can be examined: see ``is_selectable``."""
+        return is_selectable(self.flags)
+
+
+UNSELECTABLE = frozenset({"\\Noselect", "\\NonExistent"})
+"""Name attributes of a LIST entry that cannot be selected or examined: a hierarchy node
+(``\\Noselect``, RFC 9051 section 7.3.1) or a name that does not exist (``\\NonExistent``,
+RFC 5258 section 3.4, which implies ``\\Noselect``)."""
+
+
+def is_selectable(flags: Iterable[str]) -> bool:
+    """Whether a LIST entry with these name attributes (in their RFC spelling, as ``Folder``
+    holds them) can be examined.
+
+    >>> is_selectable({"\\\\HasNoChildren", "\\\\Sent"}), is_selectable({"\\\\NonExistent"})
+    (True, False)
+    """
+    return UNSELECTABLE.isdisjoint(flags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -823,6 +840,7 @@ def _decode_name(raw: bytes) -> str:
 
 
 __all__ = [
+    "UNSELECTABLE",
     "Bye",
     "Capabilities",
     "Condition",
@@ -847,6 +865,7 @@ __all__ = [
     "fetch_item",
     "imapclient_fetch",
     "is_folder_missing",
+    "is_selectable",
     "parse_condition",
     "parse_esearch",
     "parse_fetch",

@@ -30,7 +30,9 @@ from postroom.mail.text import (
 )
 from postroom.mail.types import Bounce, Classification, Headers, MessageKind
 
-_BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
+BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
+"""Local parts of the mail systems that send bounces (RFC 5321 section 4.5.1 for
+``postmaster``; ``MAILER-DAEMON`` by long use), compared case-insensitively."""
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver(?:ed|able)|returned mail|mail delivery failed|failure notice"
     r"|delivery (?:status notification \(failure\)|has failed|failed|failure)"
@@ -156,7 +158,7 @@ def get_unstructured_bounce(headers: Headers, msg: Message) -> Bounce | None:
     (``Your message to ... couldn't be delivered``).
     """
     sender = headers.from_[0].address if headers.from_ else ""
-    if sender.partition("@")[0].lower() not in _BOUNCE_SENDERS:
+    if not is_bounce_sender(sender):
         return None
     if not _BOUNCE_SUBJECT.search(headers.subject):
         return None
@@ -170,6 +172,18 @@ def get_unstructured_bounce(headers: Headers, msg: Message) -> Bounce | None:
         failed_recipients=tuple(recipients),
         original_message_id=get_original_message_id(msg, text),
     )
+
+
+def is_bounce_sender(address: str) -> bool:
+    """Whether ``address`` is a mail system's (``MAILER-DAEMON@...``, ``postmaster@...``, in
+    any case): the one test of ``BOUNCE_SENDERS``, used by the whole-message path and by the
+    sync's header reading (``sync/reading.py``).
+
+    >>> is_bounce_sender("MAILER-DAEMON@mx.example"), is_bounce_sender("postmaster.jobs@x.example")
+    (True, False)
+    """
+    local, at, _ = address.strip().rpartition("@")
+    return bool(at) and local.lower() in BOUNCE_SENDERS
 
 
 def get_original_message_id(msg: Message, text: str) -> str | None:

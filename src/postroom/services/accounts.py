@@ -31,6 +31,7 @@ from collections.abc import Sequence
 import idna
 from sqlalchemy.orm import Session
 
+from postroom.domain.accounts import is_loopback_host
 from postroom.domain.addresses import normalize_address, normalize_domain
 from postroom.errors import Conflict, InputError, NotFound
 from postroom.services.secrets import Keyring, Secret
@@ -68,19 +69,6 @@ def normalize_host(host: str) -> str | None:
         return idna.encode(text, uts46=True, std3_rules=True).decode("ascii")
     except idna.IDNAError:
         return None
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` (and ``*.localhost``, RFC 6761), 127.0.0.0/8 and ``::1``.
-
-    ``host`` is a normalised host (``normalize_host``); names are not resolved.
-    """
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_host(host: str, what: str) -> str:

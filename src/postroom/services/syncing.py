@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.config import Settings
 from postroom.errors import ConfigError, InputError, NotFound
-from postroom.imap import Folder, ServerAddress
+from postroom.imap import INBOX, Folder, ServerAddress, is_inbox
 from postroom.services.secrets import Keyring
 from postroom.store import sync_state
 from postroom.store.models import MailAccount, MailFolder, TlsMode
@@ -130,13 +130,12 @@ def drop_folders(*, session: Session, account_id: int, names: Sequence[str]) -> 
 
 def _as_listed(name: str) -> str:
     """A folder name as servers list it: INBOX is INBOX in any case (RFC 9051 5.1)."""
-    return "INBOX" if name.upper() == "INBOX" else name
+    return INBOX if is_inbox(name) else name
 
 
 def _listed(on_server: Sequence[Folder], name: str, account_id: int) -> Folder:
     for folder in on_server:
-        selectable = not ({"\\Noselect", "\\NonExistent"} & folder.flags)
-        if _as_listed(folder.name) == _as_listed(name) and selectable:
+        if _as_listed(folder.name) == _as_listed(name) and folder.is_selectable:
             return folder
     raise NotFound(
         f"the server has no folder {name!r} to sync",

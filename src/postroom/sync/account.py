@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from postroom.imap import AuthFailed, ImapClient, ImapError, ServerAddress
+from postroom.imap import AuthFailed, ImapClient, ImapError, ServerAddress, is_inbox
 from postroom.store import sync_state
 from postroom.store.models import utcnow
 from postroom.sync.backoff import Backoff
@@ -96,7 +96,7 @@ def _default_connect(address: ServerAddress) -> Awaitable[ImapClient]:
 
 def find_role(name: str, flags: frozenset[str], delimiter: str | None) -> str | None:
     """``inbox``, ``sent`` or None for a LIST entry (SPECIAL-USE first, else the name)."""
-    if name.upper() == "INBOX":
+    if is_inbox(name):
         return "inbox"
     if any(flag.casefold() == "\\sent" for flag in flags):
         return "sent"
@@ -150,7 +150,7 @@ class AccountSyncer:
         found: list[tuple[bytes, str, str | None, str | None]] = []
         have_sent = False
         for folder in folders:
-            if "\\Noselect" in folder.flags or "\\NonExistent" in folder.flags:
+            if not folder.is_selectable:
                 continue
             role = find_role(folder.name, folder.flags, folder.delimiter)
             if role == "sent":

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.errors import MessageParseError
-from postroom.imap import ImapClient, ImapError
+from postroom.imap import UID_MAX, ImapClient, ImapError
 from postroom.mail import parse_message
 from postroom.mail.structure import TEXT_FETCH_BYTES
 from postroom.mail.types import Body, MessageFacts
@@ -51,7 +51,6 @@ from postroom.store.db import reading
 from postroom.store.models import FolderState, utcnow
 from postroom.sync.database import run_db
 from postroom.sync.plan import (
-    MAX_UID,
     FolderOpening,
     FolderPosition,
     ServerView,
@@ -62,6 +61,7 @@ from postroom.sync.plan import (
     needs_expunge_check,
     plan_batches,
     plan_folder,
+    uidnext_after,
 )
 from postroom.sync.pool import ReadingPool, get_pool
 from postroom.sync.reading import Fetched, Heads, plan_texts, read_heads, read_texts, section
@@ -221,17 +221,17 @@ class FolderSyncer:
         context = await self._db(self._context)
         uidnext_seen = plan.uidnext_seen
         if plan.has_new_mail:
-            found = await self.client.uid_search(f"UID {uidnext_seen}:{MAX_UID}")
+            found = await self.client.uid_search(f"UID {uidnext_seen}:{UID_MAX}")
             new = [uid for uid in found if uid >= uidnext_seen]
             await self._process_batches(
                 plan_batches(new, self.batch_size, newest_first=False),
-                lambda batch: {"uidnext_seen": max(batch) + 1},
+                lambda batch: {"uidnext_seen": uidnext_after(batch)},
                 uidvalidity,
                 context,
                 report,
             )
             if new:
-                uidnext_seen = max(new) + 1
+                uidnext_seen = uidnext_after(new)
         edge = max(uidnext_seen, selected.uidnext or 0)
         if edge != plan.uidnext_seen:
             await self._db(self._save, {"uidnext_seen": edge})

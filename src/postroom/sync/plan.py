@@ -14,8 +14,18 @@ from dataclasses import dataclass, field
 
 from postroom.imap.responses import merge_ranges
 
-MAX_UID = 4_294_967_295
-"""The largest UID (RFC 9051 2.3.1.1): ``n:MAX_UID``, unlike ``n:*``, never gives the last UID."""
+
+def uidnext_after(uids: Iterable[int]) -> int:
+    """The ``uidnext_seen`` once ``uids`` are processed: one past the highest of them.
+
+    The one place the live edge moves from UIDs taken; a search for new mail then asks for
+    ``UID {uidnext_seen}:{UID_MAX}`` (``UID_MAX``, the largest UID of RFC 9051 section
+    2.3.1.1: unlike ``n:*``, it never gives back the last UID when nothing is new).
+
+    >>> uidnext_after([7, 12, 9])
+    13
+    """
+    return max(uids) + 1
 
 
 class FolderOpening(enum.Enum):

@@ -24,7 +24,7 @@ from postroom.imap import FetchItem
 from postroom.imap.framing import RawResponse
 from postroom.imap.responses import parse_fetches
 from postroom.mail import decode_text_part, parse_headers, plan_text_fetch
-from postroom.mail.classify import get_bulk_reason
+from postroom.mail.classify import get_bulk_reason, is_bounce_sender
 from postroom.mail.types import (
     Body,
     Classification,
@@ -34,8 +34,6 @@ from postroom.mail.types import (
     TextPlan,
     reduce_by_fields,
 )
-
-BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +118,7 @@ def is_delivery_report(headers: Headers) -> bool:
     read whole, to learn whose delivery failed."""
     if headers.content_type == "multipart/report" and headers.report_type == "delivery-status":
         return True
-    return any(m.address.lower().startswith(BOUNCE_SENDERS) for m in headers.from_)
+    return any(is_bounce_sender(m.address) for m in headers.from_)
 
 
 def _read_item(item: FetchItem, headers: Headers) -> Fetched:

@@ -34,8 +34,10 @@ from postroom.imap import (
     TlsMode,
     Unknown,
     Vanished,
+    is_retryable_code,
 )
 from postroom.imap import client as client_module
+from postroom.imap.errors import RETRYABLE_CODES
 
 PRE_AUTH = "IMAP4rev1 SASL-IR ID ENABLE IDLE LITERAL+ AUTH=PLAIN"
 POST_AUTH = "IMAP4rev1 ID ENABLE IDLE LITERAL+ CONDSTORE QRESYNC ESEARCH SPECIAL-USE"
@@ -367,6 +369,27 @@ async def test_wrong_password_is_auth_failed_and_a_busy_server_is_retryable():
     assert not isinstance(unavailable.value, AuthFailed)
     assert unavailable.value.retryable
     await client.close()
+
+
+@pytest.mark.parametrize("code", sorted(RETRYABLE_CODES))
+@run_async
+async def test_login_refused_with_a_temporary_code_is_retryable_not_auth_failed(code):
+    busy = FakeServer(answers={"AUTHENTICATE": f"{{tag}} NO [{code}] Not now\r\n".encode()})
+    client = await connect(busy)
+    with pytest.raises(CommandFailed) as refused:
+        await client.login("anna", "secret")
+    assert not isinstance(refused.value, AuthFailed)
+    assert refused.value.retryable
+    assert refused.value.code == code
+    await client.close()
+
+
+def test_retryable_codes_are_the_temporary_ones_of_rfc_5530():
+    assert {"UNAVAILABLE", "LIMIT", "INUSE", "SERVERBUG"} == RETRYABLE_CODES
+    assert all(is_retryable_code(code) for code in RETRYABLE_CODES)
+    for code in (None, "AUTHENTICATIONFAILED", "NONEXISTENT", "CLIENTBUG", "unavailable"):
+        assert not is_retryable_code(code)
+        assert not CommandFailed("x", status="NO", code=code).retryable
 
 
 @run_async

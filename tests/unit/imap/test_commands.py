@@ -22,6 +22,7 @@ from postroom.imap.commands import (
     encode_command,
     encode_mailbox,
     format_uid_set,
+    is_inbox,
     mailbox_argument,
     quote,
     split_uid_set,
@@ -29,6 +30,25 @@ from postroom.imap.commands import (
 )
 
 # --- strings and names -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "inbox"),
+    [
+        ("INBOX", True),
+        ("inbox", True),
+        ("InBoX", True),
+        (b"Inbox", True),
+        ("INBOX.Sent", False),  # only INBOX itself is case-insensitive (RFC 9051 section 5.1)
+        ("inbox/Jobs", False),
+        ("Inbox ", False),
+        ("Posteingang", False),
+        (b"", False),
+    ],
+)
+def test_inbox_is_inbox_in_any_case_and_nothing_else_is(name: str | bytes, inbox: bool) -> None:
+    assert is_inbox(name) is inbox
+    assert (encode_mailbox(name) == b"INBOX") is inbox
 
 
 def test_quote_escapes_backslash_and_double_quote():

@@ -28,6 +28,7 @@ from postroom.imap.responses import (
     Untagged,
     Vanished,
     is_folder_missing,
+    is_selectable,
     parse_condition,
     parse_sequence_set,
     parse_tagged,
@@ -213,6 +214,23 @@ def test_list(data, expected):
     assert folder == expected
     assert isinstance(folder, Folder)
     assert folder.is_selectable is ("\\Noselect" not in expected.flags)
+
+
+@pytest.mark.parametrize(
+    ("flags", "selectable"),
+    [
+        (set(), True),
+        ({"\\HasNoChildren", "\\Sent"}, True),
+        ({"\\Noselect", "\\HasChildren"}, False),
+        ({"\\NonExistent"}, False),  # RFC 5258: implies \Noselect
+        ({"\\Noinferiors"}, True),
+    ],
+)
+def test_a_folder_is_selectable_unless_noselect_or_nonexistent(flags, selectable):
+    assert is_selectable(flags) is selectable
+    listed = one(f'* LIST ({" ".join(sorted(flags))}) "/" "X"'.encode())
+    assert isinstance(listed, Folder)
+    assert listed.is_selectable is selectable
 
 
 def test_sequence_sets():

@@ -8,7 +8,13 @@ from email.policy import compat32
 
 import pytest
 
-from postroom.mail.classify import classify, get_bulk_reason, get_dsn, get_unstructured_bounce
+from postroom.mail.classify import (
+    classify,
+    get_bulk_reason,
+    get_dsn,
+    get_unstructured_bounce,
+    is_bounce_sender,
+)
 from postroom.mail.parse import parse_message, read_headers
 from postroom.mail.types import Bounce, Headers, MessageKind
 
@@ -274,3 +280,20 @@ def test_a_delay_notice_from_mailer_daemon_is_not_a_bounce():
     msg = make_message("Delivery Status Notification (Delay)", "mailer-daemon@googlemail.com")
     msg.set_content("Delivery to anna@example.com has been delayed.\n")
     assert classify(*reparse(msg)).kind is MessageKind.CONVERSATION
+
+
+@pytest.mark.parametrize(
+    ("address", "bounce"),
+    [
+        ("MAILER-DAEMON@mx.example.org", True),
+        ("mailer-daemon@googlemail.com", True),
+        ("Postmaster@firm.example", True),
+        ("postmaster.jobs@firm.example", False),
+        ("noreply@firm.example", False),
+        ("anna@mailer-daemon.example", False),
+        ("mailer-daemon", False),  # not an address
+        ("", False),
+    ],
+)
+def test_bounce_senders(address: str, bounce: bool) -> None:
+    assert is_bounce_sender(address) is bounce

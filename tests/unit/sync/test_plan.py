@@ -1,6 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from postroom.imap import UID_MAX
 from postroom.sync.plan import (
     FolderOpening,
     FolderPosition,
@@ -13,6 +14,7 @@ from postroom.sync.plan import (
     needs_expunge_check,
     plan_batches,
     plan_folder,
+    uidnext_after,
 )
 
 NEVER = FolderPosition(None, None, None, None, None)
@@ -104,3 +106,11 @@ def test_history_of_a_big_folder_is_made_one_batch_at_a_time():
     history = iter_history([(1, 4_000_000_000)], 500)
     assert next(history) == list(range(4_000_000_000, 3_999_999_500, -1))
     assert count_batches([(1, 4_000_000_000)], 500) == 8_000_000
+
+
+def test_the_live_edge_moves_one_past_the_highest_uid_taken():
+    assert uidnext_after([3]) == 4
+    assert uidnext_after([9, 2, 41, 7]) == 42
+    assert uidnext_after(range(1, 1001)) == 1001
+    assert uidnext_after([UID_MAX - 1]) == UID_MAX
+    assert UID_MAX == 2**32 - 1  # RFC 9051 section 2.3.1.1: UIDs are 32-bit

@@ -72,6 +72,22 @@ def test_delivery_reports_are_flagged_to_be_read_whole():
     assert len(heads.fetched) == 2
 
 
+@pytest.mark.parametrize(
+    ("sender", "report"),
+    [
+        (b"postmaster@mx.example", True),
+        (b"Mailer-Daemon@mx.example", True),
+        (b"postmaster.jobs@firm.example", False),
+        (b"anna@mailer-daemon.example", False),
+    ],
+)
+def test_a_message_from_a_mail_system_is_read_whole_as_a_possible_bounce(sender, report):
+    head = b"From: " + sender + b"\r\nSubject: Undeliverable: hello\r\n\r\n"
+    heads = read_heads(responses(fetch(1, 7, head)), {7})
+
+    assert heads.delivery_reports == ([7] if report else [])
+
+
 def test_a_response_imapclient_cannot_parse_fails_the_whole_batch():
     raw = responses(fetch(1, 10, ANNA), b"* 2 FETCH (UID 11 RFC822.SIZE (((\r\n")
 
