@@ -20,6 +20,8 @@ from postroom.mail.types import MessageKind
 from postroom.store.bulk import dialect_of, in_parameter, insert_rows, list_parameter
 from postroom.store.db import chunked, table_of
 from postroom.store.models import (
+    Activity,
+    MailAccount,
     MailMessage,
     MessageKey,
     MessageParticipant,
@@ -41,6 +43,8 @@ class NewMessage:
     kind_reason: str | None = None
     message_id_header: str | None = None
     in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    """The Message-IDs of the References field, oldest first (``mail_message.references``)."""
     date_at: datetime | None = None
     internaldate: datetime | None = None
     size: int | None = None
@@ -145,6 +149,7 @@ _MESSAGE_COLUMNS = (
     "gm_msgid",
     "message_id_header",
     "in_reply_to",
+    "references",
     "subject",
     "date_at",
     "internaldate",
@@ -166,6 +171,7 @@ def _message_row(account_id: int, m: NewMessage) -> tuple[object, ...]:
         m.gm_msgid,
         (m.message_id_header or None) and m.message_id_header[:998],
         (m.in_reply_to or None) and m.in_reply_to[:998],
+        m.references,
         m.subject,
         m.date_at,
         m.internaldate,
@@ -196,6 +202,34 @@ def list_messages_with_addresses(
         messages.extend(session.scalars(select(MailMessage).where(MailMessage.id.in_(chunk))))
     messages.sort(key=lambda m: m.id)
     return messages
+
+
+def get_activity_with_copies(
+    *, session: Session, activity_id: int, user_id: int
+) -> tuple[Activity, list[tuple[MailMessage, MailAccount]]] | None:
+    """The activity and the copies of its message (same fingerprint) in the mail accounts of
+    ``user_id``, the activity's own message first; None when there is no such activity. The
+    list is empty when the user holds no copy: the message is not theirs to open."""
+    activity = session.get(Activity, activity_id)
+    if activity is None:
+        return None
+    rows = session.execute(
+        select(MailMessage, MailAccount)
+        .join(MailAccount, MailAccount.id == MailMessage.account_id)
+        .where(MailMessage.fingerprint == activity.fingerprint, MailAccount.user_id == user_id)
+        .order_by((MailMessage.id != activity.message_id), MailMessage.id)
+    )
+    return activity, [(message, account) for message, account in rows]
+
+
+def mark_message_deleted(*, session: Session, message_id: int) -> None:
+    """The message is on the server no more (looked for everywhere): ``deleted_on_server_at``
+    is set, unless it was already; its activities stay."""
+    session.execute(
+        update(MailMessage)
+        .where(MailMessage.id == message_id, MailMessage.deleted_on_server_at.is_(None))
+        .values(deleted_on_server_at=utcnow())
+    )
 
 
 def list_participants(

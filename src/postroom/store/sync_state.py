@@ -81,15 +81,23 @@ def ensure_folder(
     name: str,
     delimiter: str | None,
     role: str | None,
+    is_tracked: bool = True,
 ) -> MailFolder:
-    """The folder row for ``name_raw`` (created, tracked, when new); its role is refreshed.
+    """The folder row for ``name_raw`` (created when new, tracked unless ``is_tracked`` is
+    False: a folder "open original" found a message in); its role is refreshed, and whether
+    an existing row is tracked is left as it is.
 
     Two syncs of one account may discover the folder at the same time: the row is inserted
     with ``ON CONFLICT DO NOTHING``, so the second finds the first's row instead of failing.
     """
     session.execute(
         insert_ignoring_duplicates(session, MailFolder).values(
-            account_id=account_id, name_raw=name_raw, name=name, delimiter=delimiter, role=role
+            account_id=account_id,
+            name_raw=name_raw,
+            name=name,
+            delimiter=delimiter,
+            role=role,
+            is_tracked=is_tracked,
         )
     )
     folder = session.scalars(
@@ -321,6 +329,20 @@ def list_locations(*, session: Session, message_id: int) -> list[MessageLocation
             .order_by(MessageLocation.unlinked_at.is_not(None), MessageLocation.folder_id)
         )
     )
+
+
+def list_linked_locations(
+    *, session: Session, message_id: int
+) -> list[tuple[MessageLocation, MailFolder]]:
+    """Where a message is believed to be now (locations not unlinked), with their folders:
+    tracked folders first, then by folder id. What "open original" tries first."""
+    rows = session.execute(
+        select(MessageLocation, MailFolder)
+        .join(MailFolder, MailFolder.id == MessageLocation.folder_id)
+        .where(MessageLocation.message_id == message_id, MessageLocation.unlinked_at.is_(None))
+        .order_by(MailFolder.is_tracked.desc(), MailFolder.id, MessageLocation.uid.desc())
+    )
+    return [(location, folder) for location, folder in rows]
 
 
 def record_account_success(*, session: Session, account_id: int) -> None:

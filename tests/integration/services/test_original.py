@@ -1,0 +1,262 @@
+"""Open original against the suite's real Dovecot, on SQLite and PostgreSQL.
+
+Another client (tests/support/mailbox.py) moves and deletes the message between the sync and
+the opening, as a phone or Outlook would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select, update
+
+from postroom.errors import NotFound
+from postroom.services import original
+from postroom.services.original import OriginalState
+from postroom.services.secrets import load_or_create_key
+from postroom.store.models import (
+    Activity,
+    MailAccount,
+    MailFolder,
+    MailMessage,
+    MessageLocation,
+)
+from tests.support import mailbox
+from tests.support.originals import ANNA, PNG, html_mail, make_world, plain_mail
+from tests.support.web import make_runtime
+
+
+@pytest.fixture
+def world(engine, tmp_path, dovecot, mail_user):
+    original.forget_cached_originals()
+    runtime = make_runtime(engine, tmp_path / "home")
+    return make_world(runtime, dovecot, mail_user)
+
+
+def open_as(world, user_id: int, activity_id: int) -> original.OriginalView:
+    return asyncio.run(
+        original.open_original(runtime=world.runtime, user_id=user_id, activity_id=activity_id)
+    )
+
+
+def locations(world, activity_id: int) -> list[tuple[str, bool, int, bool]]:
+    """``(folder, tracked, uid, linked)`` of the activity's message, by folder name."""
+    with world.runtime.read() as session:
+        message_id = session.get(Activity, activity_id).message_id
+        rows = session.execute(
+            select(
+                MailFolder.name,
+                MailFolder.is_tracked,
+                MessageLocation.uid,
+                MessageLocation.unlinked_at,
+            )
+            .join(MailFolder, MailFolder.id == MessageLocation.folder_id)
+            .where(MessageLocation.message_id == message_id)
+            .order_by(MailFolder.name)
+        )
+        return [(name, tracked, uid, unlinked is None) for name, tracked, uid, unlinked in rows]
+
+
+def test_a_synced_html_message_opens_with_its_headers_attachments_and_safe_body(world):
+    activity_id, _ = world.deliver(html_mail())
+    before = mailbox.snapshot_flags(world.dovecot, world.mail_user, "INBOX")
+
+    view = open_as(world, world.robin_id, activity_id)
+
+    assert view.state is OriginalState.SHOWN
+    assert view.subject == "Your interview on Thursday"
+    assert view.sender == (("Anna Berg", ANNA),)
+    assert view.cc == (("Hiring", "hiring@acme.example"),)
+    assert view.where == "INBOX"
+    assert view.account_label == "Robin at Firm"
+    assert view.has_html
+    assert view.text is None
+    assert [(a.filename, a.content_type, a.size) for a in view.attachments] == [
+        ("Anna Berg CV.pdf", "application/pdf", 11)
+    ]  # the inline logo is shown in the body, not listed
+    body = asyncio.run(
+        original.get_original_body(
+            runtime=world.runtime,
+            user_id=world.robin_id,
+            activity_id=activity_id,
+            allow_remote_images=False,
+            image_url=lambda n: f"https://app.example/inline/{n}",
+        )
+    )
+    assert "<b>Robin</b>" in body.html
+    assert 'src="https://app.example/inline/' in body.html
+    [cv] = view.attachments
+    part = asyncio.run(
+        original.get_original_part(
+            runtime=world.runtime, user_id=world.robin_id, activity_id=activity_id, number=cv.number
+        )
+    )
+    assert (part.filename, part.data) == ("Anna Berg CV.pdf", b"%PDF-1.4 cv")
+    # read-only: BODY.PEEK, nothing marked \Seen
+    assert mailbox.snapshot_flags(world.dovecot, world.mail_user, "INBOX") == before
+
+
+def test_a_plain_text_message_opens_as_text(world):
+    activity_id, _ = world.deliver(plain_mail())
+
+    view = open_as(world, world.robin_id, activity_id)
+
+    assert view.state is OriginalState.SHOWN
+    assert not view.has_html
+    assert "<b>not bold</b> & 'quoted'" in view.text
+    assert view.attachments == ()
+
+
+def test_a_message_moved_to_a_folder_that_is_not_synced_is_found_and_remembered(world):
+    mailbox.create_folder(world.dovecot, world.mail_user, "Clients/Acme")
+    activity_id, uid = world.deliver(html_mail(subject="Moved away"))
+    new_uid = mailbox.move(world.dovecot, world.mail_user, "INBOX", uid, "Clients/Acme")
+
+    view = open_as(world, world.robin_id, activity_id)
+
+    assert view.state is OriginalState.SHOWN
+    assert view.subject == "Moved away"
+    assert view.where == "Clients/Acme"
+    assert locations(world, activity_id) == [
+        ("Clients/Acme", False, new_uid, True),  # remembered, in a folder made untracked
+        ("INBOX", True, uid, False),  # the stale location is unlinked
+    ]
+    # the next opening goes straight to it, and the sync still leaves the folder alone
+    world.sync()
+    assert open_as(world, world.robin_id, activity_id).where == "Clients/Acme"
+    with world.runtime.read() as session:
+        folder = session.scalars(select(MailFolder).where(MailFolder.name == "Clients/Acme")).one()
+        assert not folder.is_tracked
+        assert (
+            session.get(
+                MailMessage, session.get(Activity, activity_id).message_id
+            ).deleted_on_server_at
+            is None
+        )
+
+
+def test_a_message_deleted_everywhere_shows_the_stored_text_and_is_marked_deleted(world):
+    activity_id, uid = world.deliver(plain_mail(subject="Soon gone", body="Please call me."))
+    mailbox.expunge(world.dovecot, world.mail_user, "INBOX", uid)
+
+    view = open_as(world, world.robin_id, activity_id)
+
+    assert view.state is OriginalState.GONE
+    assert view.error == "This email is no longer on the server."
+    assert view.subject == "Soon gone"
+    assert view.sender == (("Anna Berg", ANNA),)
+    assert "Please call me." in view.stored_text
+    with world.runtime.read() as session:
+        message = session.get(MailMessage, session.get(Activity, activity_id).message_id)
+        assert message.deleted_on_server_at is not None
+    assert locations(world, activity_id) == [("INBOX", True, uid, False)]
+    with pytest.raises(NotFound):
+        asyncio.run(
+            original.get_original_part(
+                runtime=world.runtime, user_id=world.robin_id, activity_id=activity_id, number=1
+            )
+        )
+
+
+def test_someone_who_holds_no_copy_cannot_open_it(world):
+    activity_id, _ = world.deliver(plain_mail())
+
+    with pytest.raises(NotFound):
+        open_as(world, world.cleo_id, activity_id)
+    with pytest.raises(NotFound):
+        open_as(world, world.robin_id, activity_id + 1000)  # no such activity
+
+
+def test_a_refused_password_says_the_account_needs_a_new_one(world):
+    activity_id, _ = world.deliver(plain_mail(body="Text kept at sync."))
+    keyring = load_or_create_key(world.runtime.settings)
+    with world.runtime.write() as session:
+        session.execute(update(MailAccount).values(secret=keyring.seal("not the password")))
+
+    view = open_as(world, world.robin_id, activity_id)
+
+    assert view.state is OriginalState.UNREACHABLE
+    assert "refused the login" in view.error
+    assert "new password" in view.advice
+    assert "Text kept at sync." in view.stored_text
+
+
+def test_an_unreachable_server_is_a_view_with_advice(world):
+    activity_id, _ = world.deliver(plain_mail())
+    with world.runtime.write() as session:
+        session.execute(update(MailAccount).values(imap_port=1))  # nothing listens there
+
+    view = open_as(world, world.robin_id, activity_id)
+
+    assert view.state is OriginalState.UNREACHABLE
+    assert view.advice
+
+
+def test_a_message_from_a_file_is_read_from_the_file(world, tmp_path):
+    from postroom.pipeline import ingest_files, load_context
+
+    path = tmp_path / "offer.eml"
+    path.write_bytes(html_mail(subject="From a file"))
+    with world.runtime.write() as session:
+        context = load_context(session=session, account_id=world.account_id)
+        ingest_files(session=session, context=context, paths=[path])
+    with world.runtime.read() as session:
+        activity_id = session.scalars(
+            select(Activity.id).where(Activity.subject == "From a file")
+        ).one()
+
+    view = open_as(world, world.robin_id, activity_id)
+    assert view.state is OriginalState.SHOWN
+    assert view.where == "a file"
+
+    path.unlink()
+    original.forget_cached_originals()
+    gone = open_as(world, world.robin_id, activity_id)
+    assert gone.state is OriginalState.GONE
+    assert "file" in gone.error
+
+
+def test_an_inline_image_needs_a_valid_token(world):
+    activity_id, _ = world.deliver(html_mail())
+    view = open_as(world, world.robin_id, activity_id)
+    assert view.state is OriginalState.SHOWN
+    number = 3  # text/plain, text/html, the logo, the CV
+    token = original.sign_inline_image(
+        runtime=world.runtime, user_id=world.robin_id, activity_id=activity_id, number=number
+    )
+
+    image = asyncio.run(
+        original.get_inline_image(
+            runtime=world.runtime, token=token, activity_id=activity_id, number=number
+        )
+    )
+    assert (image.content_type, image.data) == ("image/png", PNG)
+    for bad_token, bad_number in ((token + "x", number), (token, 4), ("1.1.x", number)):
+        with pytest.raises(NotFound):
+            asyncio.run(
+                original.get_inline_image(
+                    runtime=world.runtime,
+                    token=bad_token,
+                    activity_id=activity_id,
+                    number=bad_number,
+                )
+            )
+
+
+def test_a_message_over_the_size_cap_shows_its_header_text_and_attachment_names(world, monkeypatch):
+    activity_id, _ = world.deliver(
+        html_mail(attachments=(("big.bin", "application/octet-stream", b"x" * 50_000),))
+    )
+    monkeypatch.setattr(original, "MAX_ORIGINAL_BYTES", 10_000)
+
+    view = open_as(world, world.robin_id, activity_id)
+
+    assert view.state is OriginalState.PARTIAL
+    assert view.subject == "Your interview on Thursday"
+    assert "see you on Thursday" in view.text
+    assert [(a.number, a.filename) for a in view.attachments] == [
+        (None, "An inline image"),  # by its structure only: not downloadable here
+        (None, "big.bin"),
+    ]
+    assert "mail program" in view.advice

@@ -1,0 +1,133 @@
+"""A mailbox on the suite's Dovecot, synced into a web Runtime, for the Open original tests.
+
+``MailWorld`` holds a web user (Robin) with a mail account on the test Dovecot, a record
+(Anna) whose mail is logged, and a colleague (Cleo) with no account. ``deliver`` appends a
+message as another client would and syncs; it returns the activity and the UID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from sqlalchemy import select
+
+from postroom.domain.records import PersonDraft
+from postroom.imap import ServerAddress
+from postroom.services.accounts import add_account
+from postroom.services.records import add_person
+from postroom.services.runtime import Runtime
+from postroom.services.secrets import Secret, load_or_create_key
+from postroom.store.models import Activity, MailMessage, TlsMode
+from postroom.sync.account import AccountLogin, AccountSyncer
+from tests.support import mailbox
+from tests.support.dovecot import DovecotServer, MailUser
+from tests.support.web import add_user
+
+ROBIN = "robin@firm.example"
+CLEO = "cleo@firm.example"
+ANNA = "anna@acme.example"
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99"
+    b"=\x1d\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+"""A 1x1 PNG."""
+
+
+@dataclass
+class MailWorld:
+    runtime: Runtime
+    dovecot: DovecotServer
+    mail_user: MailUser
+    robin_id: int
+    cleo_id: int
+    account_id: int
+    anna_id: int
+    login: AccountLogin
+
+    def sync(self) -> None:
+        report = asyncio.run(
+            AccountSyncer(login=self.login, sessions=self.runtime.sessions).sync_once()
+        )
+        assert report.error is None, report.error
+
+    def deliver(self, raw: bytes, folder: str = "INBOX") -> tuple[int, int]:
+        """Append ``raw`` to ``folder`` and sync; ``(activity id, uid)``."""
+        uid = mailbox.append(self.dovecot, self.mail_user, folder, raw)
+        self.sync()
+        message_id = str(message_from_bytes(raw)["Message-ID"]).strip()
+        with self.runtime.read() as session:
+            activity = session.scalars(
+                select(Activity)
+                .join(MailMessage, MailMessage.fingerprint == Activity.fingerprint)
+                .where(MailMessage.message_id_header == message_id)
+            ).one()
+            return activity.id, uid
+
+
+def make_world(runtime: Runtime, dovecot: DovecotServer, mail_user: MailUser) -> MailWorld:
+    robin = add_user(runtime, ROBIN, name="Robin Reeve")
+    cleo = add_user(runtime, CLEO, name="Cleo Cole")
+    keyring = load_or_create_key(runtime.settings)
+    with runtime.write() as session:
+        account = add_account(
+            session=session,
+            keyring=keyring,
+            user_email=ROBIN,
+            label="Robin at Firm",
+            imap_host="127.0.0.1",
+            imap_port=dovecot.port,
+            tls=TlsMode.PLAIN,
+            allow_plaintext=True,
+            username=mail_user.username,
+            password=Secret(mail_user.password),
+            own_addresses=[ROBIN],
+        )
+        anna = add_person(session=session, draft=PersonDraft("Anna Berg", emails=(ANNA,)))
+        account_id, anna_id = account.id, anna.person.id
+    login = AccountLogin(
+        account_id=account_id,
+        label="Robin at Firm",
+        address=ServerAddress("127.0.0.1", dovecot.port, TlsMode.PLAIN, allow_plaintext=True),
+        username=mail_user.username,
+        password=mail_user.password,
+    )
+    return MailWorld(runtime, dovecot, mail_user, robin.id, cleo.id, account_id, anna_id, login)
+
+
+def html_mail(
+    subject: str = "Your interview on Thursday",
+    html: str = '<p>Hello <b>Robin</b>,</p><p><img src="cid:logo@acme" alt="Acme"></p>',
+    attachments: tuple[tuple[str, str, bytes], ...] = (
+        ("Anna Berg CV.pdf", "application/pdf", b"%PDF-1.4 cv"),
+    ),
+    text: str = "Hello Robin, see you on Thursday.",
+) -> bytes:
+    """An HTML mail from Anna with a plain alternative, an inline logo and attachments."""
+    msg = EmailMessage()
+    msg["From"] = f"Anna Berg <{ANNA}>"
+    msg["To"] = f"Robin Reeve <{ROBIN}>"
+    msg["Cc"] = "Hiring <hiring@acme.example>"
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(datetime.now().astimezone())
+    msg["Message-ID"] = make_msgid(domain="acme.example")
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    msg.get_payload()[1].add_related(PNG, "image", "png", cid="<logo@acme>")
+    for filename, content_type, data in attachments:
+        maintype, subtype = content_type.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return msg.as_bytes()
+
+
+def plain_mail(
+    subject: str = "Salary expectations",
+    body: str = "Hi Robin,\n\n<b>not bold</b> & 'quoted'\n\nAnna",
+) -> bytes:
+    return mailbox.message(f"Anna Berg <{ANNA}>", ROBIN, subject, body)
