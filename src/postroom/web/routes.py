@@ -9,10 +9,16 @@ from fastapi import APIRouter
 
 from postroom.web.api import me
 from postroom.web.pages import auth, home, settings
+from postroom.web.pages import companies as companies_page
+from postroom.web.pages import original as original_page
+from postroom.web.pages import records as records_page
 
 ROUTERS: list[APIRouter] = [
     auth.router,
     home.router,
     settings.router,
+    records_page.router,
+    companies_page.router,
     me.router,
+    original_page.router,
 ]

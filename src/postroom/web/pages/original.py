@@ -1,0 +1,152 @@
+"""Open original: an activity's email as it is now on the server, rendered safely.
+
+``/activities/{id}/original`` is the page (headers, attachments, the body in a frame).
+The body comes from its own URL, ``.../original/body``, shown in an ``<iframe sandbox>``
+without ``allow-scripts`` or ``allow-same-origin``, and served with a Content-Security-Policy
+of its own (``body_policy``) that lets it load nothing but our inline-image URLs, and remote
+images only after "Show images" (``?images=1``, that one response). Attachments download
+from ``.../original/parts/{n}`` as ``application/octet-stream`` attachments, never inline.
+
+Inline ``cid:`` images load from ``.../original/inline/{n}?t=...``: the sandboxed frame has
+an opaque origin, so the browser sends it no session cookie; the signed token names the
+viewer instead (``services.original.sign_inline_image``). See docs/web.md.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from postroom.services import original
+from postroom.web.deps import CurrentUser, RuntimeDep
+from postroom.web.templating import render
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+FRAME_SANDBOX = "allow-popups allow-popups-to-escape-sandbox"
+"""Links in the mail open in a new tab; nothing in the frame may run or reach our origin."""
+
+
+def body_policy(origin: str, *, remote_images: bool) -> str:
+    """The body frame's Content-Security-Policy: no script, no fetch, no form, no base; our
+    origin's inline images (and any http/https image when the viewer asked for them)."""
+    images = f"{origin} http: https:" if remote_images else origin
+    return (
+        f"default-src 'none'; style-src 'unsafe-inline'; img-src {images}; "
+        "font-src 'none'; media-src 'none'; form-action 'none'; base-uri 'none'; "
+        f"frame-ancestors 'self'; sandbox {FRAME_SANDBOX}"
+    )
+
+
+DOWNLOAD_POLICY = "default-src 'none'; sandbox"
+
+
+def _origin(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+@router.get("/activities/{activity_id}/original")
+async def original_page(
+    request: Request,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    activity_id: int,
+    images: Annotated[bool, Query()] = False,
+) -> Response:
+    view = await original.open_original(runtime=runtime, user_id=user.id, activity_id=activity_id)
+    body_url = f"/activities/{activity_id}/original/body" + ("?images=1" if images else "")
+    return render(
+        request,
+        "original/view.html",
+        {
+            "view": view,
+            "states": original.OriginalState,
+            "images": images,
+            "body_url": body_url,
+            "frame_sandbox": FRAME_SANDBOX,
+        },
+    )
+
+
+@router.get("/activities/{activity_id}/original/body")
+async def original_body(
+    request: Request,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    activity_id: int,
+    images: Annotated[bool, Query()] = False,
+) -> Response:
+    origin = _origin(request)
+
+    def image_url(number: int) -> str:
+        token = original.sign_inline_image(
+            runtime=runtime, user_id=user.id, activity_id=activity_id, number=number
+        )
+        return f"{origin}/activities/{activity_id}/original/inline/{number}?t={token}"
+
+    body = await original.get_original_body(
+        runtime=runtime,
+        user_id=user.id,
+        activity_id=activity_id,
+        allow_remote_images=images,
+        image_url=image_url,
+    )
+    response = render(request, "original/body.html", {"body": body})
+    response.headers["Content-Security-Policy"] = body_policy(origin, remote_images=images)
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@router.get("/activities/{activity_id}/original/parts/{number}")
+async def original_part(
+    user: CurrentUser, runtime: RuntimeDep, activity_id: int, number: int
+) -> Response:
+    part = await original.get_original_part(
+        runtime=runtime, user_id=user.id, activity_id=activity_id, number=number
+    )
+    return Response(
+        part.data,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": content_disposition("attachment", part.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": DOWNLOAD_POLICY,
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get("/activities/{activity_id}/original/inline/{number}")
+async def original_inline_image(
+    runtime: RuntimeDep,
+    activity_id: int,
+    number: int,
+    t: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    part = await original.get_inline_image(
+        runtime=runtime, token=t, activity_id=activity_id, number=number
+    )
+    return Response(
+        part.data,
+        media_type=part.content_type,
+        headers={
+            "Content-Disposition": content_disposition("inline", part.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": DOWNLOAD_POLICY,
+            "Cache-Control": "private, max-age=600",
+        },
+    )
+
+
+def content_disposition(kind: str, filename: str) -> str:
+    """``attachment; filename="cv.pdf"; filename*=UTF-8''cv.pdf`` (RFC 6266): an ASCII
+    fallback without quotes or controls, and the exact name percent-encoded."""
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
+    )
+    encoded = quote(filename, safe="")
+    return f"{kind}; filename=\"{fallback or 'download'}\"; filename*=UTF-8''{encoded}"

@@ -1,0 +1,170 @@
+"""Open original through the web (TestClient), on SQLite and PostgreSQL, with a real Dovecot:
+the page, its sandboxed body and that body's policy, downloads, and who may open what."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from postroom.services import original
+from tests.support import mailbox
+from tests.support.originals import CLEO, PNG, ROBIN, html_mail, make_world, plain_mail
+from tests.support.web import client_for, sign_in
+
+HOSTILE = (
+    '<p>Hi</p><script>document.title="owned"</script><img src="http://tracker.example/p.gif">'
+    '<a href="javascript:alert(1)">x</a><p onclick="alert(1)" style="color: red; '
+    'background: url(http://tracker.example/b.png)">styled</p><form action="http://x.example">'
+    '<input name="q"></form><img src="cid:logo@acme">'
+)
+
+
+@pytest.fixture
+def world(runtime, dovecot, mail_user):
+    original.forget_cached_originals()
+    return make_world(runtime, dovecot, mail_user)
+
+
+@pytest.fixture
+def robin(world):
+    with client_for(world.runtime) as client:
+        yield sign_in(client, ROBIN)
+
+
+def test_the_page_shows_headers_attachments_and_frames_the_body(world, robin):
+    activity_id, _ = world.deliver(html_mail(html=HOSTILE))
+
+    page = robin.get(f"/activities/{activity_id}/original")
+
+    assert page.status_code == 200
+    assert "Your interview on Thursday" in page.text
+    assert "Anna Berg" in page.text
+    assert "hiring@acme.example" in page.text
+    assert "On the server now" in page.text
+    assert f'href="/activities/{activity_id}/original/parts/4"' in page.text
+    assert "Anna Berg CV.pdf" in page.text
+    frame = re.search(r"<iframe[^>]*>", page.text).group(0)
+    assert f'src="/activities/{activity_id}/original/body"' in frame
+    assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in frame
+    assert "1 remote image blocked" in page.text
+    assert 'href="?images=1"' in page.text
+    assert "<script>document.title" not in page.text
+
+
+def test_the_body_is_sanitised_and_served_under_a_strict_policy(world, robin):
+    activity_id, _ = world.deliver(html_mail(html=HOSTILE))
+
+    body = robin.get(f"/activities/{activity_id}/original/body")
+
+    assert body.status_code == 200
+    policy = body.headers["content-security-policy"]
+    assert policy.startswith(
+        "default-src 'none'; style-src 'unsafe-inline'; img-src http://testserver;"
+    )
+    assert "frame-ancestors 'self'" in policy
+    assert "sandbox allow-popups" in policy
+    assert "script-src" not in policy  # default-src 'none' covers it
+    assert body.headers["x-frame-options"] == "SAMEORIGIN"
+    assert body.headers["referrer-policy"] == "no-referrer"
+    text = body.text
+    for forbidden in ("<script", "javascript:", "onclick", "<form", "<input", "tracker.example"):
+        assert forbidden not in text
+    assert '<p style="color:red">styled</p>' in text
+    inline = re.search(r'src="(http://testserver/activities/\d+/original/inline/3\?t=[^"]+)"', text)
+    assert inline, text
+    image = robin.get(inline.group(1).replace("&amp;", "&"))
+    assert image.status_code == 200
+    assert image.content == PNG
+    assert image.headers["content-type"] == "image/png"
+    assert image.headers["x-content-type-options"] == "nosniff"
+    # without a cookie, the token alone opens the image (the sandboxed frame sends none)
+    with client_for(world.runtime) as anonymous:
+        assert anonymous.get(inline.group(1).replace("&amp;", "&")).status_code == 200
+        assert anonymous.get(inline.group(1) + "0").status_code == 404
+
+
+def test_show_images_allows_remote_images_for_that_one_response(world, robin):
+    activity_id, _ = world.deliver(html_mail(html=HOSTILE))
+
+    body = robin.get(f"/activities/{activity_id}/original/body?images=1")
+
+    assert "img-src http://testserver http: https:;" in body.headers["content-security-policy"]
+    assert 'src="http://tracker.example/p.gif"' in body.text
+    assert "url(" not in body.text  # CSS images stay out
+    page = robin.get(f"/activities/{activity_id}/original?images=1")
+    assert f'src="/activities/{activity_id}/original/body?images=1"' in page.text
+    assert "Show images" not in page.text
+
+
+def test_an_attachment_downloads_as_an_opaque_file(world, robin):
+    activity_id, _ = world.deliver(
+        html_mail(attachments=(("résumé <b>.html", "text/html", b"<script>alert(1)</script>"),))
+    )
+
+    response = robin.get(f"/activities/{activity_id}/original/parts/4")
+
+    assert response.status_code == 200
+    assert response.content == b"<script>alert(1)</script>"
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="r_sum_ <b>.html"')
+    assert "filename*=UTF-8''r%C3%A9sum%C3%A9%20%3Cb%3E.html" in disposition
+    assert robin.get(f"/activities/{activity_id}/original/parts/99").status_code == 404
+
+
+def test_a_plain_text_mail_is_shown_escaped(world, robin):
+    activity_id, _ = world.deliver(plain_mail())
+
+    page = robin.get(f"/activities/{activity_id}/original")
+
+    assert "&lt;b&gt;not bold&lt;/b&gt; &amp; &#39;quoted&#39;" in page.text
+    assert "<iframe" not in page.text
+
+
+def test_a_deleted_mail_says_so_and_shows_what_was_logged(world, robin):
+    activity_id, uid = world.deliver(plain_mail(subject="Gone soon", body="Call me at noon."))
+    mailbox.expunge(world.dovecot, world.mail_user, "INBOX", uid)
+
+    page = robin.get(f"/activities/{activity_id}/original")
+
+    assert page.status_code == 200
+    assert "This email is no longer on the server" in page.text
+    assert "Call me at noon." in page.text
+    assert "Gone from the server" in page.text
+    assert robin.get(f"/activities/{activity_id}/original/body").status_code == 404
+
+
+def test_a_colleague_and_a_stranger_get_404(world, robin):
+    activity_id, _ = world.deliver(plain_mail())
+    with client_for(world.runtime) as cleo:
+        sign_in(cleo, CLEO)
+        for path in ("", "/body", "/parts/1"):
+            response = cleo.get(f"/activities/{activity_id}/original{path}")
+            assert response.status_code == 404, path
+            assert "Salary expectations" not in response.text
+    with client_for(world.runtime) as anonymous:
+        response = anonymous.get(f"/activities/{activity_id}/original", follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login")
+
+
+def test_a_server_that_refuses_the_login_is_a_page_with_advice(world, robin):
+    from sqlalchemy import update
+
+    from postroom.services.secrets import load_or_create_key
+    from postroom.store.models import MailAccount
+
+    activity_id, _ = world.deliver(plain_mail(body="Kept text."))
+    keyring = load_or_create_key(world.runtime.settings)
+    with world.runtime.write() as session:
+        session.execute(update(MailAccount).values(secret=keyring.seal("wrong")))
+
+    page = robin.get(f"/activities/{activity_id}/original")
+
+    assert page.status_code == 200
+    assert "refused the login" in page.text
+    assert "postroom account password" in page.text
+    assert "Kept text." in page.text
+    assert "Traceback" not in page.text
