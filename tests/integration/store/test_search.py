@@ -1,0 +1,314 @@
+"""Search in the store: the full-text index follows every write, queries are safe and ranked."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, update
+
+from postroom.domain.matching import Direction
+from postroom.store import search
+from postroom.store.activities import delete_activities, fill_body, insert_activities
+from postroom.store.models import (
+    Activity,
+    ActivityKind,
+    BodyState,
+    Company,
+    Person,
+    PersonEmail,
+    PersonKind,
+)
+from postroom.store.search import SearchTerms, parse_query
+
+WHEN = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def people(session_factory) -> dict[str, int]:
+    with session_factory.begin() as session:
+        acme = Company(name="Café Électrique", name_key="café électrique", domain="cafe.example")
+        persons = {
+            "anna": Person(
+                name="Anna Berg",
+                name_key="anna berg",
+                company=acme,
+                search_text="anna berg cafe electrique anna@cafe.example",
+                emails=[PersonEmail(address="anna@cafe.example", address_key="anna@cafe.example")],
+            ),
+            "jose": Person(
+                name="José García",
+                name_key="josé garcía",
+                kind=PersonKind.CONTACT,
+                search_text="jose garcia jose@talent.example",
+            ),
+        }
+        session.add_all(persons.values())
+        session.flush()
+        return {key: p.id for key, p in persons.items()}
+
+
+def activity(n: int, person_id: int, **changes: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "fingerprint": f"f:{n}",
+        "message_id": None,
+        "direction": Direction.RECEIVED,
+        "occurred_at": WHEN + timedelta(days=n),
+        "subject": f"Message {n}",
+        "participants": {"from": [["Anna Berg", "anna@cafe.example"]]},
+        "body_state": BodyState.PRESENT,
+        "text": "Nothing to see here.",
+        "reply_text": "Nothing to see here.",
+        "attachments": [],
+        "person_id": person_id,
+        "kind": ActivityKind.EMAIL,
+        "detail": None,
+    }
+    return {**row, **changes}
+
+
+def found(session_factory, query: str, **kwargs: Any) -> list[int]:
+    """The fingerprint numbers of the activities ``query`` finds, in order."""
+    with session_factory() as session:
+        terms = parse_query(query)
+        hits = search.search_activities(session=session, terms=terms, **kwargs)
+        count = search.count_activities(session=session, terms=terms)
+        with_fingerprints = {
+            a.id: int(a.fingerprint[2:])
+            for a in session.query(Activity).filter(Activity.id.in_([h.activity_id for h in hits]))
+        }
+    if not kwargs:
+        assert count == len(hits)
+    return [with_fingerprints[h.activity_id] for h in hits]
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+
+def test_words_are_folded_the_last_is_a_prefix_and_quotes_make_phrases():
+    assert parse_query("Café  offer") == SearchTerms(words=("cafe",), prefix="offer")
+    assert parse_query('"senior engineer" Zürich') == SearchTerms(
+        phrases=(("senior", "engineer"),), prefix="zurich"
+    )
+    assert parse_query('offer "start date"') == SearchTerms(
+        words=("offer",), phrases=(("start", "date"),)
+    )
+    assert parse_query('"unclosed phrase here') == SearchTerms(
+        phrases=(("unclosed", "phrase", "here"),)
+    )
+    # a one-letter last word is a whole word, not a prefix that reads most of the index
+    assert parse_query("offer a") == SearchTerms(words=("offer", "a"))
+    assert parse_query("anna@acme.example") == SearchTerms(words=("anna", "acme"), prefix="example")
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ['"', "*", "NEAR(", "AND OR", "'", "--", "\\", "(", ")", ":", "^", "{}", "%_", "\x00", " "],
+)
+def test_hostile_input_is_only_words_or_nothing(hostile):
+    terms = parse_query(hostile)
+    for word in terms.all_words:
+        assert word.isalnum()
+    assert '"' not in "".join(terms.all_words)
+
+
+def test_match_strings_quote_every_word():
+    terms = parse_query('near( AND "or not" x*')
+    assert search.fts5_match(terms) == '"near" "and" "x" "or not"'
+    assert search.tsquery(terms) == "'near' & 'and' & 'x' & ('or' <-> 'not')"
+    assert search.fts5_match(parse_query("pay")) == '"pay"*'
+    assert search.tsquery(parse_query("pay")) == "'pay':*"
+
+
+def test_many_words_are_capped():
+    terms = parse_query(" ".join(f"w{n}" for n in range(40)))
+    assert len(terms.all_words) == search.MAX_TERMS
+
+
+# --- the index follows every write --------------------------------------------------------
+
+
+def test_bulk_insert_fill_body_and_delete_keep_the_index_current(session_factory, people):
+    anna = people["anna"]
+    with session_factory.begin() as session:
+        insert_activities(
+            session=session,
+            rows=[
+                activity(1, anna, subject="Offer for the Zürich role", text="Salary attached."),
+                activity(
+                    2, anna, body_state=BodyState.PENDING, text=None, reply_text=None
+                ),  # text to come
+                activity(3, anna, subject="Lunch?", text="Let's meet at the café."),
+            ],
+        )
+    assert found(session_factory, "zurich") == [1]
+    assert found(session_factory, "ZÜRICH") == [1]
+    assert found(session_factory, "cafe") == [3]
+    assert found(session_factory, "portfolio") == []
+
+    with session_factory.begin() as session:
+        pending = session.query(Activity).filter(Activity.fingerprint == "f:2").one()
+        fill_body(
+            session=session,
+            activity_ids=[pending.id],
+            text="My portfolio is online.",
+            reply_text="My portfolio is online.",
+            attachments=[],
+        )
+    assert found(session_factory, "portfolio") == [2]
+
+    with session_factory.begin() as session:
+        session.execute(
+            update(Activity).where(Activity.fingerprint == "f:1").values(subject="Renamed")
+        )
+    assert found(session_factory, "zurich") == []
+    assert found(session_factory, "renamed") == [1]
+
+    with session_factory.begin() as session:
+        third = session.query(Activity).filter(Activity.fingerprint == "f:3").one()
+        delete_activities(session=session, activity_ids=[third.id])
+    assert found(session_factory, "cafe") == []
+
+
+def test_activities_deleted_with_their_record_leave_the_index(session_factory, people):
+    with session_factory.begin() as session:
+        insert_activities(
+            session=session,
+            rows=[
+                activity(1, people["anna"], text="interview on Monday"),
+                activity(2, people["jose"], text="interview on Tuesday"),
+            ],
+        )
+    assert sorted(found(session_factory, "interview")) == [1, 2]
+    with session_factory.begin() as session:
+        session.execute(delete(Person).where(Person.id == people["anna"]))  # ON DELETE CASCADE
+    assert found(session_factory, "interview") == [2]
+    assert found(session_factory, "monday") == []
+
+
+def test_an_orm_insert_is_indexed_in_its_own_transaction(session_factory, people):
+    with session_factory.begin() as session:
+        session.add(
+            Activity(
+                person_id=people["jose"],
+                fingerprint="f:7",
+                kind=ActivityKind.BOUNCE,
+                direction=Direction.SENT,
+                subject="Undeliverable: Garçon",
+                body_state=BodyState.WITHHELD,
+            )
+        )
+        session.flush()
+        terms = parse_query("garcon")
+        assert [h.subject for h in search.search_activities(session=session, terms=terms)] == [
+            "Undeliverable: Garçon"
+        ]
+        session.rollback()
+    assert found(session_factory, "garcon") == []
+
+
+# --- queries ------------------------------------------------------------------------------
+
+
+def test_words_are_anded_the_last_is_a_prefix_and_phrases_are_consecutive(session_factory, people):
+    anna = people["anna"]
+    with session_factory.begin() as session:
+        insert_activities(
+            session=session,
+            rows=[
+                activity(1, anna, text="The senior engineer role in Berlin."),
+                activity(2, anna, text="An engineer who is senior, in Paris."),
+                activity(3, anna, text="Engineering manager, Berlin."),
+                activity(4, anna, text="e-mail me at anna@cafe.example, 1.5 days notice"),
+            ],
+        )
+    assert sorted(found(session_factory, "senior engineer")) == [1, 2]
+    assert found(session_factory, '"senior engineer"') == [1]
+    assert sorted(found(session_factory, "berlin engin")) == [1, 3]
+    assert found(session_factory, '"engin"') == []  # quoted: the whole word only
+    assert found(session_factory, "cafe example") == [4]  # an address's words
+    assert found(session_factory, "anna@cafe.example") == [4]
+    assert found(session_factory, "1.5 days") == [4]
+    assert found(session_factory, "mail") == [4]
+
+
+@pytest.mark.parametrize(
+    "hostile", ['"', "*", "NEAR(", "AND OR", "'", "--", "a'b", 'x"y', "NOT", "-x", "(((", "^a"]
+)
+def test_hostile_queries_never_fail(session_factory, people, hostile):
+    with session_factory.begin() as session:
+        insert_activities(
+            session=session,
+            rows=[activity(1, people["anna"], text="near and or not x y a b")],
+        )
+    result = found(session_factory, hostile)
+    assert result in ([], [1])
+
+
+def test_results_are_ranked_then_newest_and_paged(session_factory, people):
+    anna = people["anna"]
+    with session_factory.begin() as session:
+        insert_activities(
+            session=session,
+            rows=[
+                activity(1, anna, subject="Hello", text="about the contract here"),
+                activity(2, anna, subject="Contract", text="see the contract, contract attached"),
+                activity(3, anna, subject="Hi", text="the contract is fine"),
+                activity(4, anna, subject="Re", text="nothing"),
+            ],
+        )
+    ranked = found(session_factory, "contract")
+    assert ranked[0] == 2  # in the subject, and more often
+    assert ranked[1:] == [3, 1]  # the same rank: newest first
+    assert found(session_factory, "contract", limit=2) == [2, 3]
+    assert found(session_factory, "contract", limit=2, offset=2) == [1]
+
+
+# --- records and companies ----------------------------------------------------------------
+
+
+def test_people_by_folded_search_text_and_companies_by_folded_name(session_factory, people):
+    with session_factory() as session:
+
+        def persons(query: str, viewer_id: int | None = None) -> list[str]:
+            terms = parse_query(query)
+            hits = search.search_persons(session=session, terms=terms, viewer_id=viewer_id)
+            assert search.count_persons(session=session, terms=terms) == len(hits)
+            return [h.name for h in hits]
+
+        def companies(query: str) -> list[str]:
+            terms = parse_query(query)
+            hits = search.search_companies(session=session, terms=terms)
+            assert search.count_companies(session=session, terms=terms) == len(hits)
+            return [h.name for h in hits]
+
+        assert persons("GARCÍA") == ["José García"]
+        assert persons("garc") == ["José García"]
+        assert persons("anna cafe") == ["Anna Berg"]
+        assert persons("example") == ["Anna Berg", "José García"]
+        assert persons("anna jose") == []
+        assert persons("%") == []
+        assert companies("electrique") == ["Café Électrique"]
+        assert companies("CAFÉ élec") == ["Café Électrique"]
+        assert companies("cafe.example") == ["Café Électrique"]
+        assert companies("garcia") == []
+        hit = search.search_persons(session=session, terms=parse_query("anna"), viewer_id=None)[0]
+        assert (hit.company_name, hit.email) == ("Café Électrique", "anna@cafe.example")
+        (company,) = search.search_companies(session=session, terms=parse_query("cafe"))
+        assert company.records == 1
+
+
+def test_the_viewers_own_records_come_first(session_factory, people):
+    from postroom.store.models import UserAccount
+
+    with session_factory.begin() as session:
+        robin = UserAccount(email="robin@firm.example")
+        session.add(robin)
+        session.flush()
+        session.get(Person, people["jose"]).owner_id = robin.id  # type: ignore[union-attr]
+        robin_id = robin.id
+    with session_factory() as session:
+        terms = parse_query("example")
+        mine_first = search.search_persons(session=session, terms=terms, viewer_id=robin_id)
+        assert [h.name for h in mine_first] == ["José García", "Anna Berg"]
