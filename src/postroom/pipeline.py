@@ -42,6 +42,7 @@ from postroom.domain.matching import (
 from postroom.errors import MessageParseError
 from postroom.mail import extract_body, parse_message, parse_message_head
 from postroom.mail.types import (
+    Attachment,
     Body,
     Classification,
     Headers,
@@ -177,6 +178,7 @@ def prepare_batch(
             participants=people,
             message_id_header=h.message_id,
             in_reply_to=h.in_reply_to,
+            references=h.references,
             date_at=h.date,
             internaldate=f.internaldate,
             size=f.size,
@@ -194,6 +196,15 @@ def _participants_json(headers: Headers) -> dict[str, Any]:
         for role, boxes in (("from", headers.from_), ("to", headers.to), ("cc", headers.cc))
         if boxes
     }
+
+
+def attachments_json(attachments: Sequence[Attachment]) -> list[dict[str, Any]]:
+    """``activity.attachments``: each file's name, type, decoded size and IMAP part number
+    (``part``: what a download of the file from the server fetches, ``BODY.PEEK[<part>]``)."""
+    return [
+        {"filename": a.filename, "content_type": a.content_type, "size": a.size, "part": a.part}
+        for a in attachments
+    ]
 
 
 def build_activity_rows(
@@ -216,10 +227,7 @@ def build_activity_rows(
     else:
         state = BodyState.PRESENT
         text, reply = body.text[:BODY_TEXT_LIMIT], body.reply_text[:BODY_TEXT_LIMIT]
-        attachments = [
-            {"filename": a.filename, "content_type": a.content_type, "size": a.size}
-            for a in body.attachments
-        ]
+        attachments = attachments_json(body.attachments)
     common = {
         "fingerprint": prepared.message.fingerprint,
         "message_id": message_id,
@@ -293,10 +301,7 @@ def complete_pending_activities(
         activity_ids=activity_ids,
         text=body.text[:BODY_TEXT_LIMIT],
         reply_text=body.reply_text[:BODY_TEXT_LIMIT],
-        attachments=[
-            {"filename": a.filename, "content_type": a.content_type, "size": a.size}
-            for a in body.attachments
-        ],
+        attachments=attachments_json(body.attachments),
     )
 
 

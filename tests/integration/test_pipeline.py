@@ -312,3 +312,37 @@ def test_a_broken_file_is_quarantined_and_the_rest_goes_on(session_factory, setu
         [q] = session.scalars(select(Quarantine)).all()
         assert q.source_path.endswith("m0.eml")
         assert "empty" in q.error
+
+
+def test_threading_headers_and_attachment_part_numbers_are_stored(session_factory, setup, tmp_path):
+    reply = make_mail(
+        sender="anna@acme.example",
+        to=ME,
+        subject="Re: The Python role",
+        msgid="<r2@acme.example>",
+        headers={
+            "In-Reply-To": "<m1@firm.example>",
+            "References": "<m0@firm.example> <m1@firm.example>",
+        },
+    )
+    reply.add_alternative("<p>Hello there</p>", subtype="html")  # text: part 1 (alternative)
+    reply.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="cv.pdf")
+    ingest(session_factory, setup["mine"], tmp_path, reply)
+
+    with session_factory() as session:
+        message = session.scalars(select(MailMessage)).one()
+        assert message.in_reply_to == "<m1@firm.example>"
+        assert message.references == ["<m0@firm.example>", "<m1@firm.example>"]
+    [activity] = activities(session_factory)
+    assert activity.attachments == [
+        {"filename": "cv.pdf", "content_type": "application/pdf", "size": 8, "part": "2"}
+    ]
+
+
+def test_a_message_without_threading_headers_stores_an_empty_reference_list(
+    session_factory, setup, tmp_path
+):
+    ingest(session_factory, setup["mine"], tmp_path, make_mail(sender="anna@acme.example", to=ME))
+    with session_factory() as session:
+        message = session.scalars(select(MailMessage)).one()
+        assert (message.in_reply_to, message.references) == (None, [])

@@ -357,6 +357,7 @@ def _describe_attachment(leaf: _Leaf, filename: str | None, defects: list[str]) 
         filename=filename,
         content_type=f"{leaf.maintype}/{leaf.subtype}",
         size=_estimate_decoded_size(leaf),
+        part=leaf.number,
     )
 
 

@@ -242,7 +242,7 @@ def extract_body(msg: Message) -> Body:
     defects: list[str] = []
     plain, html, files = _sort_parts(msg)
     text, is_from_html = _read_body_text(plain, html, defects)
-    attachments = tuple(describe_attachment(part, defects) for part in files)
+    attachments = tuple(describe_attachment(part, defects, number) for number, part in files)
     return Body(
         text=text,
         reply_text=split_reply(text),
@@ -258,16 +258,19 @@ def extract_text(msg: Message, defects: list[str]) -> str:
     return _read_body_text(plain, html, defects)[0]
 
 
-def _sort_parts(msg: Message) -> tuple[Message | None, Message | None, list[Message]]:
-    """The first text/plain and text/html body parts, and the attachment parts."""
+def _sort_parts(
+    msg: Message,
+) -> tuple[Message | None, Message | None, list[tuple[str, Message]]]:
+    """The first text/plain and text/html body parts, and the attachment parts with their
+    IMAP part numbers."""
     plain: Message | None = None
     html: Message | None = None
-    files: list[Message] = []
-    for part in iter_leaf_parts(msg):
+    files: list[tuple[str, Message]] = []
+    for number, part in iter_numbered_leaf_parts(msg):
         if part.get_content_maintype() == "multipart":
             continue  # a container whose boundary is missing: a defect, neither text nor file
         if is_attachment(part):
-            files.append(part)
+            files.append((number, part))
         elif part.get_content_type() == "text/plain":
             plain = plain or part
         else:
@@ -290,15 +293,37 @@ def iter_leaf_parts(msg: Message) -> Iterator[Message]:
 
     Iterative, so a deeply nested tree cannot exhaust the stack.
     """
-    stack = [msg]
+    for _, part in iter_numbered_leaf_parts(msg):
+        yield part
+
+
+def iter_numbered_leaf_parts(msg: Message) -> Iterator[tuple[str, Message]]:
+    """The leaves of :func:`iter_leaf_parts`, in the same order, each with its IMAP part number
+    (RFC 9051 section 6.4.5), as ``mail.structure`` numbers the server's BODYSTRUCTURE.
+
+    ``"1"`` is the body of a single-part message; the children of a multipart are numbered
+    from 1 after their parent's number and a dot (``"2.1"``); a message that *is* a
+    message/rfc822 is read through, its encapsulated message's parts being ``"1.1"``,
+    ``"1.2"``... A nested ``message/*`` part is one leaf with its own number. Iterative.
+
+    ``multipart/mixed(multipart/alternative(text/plain, text/html), application/pdf)`` gives
+    ``1.1``, ``1.2`` and ``2``.
+    """
+    stack: list[tuple[Message, str, bool]] = [(msg, "", True)]
     while stack:
-        part = stack.pop()
+        part, number, is_root = stack.pop()
         if part.is_multipart() and (part is msg or part.get_content_maintype() != "message"):
-            children = part.get_payload()
-            if isinstance(children, list):
-                stack.extend(reversed([c for c in children if isinstance(c, Message)]))
+            payload = part.get_payload()
+            children = [c for c in payload if isinstance(c, Message)]
+            if part.get_content_maintype() == "message":
+                # the whole message is a message/rfc822: its body part 1 is the message inside
+                stack.extend((child, "1.", True) for child in reversed(children))
+            else:
+                prefix = number if is_root else f"{number}."
+                numbered = [(c, f"{prefix}{i}", False) for i, c in enumerate(children, 1)]
+                stack.extend(reversed(numbered))
         else:
-            yield part
+            yield (f"{number}1" if is_root else number), part
 
 
 def is_attachment(part: Message) -> bool:
@@ -315,15 +340,16 @@ def is_attachment(part: Message) -> bool:
     )
 
 
-def describe_attachment(part: Message, defects: list[str]) -> Attachment:
-    """Name, type and decoded size of an attachment part (its bytes are not kept)."""
+def describe_attachment(part: Message, defects: list[str], number: str | None = None) -> Attachment:
+    """Name, type and decoded size of an attachment part (its bytes are not kept); ``number``
+    is its IMAP part number (:func:`iter_numbered_leaf_parts`)."""
     content_type = part.get_content_type()
     filename = get_filename(part, defects)
     payload = part.get_payload()
     if not isinstance(payload, list):
         data = part.get_payload(decode=True)
         size = len(data) if isinstance(data, bytes) else 0
-        return Attachment(filename=filename, content_type=content_type, size=size)
+        return Attachment(filename=filename, content_type=content_type, size=size, part=number)
     nested = [m for m in payload if isinstance(m, Message)]
     decoded = get_decoded_message_bytes(part)
     if decoded is not None:
@@ -335,7 +361,7 @@ def describe_attachment(part: Message, defects: list[str]) -> Attachment:
         subject = nested[0].get("subject")
         if subject is not None:
             filename = " ".join(decode_header_value(subject, defects).split()) or None
-    return Attachment(filename=filename, content_type=content_type, size=size)
+    return Attachment(filename=filename, content_type=content_type, size=size, part=number)
 
 
 def get_decoded_message_bytes(part: Message) -> bytes | None:

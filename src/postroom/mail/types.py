@@ -83,6 +83,10 @@ class Attachment:
     content_type: str
     size: int
     """Decoded size in bytes."""
+    part: str | None = None
+    """The IMAP part number (RFC 9051 section 6.4.5: ``"2"``, ``"1.2"``): ``BODY.PEEK[<part>]``
+    fetches this file from the server. The same on both paths (BODYSTRUCTURE and a whole
+    message)."""
 
 
 class MessageKind(enum.Enum):
@@ -198,7 +202,7 @@ class TextPlan:
     >>> plan.part, plan.subtype, plan.charset, plan.encoding, plan.size
     ('1', 'plain', 'utf-8', 'quoted-printable', 1204)
     >>> plan.attachments, plan.is_report
-    ((Attachment(filename='cv.pdf', content_type='application/pdf', size=57000),), False)
+    ((Attachment(filename='cv.pdf', content_type='application/pdf', size=57000, part='2'),), False)
 
     The engine then fetches ``BODY.PEEK[1]<0.262144>``.
     """

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import ssl
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import delete, func, select, update
@@ -475,6 +477,73 @@ def test_an_address_added_later_brings_synced_mail_with_its_text(
     [filled] = activities(session_factory, carla)
     assert filled.body_state is BodyState.PRESENT
     assert filled.text.strip() == "I am interested."
+
+
+def threaded_reply_with_files(sender: str, subject: str) -> bytes:
+    """A reply (In-Reply-To, References) whose text is an alternative, with a PDF: the text is
+    part 1.1, the PDF part 2, and a forwarded message part 3 (RFC 9051 section 6.4.5)."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, ME, subject
+    msg["Date"] = email.utils.format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = "<reply@acme.example>"
+    msg["In-Reply-To"] = "<offer@firm.example>"
+    msg["References"] = "<intro@firm.example> <offer@firm.example>"
+    msg.set_content("Happy to talk.")
+    msg.add_alternative("<p>Happy to talk.</p>", subtype="html")
+    msg.add_attachment(b"%PDF-1.4 cv", maintype="application", subtype="pdf", filename="cv.pdf")
+    forwarded = EmailMessage()
+    forwarded["Subject"] = "Reference letter"
+    forwarded.set_content("Anna is great.")
+    msg.add_attachment(forwarded)
+    return msg.as_bytes()
+
+
+FILES = [
+    ("cv.pdf", "application/pdf", "2"),
+    ("Reference letter", "message/rfc822", "3"),
+]
+
+
+def files_of(activity: Activity) -> list[tuple[object, ...]]:
+    """Name, type and part of each attachment (sizes are the server's estimates here)."""
+    return [(a["filename"], a["content_type"], a["part"]) for a in activity.attachments]
+
+
+def test_synced_mail_keeps_its_threading_headers_and_attachment_part_numbers(
+    session_factory, world, dovecot, mail_user
+):
+    mailbox.append(dovecot, mail_user, "INBOX", threaded_reply_with_files(ANNA, "Re: offer"))
+
+    asyncio.run(syncer(session_factory, world["login"]).sync_once())
+
+    with session_factory() as session:
+        message = session.scalars(select(MailMessage)).one()
+        assert message.in_reply_to == "<offer@firm.example>"
+        assert message.references == ["<intro@firm.example>", "<offer@firm.example>"]
+    [logged] = activities(session_factory, world["anna"])
+    assert logged.text.strip() == "Happy to talk."
+    assert files_of(logged) == FILES
+
+
+def test_text_fetched_for_a_record_added_later_has_attachment_part_numbers(
+    session_factory, world, dovecot, mail_user
+):
+    mailbox.append(
+        dovecot, mail_user, "INBOX", threaded_reply_with_files("carla@new.example", "Hi")
+    )
+    asyncio.run(syncer(session_factory, world["login"]).sync_once())
+    with session_factory.begin() as session:
+        carla = add_person(
+            session=session,
+            draft=PersonDraft("Carla", emails=("carla@new.example",)),
+            on_addresses_added=link_past_messages,
+        ).person.id
+
+    asyncio.run(syncer(session_factory, world["login"]).sync_once())
+
+    [filled] = activities(session_factory, carla)
+    assert filled.body_state is BodyState.PRESENT
+    assert files_of(filled) == FILES
 
 
 def test_the_daily_full_check_takes_a_message_that_was_missed(

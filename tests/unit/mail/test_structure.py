@@ -10,9 +10,10 @@
   continuations, and in the style of servers that pass parameters through), imapclient parses
   it, :func:`plan_text_fetch` chooses a part, and :func:`decode_text_part` decodes that part's
   encoded bytes as they are in the message. The text must equal ``parse_message(raw).body.text``
-  (ignoring whitespace) and the attachments must have the same names and types, except for the
-  messages in ``CROSS_CHECK_EXCEPTIONS``, each with its reason; an exception that stops being
-  one fails, so the list stays exact. There are none: all 113 messages agree in both styles.
+  (ignoring whitespace) and the attachments must have the same names, types and IMAP part
+  numbers (``Attachment.part``), except for the messages in ``CROSS_CHECK_EXCEPTIONS``, each
+  with its reason; an exception that stops being one fails, so the list stays exact. There
+  are none: all 113 messages agree in both styles.
 * What a real server adds is its own MIME parser. Run once against Dovecot 2.3.19 over the
   whole corpus (217 messages, APPEND then FETCH), the two paths gave the same text and
   attachment names for 207. The other 10 differ because Dovecot splits those messages
@@ -296,7 +297,7 @@ def test_recorded_dovecot_forward_is_an_attachment_not_the_text() -> None:
         "quoted-printable",
         25,
     )
-    assert plan.attachments == (Attachment("ForwardedMessage.eml", "message/rfc822", 3781),)
+    assert plan.attachments == (Attachment("ForwardedMessage.eml", "message/rfc822", 3781, "2"),)
     assert not plan.is_report
 
 
@@ -351,8 +352,8 @@ def test_alternative_inside_mixed_inside_related() -> None:
     plan = plan_of(fetch(multipart(mixed, LOGO, subtype=b"related")))
     assert (plan.part, plan.subtype) == ("1.1.1", "plain")
     assert plan.attachments == (
-        Attachment("cv.pdf", "application/pdf", 570),
-        Attachment("logo.png", "image/png", 114),
+        Attachment("cv.pdf", "application/pdf", 570, "1.2"),
+        Attachment("logo.png", "image/png", 114, "2"),
     )
 
 
@@ -370,7 +371,7 @@ def test_plain_attachment_is_not_the_text() -> None:
     )
     plan = plan_of(fetch(multipart(attached_notes, HTML, subtype=b"mixed")))
     assert (plan.part, plan.subtype) == ("2", "html")
-    assert plan.attachments == (Attachment("notes.txt", "text/plain", 40),)
+    assert plan.attachments == (Attachment("notes.txt", "text/plain", 40, "1"),)
 
 
 @pytest.mark.parametrize(
@@ -433,7 +434,7 @@ def test_nested_message_is_an_attachment_named_by_its_subject() -> None:
     )
     plan = plan_of(fetch(multipart(LOGO, nested, subtype=b"mixed")))
     assert plan.part is None
-    assert plan.attachments[1] == Attachment("Bewerbung Jörg", "message/rfc822", 500)
+    assert plan.attachments[1] == Attachment("Bewerbung Jörg", "message/rfc822", 500, "2")
 
 
 def test_message_that_is_a_message_rfc822_is_read_through() -> None:
@@ -515,7 +516,7 @@ def render_header_disposition(disposition: bytes) -> bytes:
 def test_non_text_leaves_are_attachments_even_without_disposition() -> None:
     calendar = b'("text" "calendar" ("method" "REQUEST") NIL NIL "7bit" 800 20 NIL NIL NIL NIL)'
     plan = plan_of(fetch(multipart(PLAIN_QP, calendar, subtype=b"mixed")))
-    assert plan.attachments == (Attachment(None, "text/calendar", 800),)
+    assert plan.attachments == (Attachment(None, "text/calendar", 800, "2"),)
 
 
 def test_no_text_at_all() -> None:
@@ -724,8 +725,8 @@ def test_imap_path_matches_whole_message_path(corpus_dir: Path, name: str, style
     differences = []
     if normalize(body.text) != normalize(full.body.text):
         differences.append("text")
-    ours = [(a.filename, a.content_type) for a in body.attachments]
-    theirs = [(a.filename, a.content_type) for a in full.body.attachments]
+    ours = [(a.filename, a.content_type, a.part) for a in body.attachments]
+    theirs = [(a.filename, a.content_type, a.part) for a in full.body.attachments]
     if ours != theirs:
         differences.append("attachments")
     if body.is_from_html != full.body.is_from_html:
@@ -740,6 +741,27 @@ def test_imap_path_matches_whole_message_path(corpus_dir: Path, name: str, style
         assert differences, f"no longer an exception: {CROSS_CHECK_EXCEPTIONS[name]}"
     else:
         assert differences == [], detail
+
+
+def test_attachment_part_numbers_name_their_parts_in_the_corpus(corpus_dir: Path) -> None:
+    """Every attachment of every gh-imap_tools message, read whole, names by its ``part`` the
+    part that :func:`find_part` (RFC 3501 section 6.4.5, written independently here) finds,
+    and the part numbers of one message are distinct."""
+    checked = nested = 0
+    for name in IMAP_TOOLS_EML:
+        raw = (corpus_dir / "mail" / IMAP_TOOLS / name).read_bytes()
+        msg = email.message_from_bytes(raw, policy=compat32)
+        attachments = parse_message(raw).body.attachments
+        numbers = [a.part for a in attachments]
+        assert len(set(numbers)) == len(numbers), (name, numbers)
+        for attachment in attachments:
+            assert attachment.part is not None, name
+            found = find_part(msg, attachment.part)
+            assert found.get_content_type() == attachment.content_type, (name, attachment)
+            checked += 1
+            nested += "." in attachment.part
+    assert checked >= 50
+    assert nested >= 3  # parts inside nested multiparts, not only top-level ones
 
 
 def test_cross_check_covers_the_corpus_folder(corpus_dir: Path) -> None:

@@ -235,8 +235,8 @@ def test_extract_body_lists_attachments_with_decoded_non_ascii_names():
     body = extract_body(reparse(msg))
     assert body.text == "See attached.\n"
     assert body.attachments == (
-        Attachment("Lebenslauf Jörg.pdf", "application/pdf", 13),
-        Attachment("notizen.txt", "text/plain", 8),
+        Attachment("Lebenslauf Jörg.pdf", "application/pdf", 13, part="2"),
+        Attachment("notizen.txt", "text/plain", 8, part="3"),
     )
 
 
