@@ -15,6 +15,7 @@ import typer
 from postroom.cli.runtime import console, make_table, open_runtime, user_errors
 from postroom.errors import InputError
 from postroom.services import accounts as account_service
+from postroom.services import users
 from postroom.services.secrets import Secret, load_or_create_key
 from postroom.store.models import TlsMode, Visibility
 
@@ -118,23 +119,50 @@ def _read_password(from_stdin: bool) -> str:
 def list_(user: Annotated[str | None, typer.Option(help="only this user's")] = None) -> None:
     """List mail accounts (passwords are never shown)."""
     runtime = open_runtime()
-    with runtime.sessions() as session:
-        accounts = account_service.list_accounts(session=session, user_email=user)
-        table = make_table(
-            "id", "user", "label", "server", "tls", "login", "own addresses", "visibility"
-        )
-        for a in accounts:
-            table.add_row(
-                str(a.id),
-                a.user.email,
-                a.label,
-                f"{a.imap_host}:{a.imap_port}",
-                a.imap_tls.value,
-                a.username,
-                ", ".join(x.address for x in a.addresses),
-                a.visibility.value,
+    with runtime.read() as session:
+        owner = None if user is None else users.get_user_by_email(session=session, email=user)
+        accounts = (
+            []
+            if user is not None and owner is None
+            else account_service.list_account_views(
+                session=session, owner_id=owner.id if owner is not None else None
             )
+        )
+    table = make_table(
+        "id", "user", "label", "server", "tls", "login", "own addresses", "visibility"
+    )
+    for a in accounts:
+        table.add_row(
+            str(a.id),
+            a.owner_email,
+            a.label,
+            f"{a.imap_host}:{a.imap_port}",
+            a.tls.value,
+            a.username,
+            ", ".join(a.own_addresses),
+            a.visibility.value,
+        )
     console.print(table if accounts else "no mail accounts: add one with `postroom account add`")
+
+
+@app.command("remove")
+@user_errors
+def remove(
+    account: Annotated[int, typer.Argument(help="account id (see `postroom account list`)")],
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False,
+) -> None:
+    """Remove an account: its folders and messages go; the activities it logged stay on the
+    records."""
+    runtime = open_runtime()
+    with runtime.read() as session:
+        view = account_service.get_account_view(session=session, account_id=account, owner_id=None)
+    if not yes:
+        typer.confirm(
+            f"Remove #{view.id} {view.label} ({view.username} on {view.imap_host})?", abort=True
+        )
+    with runtime.write() as session:
+        account_service.remove_account(session=session, account_id=account, owner_id=None)
+    console.print(f"removed account #{view.id}; the activities it logged stay on the records")
 
 
 @org_app.command("internal-domain")

@@ -5,30 +5,18 @@ from __future__ import annotations
 import logging
 
 import typer
-from sqlalchemy import func, select
+from rich.markup import escape
 
 from postroom import __version__
 from postroom.cli import accounts, folders, messages, records, serve, sync, users
 from postroom.cli.runtime import (
-    Runtime,
     console,
     make_table,
     open_runtime,
     redact_url,
     user_errors,
 )
-from postroom.store import messages as message_store
-from postroom.store import sync_state
-from postroom.store.db import current_revision
-from postroom.store.models import (
-    Activity,
-    Company,
-    FolderState,
-    MailAccount,
-    MailMessage,
-    Person,
-    Quarantine,
-)
+from postroom.services import health
 
 QUARANTINE_SHOWN = 5
 """Quarantined messages listed per account by ``postroom status``."""
@@ -77,103 +65,76 @@ def init() -> None:
 @app.command()
 @user_errors
 def status() -> None:
-    """Where the data is and what it holds."""
+    """Where the data is and what it holds; each mail account's health."""
     runtime = open_runtime()
-    with runtime.sessions() as session:
-        counts = {
-            label: int(session.scalar(select(func.count()).select_from(model)) or 0)
-            for label, model in (
-                ("records", Person),
-                ("companies", Company),
-                ("mail accounts", MailAccount),
-                ("messages", MailMessage),
-                ("activities", Activity),
-                ("quarantined messages", Quarantine),
-            )
-        }
+    with runtime.read() as session:
+        summary = health.database_summary(session=session)
+        accounts = health.list_account_health(session=session, owner_id=None)
     table = make_table("what", "value", title=f"Postroom {__version__}", show_header=False)
     table.add_row("database", redact_url(runtime.settings.database_url))
-    table.add_row("schema", current_revision(runtime.engine) or "-")
-    for label, value in counts.items():
+    table.add_row("schema", summary.schema or "-")
+    for label, value in summary.counts:
         table.add_row(label, str(value))
     console.print(table)
-    _print_accounts(runtime)
+    for account in accounts:
+        _print_account(account)
 
 
-def _print_accounts(runtime: Runtime) -> None:
-    """Per account and folder: state, counts on the server / synced / matched, last error."""
-    with runtime.sessions() as session:
-        for account in session.scalars(select(MailAccount).order_by(MailAccount.id)):
-            if account.needs_reauth:
-                state = "[red]login refused: needs a new password[/]"
-            elif account.last_error:
-                retry = account.backoff_until
-                state = "[yellow]retrying" + (f" at {retry:%H:%M:%S} UTC" if retry else "") + "[/]"
-            elif account.last_success_at:
-                state = "[green]ok[/]"
-            else:
-                state = "never synced"
-            when = (
-                account.last_success_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-                if (account.last_success_at)
-                else "never"
-            )
-            console.print(
-                f"\n[bold]#{account.id} {account.label}[/] {account.imap_host}  {state}  "
-                f"last success: {when}"
-            )
-            if account.last_error:
-                advice = f" — {account.last_error_advice}" if account.last_error_advice else ""
-                console.print(f"  last error: {account.last_error}{advice}", markup=False)
-            if account.needs_reauth:
-                console.print(
-                    f"  what to do: `postroom account password {account.id}`; a running "
-                    "worker takes the new password at its next account list reload",
-                    markup=False,
-                )
-            counts = sync_state.count_folder_messages(session=session, account_id=account.id)
-            quarantined = sync_state.count_quarantined(session=session, account_id=account.id)
-            folders = make_table(
-                "folder",
-                "role",
-                "state",
-                "on server",
-                "synced",
-                "matched",
-                "quarantined",
-                "last error",
-            )
-            for folder in sync_state.list_folders(session=session, account_id=account.id):
-                synced, matched = counts.get(folder.id, (0, 0))
-                held = quarantined.get(folder.id, 0)
-                behind = (folder.server_count or 0) - synced - held
-                folder_state = folder.state.value
-                if not folder.is_tracked:
-                    folder_state = "[dim]not synced[/]"  # dropped: its counts are as they were
-                elif folder.state is FolderState.LIVE and behind > 0:
-                    folder_state = f"[yellow]behind by {behind}[/]"
-                folders.add_row(
-                    folder.name,
-                    folder.role or "",
-                    folder_state,
-                    "" if folder.server_count is None else str(folder.server_count),
-                    str(synced),
-                    str(matched),
-                    str(held),
-                    folder.last_error or "",
-                )
-            if folders.row_count:
-                console.print(folders)
-            held_rows = [
-                q
-                for q in message_store.list_quarantine(session=session, account_id=account.id)
-                if not q.is_suspect
-            ]
-            for q in held_rows[:QUARANTINE_SHOWN]:
-                where = f"UID {q.uid}" if q.uid is not None else (q.source_path or "")
-                console.print(f"  quarantined {where}: {q.error}", markup=False)
-            if len(held_rows) > QUARANTINE_SHOWN:
-                console.print(f"  ... and {len(held_rows) - QUARANTINE_SHOWN} more quarantined")
+_STATE_STYLE = {
+    health.AccountState.OK: "green",
+    health.AccountState.RETRYING: "yellow",
+    health.AccountState.NEEDS_PASSWORD: "red",
+    health.AccountState.FIRST_SYNC: "cyan",
+    health.AccountState.NEVER_SYNCED: "default",
+}
+
+
+def _print_account(account: health.AccountHealth) -> None:
+    """Per folder: state, counts on the server / synced / matched, last error."""
+    style = _STATE_STYLE[account.state]
+    when = (
+        account.last_success_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        if account.last_success_at
+        else "never"
+    )
+    console.print(
+        f"\n[bold]#{account.account_id} {escape(account.label)}[/] {account.imap_host}  "
+        f"[{style}]{escape(account.state_text)}[/]  last success: {when}"
+    )
+    if account.last_error:
+        advice = f" — {account.last_error_advice}" if account.last_error_advice else ""
+        console.print(f"  last error: {account.last_error}{advice}", markup=False)
+    if account.state is health.AccountState.NEEDS_PASSWORD:
+        console.print(
+            f"  what to do: `postroom account password {account.account_id}`; a running "
+            "worker takes the new password at its next account list reload",
+            markup=False,
+        )
+    folders = make_table(
+        "folder", "role", "state", "on server", "synced", "matched", "quarantined", "last error"
+    )
+    for folder in account.folders:
+        state = escape(folder.status_text)
+        if folder.status is health.FolderStatus.NOT_SYNCED:
+            state = f"[dim]{state}[/]"
+        elif folder.status is health.FolderStatus.BEHIND:
+            state = f"[yellow]{state}[/]"
+        folders.add_row(
+            escape(folder.name),
+            folder.role or "",
+            state,
+            "" if folder.on_server is None else str(folder.on_server),
+            str(folder.synced),
+            str(folder.matched),
+            str(folder.quarantined),
+            escape(folder.last_error or ""),
+        )
+    if folders.row_count:
+        console.print(folders)
+    for held in account.quarantined[:QUARANTINE_SHOWN]:
+        console.print(f"  quarantined {held.where}: {held.error}", markup=False)
+    if account.quarantined_total > QUARANTINE_SHOWN:
+        console.print(f"  ... and {account.quarantined_total - QUARANTINE_SHOWN} more quarantined")
 
 
 if __name__ == "__main__":

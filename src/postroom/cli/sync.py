@@ -9,6 +9,7 @@ import signal
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -19,11 +20,12 @@ from rich.progress import (
 )
 
 from postroom.cli.runtime import console, fail, open_runtime, user_errors
-from postroom.imap import ImapClient, ImapError, TlsFailed
+from postroom.services import connection_test
+from postroom.services.connection_test import Outcome, Step
 from postroom.services.secrets import load_or_create_key
 from postroom.services.syncing import load_logins
 from postroom.sync import heap
-from postroom.sync.account import AccountLogin, AccountReport, AccountSyncer, find_role
+from postroom.sync.account import AccountLogin, AccountReport, AccountSyncer
 from postroom.sync.supervisor import run_supervisor
 
 log = logging.getLogger(__name__)
@@ -149,68 +151,46 @@ def worker_command(
     console.print("worker stopped")
 
 
+_CLI_LABELS = {
+    Step.DNS: "connect (DNS)",
+    Step.TCP: "connect",
+    Step.TLS: "TLS certificate",
+    Step.LOGIN: "login",
+    Step.INBOX: "inbox folder",
+    Step.SENT: "sent folder",
+}
+_MARKS = {
+    Outcome.OK: "[green]✓[/]",
+    Outcome.FAILED: "[red]✗[/]",
+    Outcome.WARNING: "[yellow]![/]",
+}
+
+
 def test_command(account: Annotated[int, typer.Argument(help="account id")]) -> None:
     """Try an account: DNS, connection, TLS certificate, login, INBOX and Sent; say what
     failed and what to do."""
-    [login] = account_logins(account)
-
-    async def check() -> bool:
-        address = login.address
-        console.print(f"server   {address.host}:{address.port} ({address.tls.value})")
-        try:
-            client = await ImapClient.connect(address)
-        except ImapError as exc:
-            what = {
-                "dns": "DNS",
-                "refused": "connection refused",
-                "timeout": "timed out",
-                "unreachable": "network unreachable",
-            }.get(getattr(exc, "reason", ""), "")
-            if isinstance(exc, TlsFailed):
-                what = "TLS certificate"
-            label = f"connect ({what})" if what else "connect"
-            console.print(f"[red]✗ {label}: {exc.args[0] if exc.args else exc}[/]")
-            if exc.advice:
-                console.print(f"  what to do: {exc.advice}")
-            return False
-        console.print(
-            "[green]✓[/] connected"
-            + (" with TLS, certificate checked" if address.tls.value != "plain" else "")
+    runtime = open_runtime()
+    keyring = load_or_create_key(runtime.settings)
+    with runtime.read() as session:
+        login = connection_test.saved_login(
+            session=session,
+            keyring=keyring,
+            settings=runtime.settings,
+            account_id=account,
+            owner_id=None,
         )
-        try:
-            try:
-                await client.login(login.username, login.password)
-            except ImapError as exc:
-                console.print(f"[red]✗ login as {login.username}: {exc.args[0]}[/]")
-                if exc.advice:
-                    console.print(f"  what to do: {exc.advice}")
-                return False
-            console.print(f"[green]✓[/] logged in as {login.username}")
-            roles = {}
-            for folder in await client.list_folders():
-                role = find_role(folder.name, folder.flags, folder.delimiter)
-                if role and role not in roles:
-                    roles[role] = folder.name
-            ok = True
-            for role in ("inbox", "sent"):
-                if role in roles:
-                    console.print(f"[green]✓[/] {role} folder: {roles[role]}")
-                else:
-                    ok = role != "inbox" and ok
-                    mark = "[red]✗" if role == "inbox" else "[yellow]![/][yellow]"
-                    console.print(f"{mark} no {role} folder found[/]")
-                    if role == "sent":
-                        console.print(
-                            "  what to do: mail you send from other clients is only "
-                            "logged once a Sent folder exists (mark it \\Sent)"
-                        )
-            extensions = [c for c in ("IDLE", "QRESYNC", "CONDSTORE", "ESEARCH") if client.has(c)]
-            console.print(f"  server offers: {', '.join(extensions) or 'none of IDLE, QRESYNC'}")
-            return ok
-        finally:
-            await client.logout()
-
-    if not asyncio.run(check()):
+    console.print(f"server   {login.address.host}:{login.address.port} ({login.address.tls.value})")
+    report = connection_test.try_saved_login(login)
+    for step in report.steps:
+        if step.outcome is Outcome.SKIPPED:
+            continue
+        label = _CLI_LABELS[step.step]
+        console.print(f"{_MARKS[step.outcome]} {label}: {escape(step.message)}")
+        if step.advice and step.outcome is not Outcome.OK:
+            console.print(f"  what to do: {escape(step.advice)}")
+    if report.extensions:
+        console.print(f"  server offers: {', '.join(report.extensions)}")
+    if not report.ok:
         raise typer.Exit(code=1)
 
 

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import idna
 from sqlalchemy.orm import Session
@@ -43,8 +45,8 @@ from postroom.store.models import (
     PrivateEntry,
     PrivateKind,
     TlsMode,
-    Visibility,
 )
+from postroom.store.models import Visibility as Visibility  # re-exported: the faces choose it
 
 _DEFAULT_IMAP_PORT = {TlsMode.IMPLICIT: 993, TlsMode.STARTTLS: 143, TlsMode.PLAIN: 143}
 _DEFAULT_SMTP_PORT = {TlsMode.IMPLICIT: 465, TlsMode.STARTTLS: 587, TlsMode.PLAIN: 25}
@@ -127,7 +129,78 @@ def _check_text(value: str, what: str, limit: int) -> str:
     return text
 
 
+def check_imap_server(
+    *, imap_host: str, imap_port: int | None, tls: TlsMode, allow_plaintext: bool
+) -> tuple[str, int]:
+    """``(host, port)`` normalised, the port defaulted from ``tls`` (993 or 143); raises
+    ``InputError`` with advice for a bad host or port or a forbidden plain-text connection."""
+    host = _check_host(imap_host, "IMAP")
+    port = _check_port(_DEFAULT_IMAP_PORT[tls] if imap_port is None else imap_port, "IMAP")
+    _check_tls(tls, host, "IMAP", allow_plaintext=allow_plaintext)
+    return host, port
+
+
 # --- accounts ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """A mail account as the faces see it: every setting but the password, which never
+    leaves this layer (not even its length)."""
+
+    id: int
+    owner_id: int
+    owner_email: str
+    label: str
+    imap_host: str
+    imap_port: int
+    tls: TlsMode
+    username: str
+    own_addresses: tuple[str, ...]
+    visibility: Visibility
+    is_enabled: bool
+    needs_reauth: bool
+    created_at: datetime
+
+
+def account_view(account: MailAccount) -> AccountView:
+    return AccountView(
+        id=account.id,
+        owner_id=account.user_id,
+        owner_email=account.user.email,
+        label=account.label,
+        imap_host=account.imap_host,
+        imap_port=account.imap_port,
+        tls=account.imap_tls,
+        username=account.username,
+        own_addresses=tuple(a.address for a in account.addresses),
+        visibility=account.visibility,
+        is_enabled=account.is_enabled,
+        needs_reauth=account.needs_reauth,
+        created_at=account.created_at,
+    )
+
+
+def owned_account(*, session: Session, account_id: int, owner_id: int | None) -> MailAccount:
+    """The account ``account_id`` if ``owner_id`` may see it (None: anyone, the CLI); else
+    ``NotFound``, with the same words as for an id that does not exist (docs/web.md)."""
+    account = account_store.get_account(session=session, account_id=account_id)
+    if account is None or (owner_id is not None and account.user_id != owner_id):
+        raise NotFound(
+            f"mail account #{account_id} does not exist",
+            advice="see your mail accounts for the ones you have",
+        )
+    return account
+
+
+def get_account_view(*, session: Session, account_id: int, owner_id: int | None) -> AccountView:
+    """One account's settings; ``NotFound`` unless ``owner_id`` owns it (None: any)."""
+    return account_view(owned_account(session=session, account_id=account_id, owner_id=owner_id))
+
+
+def list_account_views(*, session: Session, owner_id: int | None) -> list[AccountView]:
+    """The accounts of ``owner_id`` (None: every account), oldest first."""
+    return [account_view(a) for a in account_store.list_accounts(session=session, user_id=owner_id)]
 
 
 def add_account(
@@ -161,9 +234,9 @@ def add_account(
     username = _check_text(username, "username", 320)
     if not password.reveal():
         raise InputError("password is empty")
-    host = _check_host(imap_host, "IMAP")
-    port = _check_port(_DEFAULT_IMAP_PORT[tls] if imap_port is None else imap_port, "IMAP")
-    _check_tls(tls, host, "IMAP", allow_plaintext=allow_plaintext)
+    host, port = check_imap_server(
+        imap_host=imap_host, imap_port=imap_port, tls=tls, allow_plaintext=allow_plaintext
+    )
 
     if smtp_host is None or not smtp_host.strip():
         if smtp_port is not None or smtp_tls is not None:
@@ -235,19 +308,122 @@ def reveal_password(*, keyring: Keyring, account: MailAccount) -> Secret:
 
 
 def set_account_password(
-    *, session: Session, keyring: Keyring, account_id: int, password: Secret
+    *,
+    session: Session,
+    keyring: Keyring,
+    account_id: int,
+    password: Secret,
+    owner_id: int | None = None,
 ) -> MailAccount:
     """Replace the account's password (sealed) and clear its "needs re-authentication" flag.
 
-    Raises ``NotFound`` for an unknown id and ``InputError`` for an empty password.
+    Raises ``NotFound`` for an unknown id (or one ``owner_id`` does not own) and
+    ``InputError`` for an empty password.
     """
     if not password.reveal():
         raise InputError("password is empty")
-    account = get_account_or_raise(session=session, account_id=account_id)
+    account = owned_account(session=session, account_id=account_id, owner_id=owner_id)
     account.secret = keyring.seal(password)
     account.needs_reauth = False
     session.flush()
     return account
+
+
+def update_account(
+    *,
+    session: Session,
+    keyring: Keyring,
+    account_id: int,
+    owner_id: int | None,
+    label: str | None = None,
+    imap_host: str | None = None,
+    imap_port: int | None = None,
+    tls: TlsMode | None = None,
+    username: str | None = None,
+    password: Secret | None = None,
+    own_addresses: Sequence[str] | None = None,
+    visibility: Visibility | None = None,
+    allow_plaintext: bool = False,
+) -> AccountView:
+    """Change the settings given (None: keep); checked as ``add_account`` checks them.
+
+    A change of server, TLS mode, login or password clears "needs re-authentication" and the
+    last error: the sync tries the new settings at its next account list reload. Raises
+    ``NotFound`` (not the owner's), ``InputError``, ``Conflict`` (another account syncs that
+    login on that server). Testing the settings first is the caller's part
+    (``services.connection_test``).
+    """
+    account = owned_account(session=session, account_id=account_id, owner_id=owner_id)
+    new_tls = account.imap_tls if tls is None else tls
+    host, port = check_imap_server(
+        imap_host=account.imap_host if imap_host is None else imap_host,
+        imap_port=imap_port
+        if imap_port is not None
+        else (account.imap_port if tls is None or tls is account.imap_tls else None),
+        tls=new_tls,
+        allow_plaintext=allow_plaintext or (new_tls is TlsMode.PLAIN and tls is None),
+    )
+    login = account.username if username is None else _check_text(username, "username", 320)
+    if (host, login.casefold()) != (account.imap_host, account.username.casefold()):
+        existing = account_store.get_account_by_login(
+            session=session, imap_host=host, username=login
+        )
+        if existing is not None and existing.id != account.id:
+            raise Conflict(
+                f"account #{existing.id} ({existing.label}) already syncs {login} on {host}",
+                advice="remove that account first, or keep this one's login",
+            )
+    server_changed = (host, port, new_tls, login) != (
+        account.imap_host,
+        account.imap_port,
+        account.imap_tls,
+        account.username,
+    )
+    if label is not None:
+        account.label = _check_text(label, "label", 200)
+    account.imap_host, account.imap_port, account.imap_tls, account.username = (
+        host,
+        port,
+        new_tls,
+        login,
+    )
+    if password is not None:
+        if not password.reveal():
+            raise InputError("password is empty")
+        account.secret = keyring.seal(password)
+    if own_addresses is not None or username is not None:
+        typed = (
+            own_addresses if own_addresses is not None else [a.address for a in account.addresses]
+        )
+        wanted = _check_own_addresses(typed, login)
+        keep = {key for _, key in wanted}
+        account.addresses = [a for a in account.addresses if a.address_key in keep]
+        have = {a.address_key for a in account.addresses}
+        account.addresses.extend(
+            AccountAddress(address=t, address_key=k) for t, k in wanted if k not in have
+        )
+    if visibility is not None:
+        account.visibility = visibility
+    if server_changed or password is not None:
+        account.needs_reauth = False
+        account.last_error = None
+        account.last_error_advice = None
+        account.backoff_until = None
+        account.consecutive_failures = 0
+    session.flush()
+    return account_view(account)
+
+
+def remove_account(*, session: Session, account_id: int, owner_id: int | None) -> AccountView:
+    """Delete the account with its folders, messages and their sync state (the database's
+    ``ON DELETE CASCADE``); the activities it logged stay on the records, their link to the
+    message cleared (``activity.message_id`` is ``SET NULL``). ``NotFound`` unless the owner's.
+    A running sync drops the account at its next account list reload."""
+    account = owned_account(session=session, account_id=account_id, owner_id=owner_id)
+    view = account_view(account)
+    session.delete(account)
+    session.flush()
+    return view
 
 
 # --- org-wide settings -------------------------------------------------------------------
