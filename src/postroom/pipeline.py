@@ -54,6 +54,7 @@ from postroom.mail.types import (
 )
 from postroom.store import activities as activity_store
 from postroom.store import messages as message_store
+from postroom.store.activities import NewActivity
 from postroom.store.matching import find_people_by_addresses, load_match_policy
 from postroom.store.models import ActivityKind, BodyState, MailAccount, MailMessage, Visibility
 
@@ -213,8 +214,8 @@ def build_activity_rows(
     message_id: int,
     body: Body | None,
     visibility: Visibility,
-) -> list[dict[str, Any]]:
-    """The activity rows of one message (one per record), shaped by the account's visibility."""
+) -> list[NewActivity]:
+    """The activities of one message (one per record), shaped by the account's visibility."""
     h = prepared.facts.headers
     subject = "" if visibility is Visibility.METADATA else h.subject
     text: str | None
@@ -228,20 +229,25 @@ def build_activity_rows(
         state = BodyState.PRESENT
         text, reply = body.text[:BODY_TEXT_LIMIT], body.reply_text[:BODY_TEXT_LIMIT]
         attachments = attachments_json(body.attachments)
-    common = {
-        "fingerprint": prepared.message.fingerprint,
-        "message_id": message_id,
-        "direction": prepared.plan.direction,
-        "occurred_at": h.date or prepared.facts.internaldate,
-        "subject": subject,
-        "participants": _participants_json(h),
-        "body_state": state,
-        "text": text,
-        "reply_text": reply,
-        "attachments": attachments,
-    }
+    fingerprint = prepared.message.fingerprint
+    direction = prepared.plan.direction
+    occurred_at = h.date or prepared.facts.internaldate
+    participants = _participants_json(h)
     rows = [
-        {**common, "person_id": pid, "kind": ActivityKind.EMAIL, "detail": None}
+        NewActivity(
+            fingerprint=fingerprint,
+            person_id=pid,
+            message_id=message_id,
+            kind=ActivityKind.EMAIL,
+            direction=direction,
+            occurred_at=occurred_at,
+            subject=subject,
+            participants=participants,
+            body_state=state,
+            text=text,
+            reply_text=reply,
+            attachments=attachments,
+        )
         for pid in prepared.plan.person_ids
     ]
     bounce = prepared.facts.classification.bounce
@@ -250,7 +256,21 @@ def build_activity_rows(
         if bounce is not None:
             detail = " ".join(x for x in (bounce.status, bounce.diagnostic) if x) or None
         rows += [
-            {**common, "person_id": pid, "kind": ActivityKind.BOUNCE, "detail": detail}
+            NewActivity(
+                fingerprint=fingerprint,
+                person_id=pid,
+                message_id=message_id,
+                kind=ActivityKind.BOUNCE,
+                direction=direction,
+                occurred_at=occurred_at,
+                subject=subject,
+                participants=participants,
+                body_state=state,
+                text=text,
+                reply_text=reply,
+                attachments=attachments,
+                detail=detail,
+            )
             for pid in prepared.bounce_person_ids
         ]
     return rows
@@ -271,7 +291,7 @@ def record_batch(
     )
     result.messages_new = len(new_keys)
     result.messages_known = len(prepared) - len(new_keys)
-    rows: list[dict[str, Any]] = []
+    rows: list[NewActivity] = []
     for index, p in enumerate(prepared):
         message_id = ids[p.message.identity_key]
         result.message_ids.append(message_id)
@@ -392,7 +412,7 @@ def link_past_messages(session: Session, person_id: int, address_keys: list[str]
         session=session, message_ids=[m.id for m in messages]
     )
     contexts: dict[int, IngestContext] = {}
-    rows: list[dict[str, Any]] = []
+    rows: list[NewActivity] = []
     wanted = set(address_keys)
     for message in messages:
         if message.kind is MessageKind.BULK:
@@ -439,7 +459,7 @@ def _rows_for_late_link(
     people: Sequence[Participant],
     parsed: ParsedMessage | None,
     context: IngestContext,
-) -> list[dict[str, Any]]:
+) -> list[NewActivity]:
     if parsed is not None:
         headers = parsed.headers
         classification = parsed.classification

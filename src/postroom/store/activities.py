@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,17 +34,45 @@ from postroom.store.models import (
 )
 
 
-def insert_activities(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
+@dataclass(frozen=True, slots=True)
+class NewActivity:
+    """An activity about to be logged: one email (or bounce) on one record. The fields are the
+    ``activity`` columns ``insert_activities`` writes (``id`` and ``created_at`` are the
+    database's); ``pipeline.build_activity_rows`` makes them."""
+
+    fingerprint: str
+    person_id: int
+    message_id: int | None
+    kind: ActivityKind
+    direction: Direction
+    occurred_at: datetime | None
+    subject: str
+    participants: dict[str, Any]
+    """``{"from": [[name, address]], "to": [...], "cc": [...]}`` as written in the headers."""
+    body_state: BodyState
+    text: str | None
+    reply_text: str | None
+    attachments: list[dict[str, Any]]
+    """``pipeline.attachments_json``: name, type, size and IMAP part number of each file."""
+    detail: str | None = None
+    """For a bounce: the status and diagnostic the server gave."""
+
+
+_ACTIVITY_COLUMNS = tuple(f.name for f in fields(NewActivity))
+"""The columns ``insert_activities`` writes, in ``NewActivity``'s field order."""
+_activity_values = operator.attrgetter(*_ACTIVITY_COLUMNS)
+
+
+def insert_activities(*, session: Session, rows: Sequence[NewActivity]) -> int:
     """Insert the activities not yet logged; return how many were new.
 
-    Each row needs ``fingerprint`` and ``person_id`` plus the other Activity columns (every
-    row the same keys); a later row for the same (fingerprint, person) is left out.
+    A later row for the same (fingerprint, person) as an earlier one is left out.
     """
     if not rows:
         return 0
-    fresh: dict[tuple[str, int], dict[str, Any]] = {}
+    fresh: dict[tuple[str, int], NewActivity] = {}
     for r in rows:
-        fresh.setdefault((r["fingerprint"], r["person_id"]), r)
+        fresh.setdefault((r.fingerprint, r.person_id), r)
     existing: set[tuple[str, int]] = set()
     if not session.connection().dialect.supports_sane_multi_rowcount:
         # the driver cannot count what an executemany inserted: ask first
@@ -54,13 +83,11 @@ def insert_activities(*, session: Session, rows: Sequence[dict[str, Any]]) -> in
                 )
             )
             existing.update((f, p) for f, p in found)
-    columns = tuple(rows[0])
-    values = operator.itemgetter(*columns)
     inserted = insert_rows(
         session,
         Activity,
-        columns,
-        [values(r) for pair, r in fresh.items() if pair not in existing],
+        _ACTIVITY_COLUMNS,
+        [_activity_values(r) for pair, r in fresh.items() if pair not in existing],
     )
     return inserted if inserted >= 0 else len(fresh) - len(existing)
 

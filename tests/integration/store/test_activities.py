@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import select, text
 
 from postroom.domain.matching import Direction
-from postroom.store.activities import insert_activities
+from postroom.store.activities import NewActivity, insert_activities
 from postroom.store.models import Activity, ActivityKind, BodyState, Person
 
 WHEN = datetime(2025, 3, 3, 10, 0, tzinfo=timezone(timedelta(hours=-5)))
@@ -24,8 +25,8 @@ def people(session_factory) -> list[int]:
         return [p.id for p in persons]
 
 
-def activity(fingerprint: str, person_id: int, **changes: Any) -> dict[str, Any]:
-    """A row as ``pipeline.build_activity_rows`` makes it."""
+def activity(fingerprint: str, person_id: int, **changes: Any) -> NewActivity:
+    """An activity as ``pipeline.build_activity_rows`` makes it."""
     row: dict[str, Any] = {
         "fingerprint": fingerprint,
         "message_id": None,
@@ -41,7 +42,7 @@ def activity(fingerprint: str, person_id: int, **changes: Any) -> dict[str, Any]
         "kind": ActivityKind.EMAIL,
         "detail": None,
     }
-    return {**row, **changes}
+    return NewActivity(**{**row, **changes})
 
 
 def test_each_message_and_record_once_and_the_new_ones_counted(session_factory, people):
@@ -69,8 +70,8 @@ def test_each_message_and_record_once_and_the_new_ones_counted(session_factory, 
     first, _, bounce, _ = stored
     assert first.subject == "About f:1"
     assert first.occurred_at == WHEN
-    assert first.participants == activity("f:1", anna)["participants"]
-    assert first.attachments == activity("f:1", anna)["attachments"]
+    assert first.participants == activity("f:1", anna).participants
+    assert first.attachments == activity("f:1", anna).attachments
     assert (first.kind, first.direction, first.body_state) == (
         ActivityKind.EMAIL,
         Direction.RECEIVED,
@@ -85,7 +86,7 @@ def test_the_stored_text_is_the_orms(session_factory, people):
     with session_factory.begin() as session:
         insert_activities(session=session, rows=[activity("f:1", anna)])
         orm = activity("f:1", bob)
-        session.add(Activity(**orm))
+        session.add(Activity(**dataclasses.asdict(orm)))
     columns = "occurred_at, participants, attachments, kind, direction, body_state"
     with session_factory() as session:
         if session.get_bind().dialect.name == "postgresql":

@@ -10,7 +10,7 @@ from sqlalchemy import delete, update
 
 from postroom.domain.matching import Direction
 from postroom.store import search
-from postroom.store.activities import delete_activities, fill_body, insert_activities
+from postroom.store.activities import NewActivity, delete_activities, fill_body, insert_activities
 from postroom.store.models import (
     Activity,
     ActivityKind,
@@ -49,7 +49,7 @@ def people(session_factory) -> dict[str, int]:
         return {key: p.id for key, p in persons.items()}
 
 
-def activity(n: int, person_id: int, **changes: Any) -> dict[str, Any]:
+def activity(n: int, person_id: int, **changes: Any) -> NewActivity:
     row: dict[str, Any] = {
         "fingerprint": f"f:{n}",
         "message_id": None,
@@ -65,7 +65,7 @@ def activity(n: int, person_id: int, **changes: Any) -> dict[str, Any]:
         "kind": ActivityKind.EMAIL,
         "detail": None,
     }
-    return {**row, **changes}
+    return NewActivity(**{**row, **changes})
 
 
 def found(session_factory, query: str, **kwargs: Any) -> list[int]:
