@@ -2,10 +2,10 @@
 
 ``normalize_address("Anna.Berg@BÜCHER.example")`` -> ``"anna.berg@xn--bcher-kva.example"``
 
-Rules (product.md section 4): the whole address is compared case-insensitively; the domain is
-converted to its IDNA (UTS #46) ASCII form; surrounding angle brackets, whitespace and a trailing
-dot on the domain are dropped. Gmail dot-folding and plus-addressing are *not* applied: they
-would merge distinct mailboxes on other providers.
+Rules (docs/concepts.md, "Matching"): the whole address is compared case-insensitively; the
+domain is converted to its IDNA (UTS #46) ASCII form; surrounding angle brackets, whitespace and
+a trailing dot on the domain are dropped. Gmail dot-folding and plus-addressing are *not*
+applied: they would merge distinct mailboxes on other providers.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Message identity: the keys that say two copies are the same message (sync-design.md section 5).
+"""Message identity: the keys that say two copies are the same message (docs/sync.md,
+"Identity keys").
 
 ``fingerprint`` is the org-wide key: the same for the sender's Sent copy, the recipient's INBOX
 copy and a colleague's copy, because it is built only from what the author wrote:

@@ -1,4 +1,4 @@
-"""Which records a message belongs on, and in which direction (product.md section 4).
+"""Which records a message belongs on, and in which direction (docs/concepts.md, "Matching").
 
 Pure: it works on normalised address keys (``domain.addresses.normalize_address``) and a
 directory ``address_key -> person ids`` handed in by the caller.

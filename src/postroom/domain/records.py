@@ -1,5 +1,5 @@
 """Name records as plain values: the draft a user or a file gives, its checked form, and the
-duplicate check of product.md section 1. Pure: no database, no I/O.
+duplicate check of docs/concepts.md ("Duplicate check"). Pure: no database, no I/O.
 
 A ``PersonDraft`` is what was given, as given. ``check_draft`` turns it into a ``CheckedDraft``
 (every value trimmed and normalised) or raises ``DraftError`` listing *every* problem as a line

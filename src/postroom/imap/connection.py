@@ -23,7 +23,7 @@ Invariants:
   LOGIN/AUTHENTICATE arguments and SASL responses are written as ``[redacted]``; literals are
   logged by size only, so message bodies never reach a log.
 * asyncio's private ``sslproto.SSLProtocol.max_size`` (256 KiB per TLS connection) is not
-  touched (sync-design.md §7.3).
+  touched (docs/sync.md, "Connections").
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Tables are singular snake_case; foreign keys end in ``_id`` and timestamps in ``_at``. All
 timestamps are stored as UTC.
 
-The mail side follows sync-design.md section 2:
+The mail side follows docs/sync.md ("Invariants", "Identity keys"):
 
 * ``mail_message`` is *our* message: one row per (account, identity key). IMAP coordinates are
   only ``message_location`` rows pointing at it, keyed by (folder, UIDVALIDITY, UID), so moves
@@ -106,7 +106,8 @@ class PersonKind(enum.Enum):
 
 
 class Visibility(enum.Enum):
-    """How much of an account's mail its activities show (product.md section 4)."""
+    """How much of an account's mail its activities show (docs/concepts.md, "Privacy and
+    visibility")."""
 
     EVERYTHING = "everything"
     SUBJECT = "subject"  # subject and metadata, no text
@@ -359,7 +360,7 @@ class PrivateEntry(Base):
 
 
 class MailFolder(Base):
-    """A folder the sync engine tracks, with its checkpoint (sync-design.md section 2).
+    """A folder the sync engine tracks, with its checkpoint (docs/sync.md, "Invariants").
 
     Invariants: every UID < ``uidnext_seen`` was processed; every UID in
     [``backfill_low``, ``uidnext_seen``) was processed, 1 meaning the backfill is done;
@@ -527,7 +528,8 @@ class Activity(Base):
     text: Mapped[str | None] = mapped_column(Text)
     reply_text: Mapped[str | None] = mapped_column(Text)
     attachments: Mapped[list[Any]] = mapped_column(default=list)
-    """``[{"filename": ..., "content_type": ..., "size": ...}]``"""
+    """``[{"filename": ..., "content_type": ..., "size": ..., "part": "2"}]``: ``part`` is the
+    IMAP part number (``pipeline.attachments_json``); older rows may lack it."""
     detail: Mapped[str | None] = mapped_column(Text)
     """For a bounce: the status and diagnostic the server gave."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

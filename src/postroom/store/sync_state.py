@@ -1,6 +1,6 @@
 """Queries for the sync engine's state: tracked folders, their checkpoints, message locations.
 
-Invariants (sync-design.md section 2):
+Invariants (docs/sync.md, "Invariants"):
 
 * A location is keyed by (folder, UIDVALIDITY, UID): that triple names one immutable message
   forever, so a UIDVALIDITY reset can never cross-link an old UID with a new message.

@@ -1,7 +1,7 @@
 """One account: connect, find its folders, sync them once, or watch them around the clock.
 
 Connections: one per watched folder (INBOX and Sent), each EXAMINEs its folder and IDLEs;
-at most 2 per account, well inside Gmail's 15 (sync-design.md section 3).
+at most 2 per account, well inside Gmail's 15 (docs/sync.md, "Connections").
 
 Watching a folder is a loop: sync (new mail first, then a bounded slice of history), and when
 the history is complete, IDLE until the server reports a change or the reconcile interval ends,

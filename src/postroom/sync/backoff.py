@@ -1,4 +1,4 @@
-"""Exponential backoff with full jitter (sync-design.md section 4.9). Pure but for the clock
+"""Exponential backoff with full jitter (docs/sync.md, "Failures"). Pure but for the clock
 and random source, which are injected.
 
 ``Backoff().next_delay()`` gives 0..2 s, then 0..4 s, 0..8 s, ... capped at 15 min; after 10

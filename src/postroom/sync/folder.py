@@ -1,5 +1,5 @@
 """One folder, one cycle: EXAMINE, then new mail, history and expunges, each batch committed
-with its checkpoint (sync-design.md sections 4.1 to 4.4 and 4.6).
+with its checkpoint (docs/sync.md: "Invariants", "Folder states", "The safety net").
 
 Invariants:
 
@@ -298,9 +298,10 @@ class FolderSyncer:
     async def _full_check(
         self, uidvalidity: int, edge: int, context: IngestContext, report: FolderReport
     ) -> None:
-        """The safety net (sync-design.md 4.4), once a day and after every first sync or reset:
-        every UID on the server below the live edge is linked or quarantined. A message that was
-        never taken (a silent miss) is taken now; no modseq or count would ever show it."""
+        """The safety net (docs/sync.md, "The safety net"), once a day and after every first
+        sync or reset: every UID on the server below the live edge is linked or quarantined. A
+        message that was never taken (a silent miss) is taken now; no modseq or count would ever
+        show it."""
         on_server = await self.client.uid_search_ranges(f"UID 1:{max(edge - 1, 1)}")
         on_server = [(low, min(high, edge - 1)) for low, high in on_server if low < edge]
         linked = await self._db(self._linked_uids, uidvalidity)

@@ -1,6 +1,6 @@
 """What to do with a folder, decided from its checkpoint and what EXAMINE returned. Pure.
 
-The checkpoint (sync-design.md section 2): every UID < ``uidnext_seen`` was processed; every
+The checkpoint (docs/sync.md, "Invariants"): every UID < ``uidnext_seen`` was processed; every
 UID in [``backfill_low``, ``uidnext_seen``) was processed; ``backfill_low == 1`` means the
 history is done. New mail is taken at the top (UID >= uidnext_seen); history newest first,
 walking ``backfill_low`` down in bounded batches, each committed with its cursor.
@@ -75,7 +75,8 @@ def plan_folder(position: FolderPosition, view: ServerView) -> FolderPlan:
 
     On FIRST_SYNC and RESET the live edge starts at UIDNEXT (everything below is history) and
     the HIGHESTMODSEQ read now is kept for when the backfill ends, so changes made during the
-    backfill are seen by the first CHANGEDSINCE after it (sync-design.md 4.2).
+    backfill are seen by the first CHANGEDSINCE after it (docs/sync.md, "Invariants",
+    HIGHESTMODSEQ).
     """
     if position.uidvalidity is None or position.uidvalidity != view.uidvalidity:
         edge = view.uidnext if view.uidnext is not None else 1
