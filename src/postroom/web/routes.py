@@ -8,10 +8,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from postroom.web.api import me
+from postroom.web.api import search as search_api
 from postroom.web.pages import auth, home, settings
 from postroom.web.pages import companies as companies_page
 from postroom.web.pages import original as original_page
 from postroom.web.pages import records as records_page
+from postroom.web.pages import search as search_page
 
 ROUTERS: list[APIRouter] = [
     auth.router,
@@ -21,4 +23,6 @@ ROUTERS: list[APIRouter] = [
     companies_page.router,
     me.router,
     original_page.router,
+    search_page.router,
+    search_api.router,
 ]
