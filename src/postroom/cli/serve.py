@@ -1,15 +1,20 @@
 """``postroom serve``: the web app and the sync worker, in one process.
 
-uvicorn serves the app; in the same event loop the supervisor syncs every account (as
-``postroom worker`` does). SIGTERM or Ctrl-C stops the server, then the sync, cleanly.
+uvicorn serves the app with its lifespan on: ``create_app(sync=True)`` starts the supervisor
+that syncs every account (as ``postroom worker`` does) in the same event loop, and stops it,
+awaited, when the server stops. SIGTERM or Ctrl-C stops the server, then the sync, cleanly,
+and the process exits 0.
 While no admin can sign in, a one-time setup token is printed: the first visit to
 ``/setup`` needs it, so nobody else who reaches the port can take the firm's admin.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
+import signal
+import threading
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -18,11 +23,28 @@ import uvicorn
 from postroom.cli.runtime import console, open_runtime, user_errors
 from postroom.errors import InputError
 from postroom.services import users
-from postroom.services.secrets import load_or_create_key
-from postroom.services.syncing import watch_accounts
 from postroom.web.app import create_app
 
 log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, but a SIGTERM or Ctrl-C that stopped it cleanly is not raised again
+    afterwards (uvicorn re-raises it, which would end the process with the signal's status
+    instead of 0). A second Ctrl-C still forces the exit."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
 
 
 @user_errors
@@ -42,39 +64,21 @@ def serve_command(
 ) -> None:
     """Run the web app (and the sync worker) until SIGTERM or Ctrl-C."""
     runtime = open_runtime()
-    keyring = load_or_create_key(runtime.settings)
     with runtime.read() as session:
         setup_token = users.new_setup_token() if users.needs_first_admin(session=session) else None
-    app = create_app(runtime, setup_token=setup_token, secure_cookies=secure_cookies)
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+    app = create_app(
+        runtime,
+        setup_token=setup_token,
+        secure_cookies=secure_cookies,
+        sync=sync,
+        reconcile_every=reconcile,
     )
-    server = uvicorn.Server(config)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan="on"
+    )
+    server = _Server(config)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown_host}:{port}"  # noqa: S104
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        sync_task = (
-            asyncio.create_task(
-                watch_accounts(
-                    sessions=runtime.sessions,
-                    keyring=keyring,
-                    settings=runtime.settings,
-                    stop=stop,
-                    reconcile_every=reconcile,
-                ),
-                name="sync",
-            )
-            if sync
-            else None
-        )
-        try:
-            await server.serve()
-        finally:
-            stop.set()
-            if sync_task is not None:
-                await sync_task
 
     console.print(f"Postroom is at [bold]{url}/[/]" + ("  (syncing mail)" if sync else ""))
     if setup_token is not None:
@@ -84,10 +88,12 @@ def serve_command(
         )
     console.print("Ctrl-C or SIGTERM stops it.")
     try:
-        asyncio.run(main())
-    except OSError as exc:
+        server.run()
+    except (OSError, SystemExit) as exc:
+        if isinstance(exc, SystemExit) and server.started:
+            raise
         raise InputError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}",
             advice="another program may use that port: try --port 8001",
         ) from exc
     if not server.started:

@@ -7,7 +7,9 @@ prints while no admin exists: only whoever holds it can create the first admin.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
@@ -18,6 +20,7 @@ from starlette.responses import Response
 from postroom import __version__
 from postroom.services.runtime import Runtime
 from postroom.services.secrets import load_or_create_key
+from postroom.services.syncing import watch_accounts
 from postroom.web.deps import verify_csrf
 from postroom.web.errors import install_error_handlers
 from postroom.web.routes import ROUTERS
@@ -39,12 +42,46 @@ def create_app(
     setup_token: str | None = None,
     secure_cookies: bool = False,
     throttle: LoginThrottle | None = None,
+    sync: bool = False,
+    reconcile_every: float = 600.0,
+    refresh_every: float = 10.0,
 ) -> FastAPI:
     """The web app over ``runtime``'s database.
 
     ``secure_cookies``: send the session cookie over HTTPS only (behind a TLS proxy).
+    ``sync``: also sync every enabled mail account in the app's event loop, started with the
+    app (lifespan startup) and stopped cleanly, awaited, at shutdown: ``postroom serve``. The
+    account list is reloaded every ``refresh_every`` seconds (a new account starts syncing
+    then), every folder is checked every ``reconcile_every``.
     """
+    keyring = load_or_create_key(runtime.settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not sync:
+            yield
+            return
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            watch_accounts(
+                sessions=runtime.sessions,
+                keyring=keyring,
+                settings=runtime.settings,
+                stop=stop,
+                refresh_every=refresh_every,
+                reconcile_every=reconcile_every,
+            ),
+            name="sync",
+        )
+        app.state.sync_task = task
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Postroom",
         version=__version__,
         description="Recruiting CRM whose heart is 24/7 IMAP synchronisation.",
@@ -70,7 +107,6 @@ def create_app(
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    keyring = load_or_create_key(runtime.settings)
     app.add_middleware(
         SessionMiddleware,
         secret_key=keyring.derive("web session").hex(),
