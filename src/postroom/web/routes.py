@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from postroom.web.api import me
+from postroom.web.api import records as records_api
 from postroom.web.api import search as search_api
 from postroom.web.pages import auth, home, settings
 from postroom.web.pages import companies as companies_page
@@ -25,4 +26,6 @@ ROUTERS: list[APIRouter] = [
     original_page.router,
     search_page.router,
     search_api.router,
+    records_api.router,
+    records_api.company_router,
 ]
