@@ -8,6 +8,9 @@ message as another client would and syncs; it returns the activity and the UID.
 from __future__ import annotations
 
 import asyncio
+import struct
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
@@ -32,12 +35,22 @@ ROBIN = "robin@firm.example"
 CLEO = "cleo@firm.example"
 ANNA = "anna@acme.example"
 
-PNG = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
-    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99"
-    b"=\x1d\x00\x00\x00\x00IEND\xaeB`\x82"
-)
-"""A 1x1 PNG."""
+
+def solid_png(red: int, green: int, blue: int) -> bytes:
+    """A 1x1 PNG of one colour."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(bytes([0, red, green, blue]))
+    signature = b"\x89PNG\r\n\x1a\n"
+    return signature + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+PNG = solid_png(0x43, 0x38, 0xCA)
+"""The inline logo of ``html_mail``: one indigo pixel."""
 
 
 @dataclass
@@ -52,9 +65,10 @@ class MailWorld:
     login: AccountLogin
 
     def sync(self) -> None:
-        report = asyncio.run(
-            AccountSyncer(login=self.login, sessions=self.runtime.sessions).sync_once()
-        )
+        syncer = AccountSyncer(login=self.login, sessions=self.runtime.sessions)
+        # in a thread of its own: Playwright's sync API keeps an event loop in this one
+        with ThreadPoolExecutor(1) as pool:
+            report = pool.submit(asyncio.run, syncer.sync_once()).result()
         assert report.error is None, report.error
 
     def deliver(self, raw: bytes, folder: str = "INBOX") -> tuple[int, int]:

@@ -299,7 +299,7 @@ async def _obtain_copy(runtime: Runtime, copy: _Copy) -> _Fetched | _Failure:
             return _Failure(
                 OriginalState.GONE,
                 "The file this email was read from is no longer there.",
-                advice=f"it was {copy.source_path}",
+                advice=f"It was read from {copy.source_path}. What was logged stays on the record.",
                 account_label=copy.account_label,
             )
         return _Fetched(raw, copy.account_label, "a file")
@@ -364,7 +364,8 @@ async def _fetch_from_server(
     return _Failure(
         OriginalState.GONE,
         "This email is no longer on the server.",
-        advice="it was deleted or moved out of reach in the mailbox; what was logged stays here",
+        advice="It was deleted from the mailbox, or moved where Postroom cannot reach it. "
+        "What was logged when it arrived stays on the record.",
         account_label=copy.account_label,
     )
 

@@ -47,7 +47,7 @@ def test_the_page_shows_headers_attachments_and_frames_the_body(world, robin):
     frame = re.search(r"<iframe[^>]*>", page.text).group(0)
     assert f'src="/activities/{activity_id}/original/body"' in frame
     assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in frame
-    assert "1 remote image blocked" in page.text
+    assert "(1 in this email)" in page.text
     assert 'href="?images=1"' in page.text
     assert "<script>document.title" not in page.text
 
