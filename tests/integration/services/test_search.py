@@ -185,7 +185,8 @@ def test_highlights_are_text_not_markup():
 def test_a_snippet_is_around_the_first_match_with_spaces_collapsed():
     text = "Intro words.\n\n" + "filler " * 200 + "the  contract\n  is attached " + "tail " * 200
     cut = snippet(text, parse_query("contract"))
-    assert cut[0].text == "…" and cut[-1].text == "…"
+    assert cut[0].text == "…"
+    assert cut[-1].text == "…"
     assert "the [contract] is attached" in marked(cut)
     assert len(marked(cut)) < 300
     assert marked(snippet("Short, no match.", parse_query("zzz"))) == "Short, no match."

@@ -85,10 +85,13 @@ def test_people_companies_and_emails_with_the_query_kept_in_the_top_bar(admin_cl
     assert re.search(r'<input id="q"[^>]*value="cafe"', text)  # the top bar keeps the query
     assert f'href="/records/{firm["jose"]}"' in text
     assert f'href="/companies/{firm["cafe"]}"' in text
-    assert "People" in text and "Companies" in text and "Emails" in text
+    assert "People" in text
+    assert "Companies" in text
+    assert "Emails" in text
     assert "Café" in marks(text)
     assert "Your offer from <mark" in text  # the email's subject, highlighted
-    assert "1 result" not in text and "3 results" in html.unescape(text)
+    assert "1 result" not in text
+    assert "3 results" in html.unescape(text)
 
 
 def test_highlights_never_let_markup_through(admin_client, firm):
@@ -150,15 +153,18 @@ def test_the_api_gives_typed_results_with_segments(runtime, admin, firm):
         assert answer.status_code == 200
         body = answer.json()
     assert body["query"] == "offer"
-    assert body["emails_total"] == 2 and len(body["emails"]) == 1
+    assert body["emails_total"] == 2
+    assert len(body["emails"]) == 1
     assert (body["limit"], body["offset"]) == (1, 0)
     email = body["emails"][0]
     assert email["record_id"] == firm["jose"]
     assert email["url"] == f"/records/{firm['jose']}"
-    assert email["kind"] == "email" and email["text_state"] == "present"
+    assert email["kind"] == "email"
+    assert email["text_state"] == "present"
     assert {"text": "offer", "match": True} in email["snippet"]
     assert "".join(s["text"] for s in email["subject_marked"]) == email["subject"]
-    assert body["people"] == [] and body["companies"] == []
+    assert body["people"] == []
+    assert body["companies"] == []
 
 
 def test_the_api_lists_people_and_companies(runtime, admin, firm):
