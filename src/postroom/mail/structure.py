@@ -1,8 +1,8 @@
 """The readable text of a message from its IMAP BODYSTRUCTURE, without fetching attachments.
 
-The sync engine fetches ``BODYSTRUCTURE`` with the headers (design §4.8). For the messages it
-keeps, :func:`plan_text_fetch` chooses the one part worth downloading and lists the attachments
-by name and size; the engine then fetches only that part, capped::
+The sync engine fetches ``BODYSTRUCTURE`` of the messages it logs (docs/sync.md, "Invariants":
+text only when needed). :func:`plan_text_fetch` chooses the one part worth downloading and lists
+the attachments by name, size and part number; the engine then fetches only that part, capped::
 
     plan = plan_text_fetch(fetched[uid][b"BODYSTRUCTURE"])   # imapclient's BodyData
     if plan.part is not None:

@@ -487,7 +487,7 @@ class FolderSyncer:
             self.on_progress(self._folder_name, len(batch.uids), None)
 
     def _fetch_items(self) -> list[str]:
-        # no FLAGS or MODSEQ: the CRM needs presence, not flags (sync-design 4.4), and every
+        # no FLAGS or MODSEQ: the CRM needs presence, not flags (docs/sync.md, "Invariants"); every
         # item costs parsing time on each of a first sync's messages
         items = ["UID", "INTERNALDATE", "RFC822.SIZE", HEADER_ITEM]
         if self.client.has("OBJECTID"):

@@ -133,7 +133,8 @@ def count_batches(ranges: Sequence[tuple[int, int]], size: int) -> int:
 
 def needs_expunge_check(*, exists: int, linked: int, used_qresync: bool) -> bool:
     """Without QRESYNC, an expunge shows as fewer messages than we have linked: UIDs are never
-    reused, so an arrival cannot hide an expunge once new mail is processed (sync-design 4.4)."""
+    reused, so an arrival cannot hide an expunge once new mail is processed (docs/sync.md,
+    "Folder states")."""
     return not used_qresync and exists != linked
 
 
