@@ -448,7 +448,7 @@ def test_one_unreadable_message_is_quarantined_and_never_blocks_the_folder(
     assert asyncio.run(syncer(session_factory, world["login"]).sync_once()).error is None
     # the user sees it
     status = cli.run({**cli.postroom_env(engine, tmp_path / "home"), "COLUMNS": "200"}, "status")
-    assert "quarantined UID 6:" in status
+    assert "quarantined INBOX UID 6:" in status  # services.health: the folder and the UID
 
 
 def test_an_address_added_later_brings_synced_mail_with_its_text(
