@@ -1,4 +1,8 @@
-"""``postroom record add|import|list|show``: Name records and their timelines."""
+"""``postroom record add|import|list|show``: Name records and their timelines.
+
+Calls ``services.records``, ``services.timeline`` and ``services.importing`` only, the same
+use cases as the web app; past mail with a record's new addresses is linked by the services.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from postroom.cli.runtime import console, make_table, open_runtime, user_errors
 from postroom.domain.records import PersonDraft, PhoneEntry
 from postroom.errors import InputError
-from postroom.pipeline import link_past_messages
-from postroom.services import importing
-from postroom.services.records import add_person
-from postroom.store import activities as activity_store
-from postroom.store import records as record_store
-from postroom.store.models import BodyState
+from postroom.services import importing, records, timeline
+from postroom.services.timeline import Mailbox
 
 app = typer.Typer(help="Name records: candidates and contacts.", no_args_is_help=True)
 
@@ -68,14 +69,13 @@ def add(
     )
     runtime = open_runtime()
     with runtime.sessions.begin() as session:
-        result = add_person(
+        result = records.create_record(
             session=session,
             draft=draft,
             on_duplicate=on_duplicate,  # type: ignore[arg-type]
             default_region=region,
-            on_addresses_added=link_past_messages,
         )
-        person_id, person_name = result.person.id, result.person.name
+    person_id, person_name = result.record.id, result.record.name
     if result.is_created:
         console.print(f"created record #{person_id} {person_name}")
     else:
@@ -122,7 +122,7 @@ def import_file(
             policy=on_duplicate,  # type: ignore[arg-type]
             default_region=region,
             default_kind=kind,  # type: ignore[arg-type]
-            on_addresses_added=link_past_messages,
+            on_addresses_added=records.LINK_PAST_MAIL,
         )
     unit = report.unit
     table = make_table(unit, "outcome", "record", "name", "reason")
@@ -151,80 +151,106 @@ def import_file(
 def list_records(
     tag: Annotated[str | None, typer.Option(help="only records with this tag")] = None,
     search: Annotated[
-        str | None, typer.Option("--search", "-s", help="part of a name or email")
+        str | None,
+        typer.Option("--search", "-s", help="part of a name, email, phone, company or tag"),
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    kind: Annotated[str | None, typer.Option(help="candidate or contact")] = None,
+    sort: Annotated[str, typer.Option(help="name or last_contact")] = "name",
+    limit: Annotated[int, typer.Option(min=1, max=records.MAX_PER_PAGE)] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
-    """List records by name."""
+    """List records with their last contact and how many emails are logged on each."""
+    if sort not in ("name", "last_contact"):
+        raise InputError(f"--sort {sort!r}", advice="use name or last_contact")
+    query = records.RecordQuery(
+        text=search,
+        tag=tag,
+        kind=kind,
+        sort=sort,  # type: ignore[arg-type]
+        per_page=limit,
+        offset=offset,
+    )
     runtime = open_runtime()
     with runtime.sessions() as session:
-        people = record_store.list_persons(
-            session=session, tag=tag, text=search, limit=limit, offset=offset
+        found = records.list_records(session=session, query=query)
+    table = make_table(
+        "id", "name", "kind", "email", "phone", "company", "tags", "last contact", "emails"
+    )
+    for r in found.rows:
+        table.add_row(
+            str(r.id),
+            r.name,
+            r.kind,
+            r.primary_email or "",
+            r.phone or "",
+            r.company.name if r.company else "",
+            ", ".join(r.tags),
+            r.last_contact_at.strftime("%Y-%m-%d") if r.last_contact_at else "never",
+            str(r.activity_count),
         )
-        table = make_table("id", "name", "kind", "email", "phone", "company", "tags")
-        for p in people:
-            table.add_row(
-                str(p.id),
-                p.name,
-                p.kind.value,
-                ", ".join(e.address for e in p.emails),
-                ", ".join(ph.number for ph in p.phones),
-                p.company.name if p.company else "",
-                ", ".join(t.tag for t in p.tags),
-            )
-    console.print(table if people else "no records")
+    console.print(table if found.rows else "no records")
+    if found.total > len(found.rows):
+        console.print(f"[dim]{len(found.rows)} of {found.total} records (--offset for more)[/]")
+
+
+def _boxes(boxes: tuple[Mailbox, ...]) -> str:
+    return ", ".join(f"{b.name} <{b.address}>" if b.name else b.address for b in boxes)
 
 
 @app.command("show")
 @user_errors
 def show(
     record_id: Annotated[int, typer.Argument(help="record id")],
-    limit: Annotated[int, typer.Option(help="activities to show")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=timeline.MAX_PER_PAGE, help="activities to show")
+    ] = 50,
     full: Annotated[bool, typer.Option("--full", help="whole text, not just the new part")] = False,
 ) -> None:
     """A record and its activity timeline, newest first."""
     runtime = open_runtime()
     with runtime.sessions() as session:
-        p = record_store.get_person_or_raise(session=session, person_id=record_id)
-        console.print(f"[bold]#{p.id} {p.name}[/] ({p.kind.value})")
-        for label, value in (
-            (
-                "email",
-                ", ".join(e.address + (" (primary)" if e.is_primary else "") for e in p.emails),
-            ),
-            (
-                "phone",
-                ", ".join(ph.number + (f" ({ph.label})" if ph.label else "") for ph in p.phones),
-            ),
-            ("company", p.company.name if p.company else ""),
-            ("title", p.title or ""),
-            ("location", p.location or ""),
-            ("links", ", ".join(str(x) for x in p.links)),
-            ("tags", ", ".join(t.tag for t in p.tags)),
-            ("owner", p.owner.email if p.owner else ""),
-            ("notes", p.notes or ""),
-        ):
-            if value:
-                console.print(f"  {label:9} {value}")
-        total = activity_store.count_activities(session=session, person_id=p.id)
-        activities = activity_store.list_activities(session=session, person_id=p.id, limit=limit)
-        console.print(f"\n[bold]Activities[/] ({total})")
-        for a in activities:
-            when = a.occurred_at.strftime("%Y-%m-%d %H:%M") if a.occurred_at else "undated"
-            arrow = "→ sent" if a.direction.value == "sent" else "← received"
-            kind = " [red]BOUNCE[/]" if a.kind.value == "bounce" else ""
-            console.print(f"[cyan]{when}[/] {arrow}{kind}  [bold]{a.subject or '(no subject)'}[/]")
-            if a.detail:
-                console.print(f"    {a.detail}")
-            if a.body_state is BodyState.PRESENT:
-                text = (a.text if full else a.reply_text) or ""
-                for line in text.strip().splitlines()[: None if full else 6]:
-                    console.print(f"    {line}", markup=False)
-            elif a.body_state is BodyState.PENDING:
-                console.print("    [dim](text not fetched yet)[/]")
-            for att in a.attachments:
-                console.print(
-                    f"    [dim]📎 {att.get('filename') or 'unnamed'} "
-                    f"({att.get('content_type')}, {att.get('size')} bytes)[/]"
-                )
+        r = records.get_record(session=session, record_id=record_id)
+        page = timeline.get_timeline(session=session, record_id=record_id, per_page=limit)
+    console.print(f"[bold]#{r.id} {escape(r.name)}[/] ({r.kind})")
+    for label, value in (
+        ("email", ", ".join(e.address + (" (primary)" if e.is_primary else "") for e in r.emails)),
+        ("phone", ", ".join(p.display + (f" ({p.label})" if p.label else "") for p in r.phones)),
+        ("company", r.company.name if r.company else ""),
+        ("title", r.title or ""),
+        ("location", r.location or ""),
+        ("links", ", ".join(r.links)),
+        ("tags", ", ".join(r.tags)),
+        ("owner", r.owner.email if r.owner else ""),
+        ("notes", r.notes or ""),
+    ):
+        if value:
+            console.print(f"  {label:9} {value}", markup=False)
+    console.print(f"\n[bold]Activities[/] ({page.total})")
+    for a in page.entries:
+        when = a.occurred_at.strftime("%Y-%m-%d %H:%M") if a.occurred_at else "undated"
+        arrow = "→ sent" if a.is_sent else "← received"
+        kind = " [red]BOUNCE[/]" if a.is_bounce else ""
+        gone = " [yellow](gone from the server)[/]" if a.is_gone_from_server else ""
+        console.print(
+            f"[cyan]{when}[/] {arrow}{kind}{gone}  [bold]{escape(a.subject or '(no subject)')}[/]"
+        )
+        for label, boxes in (("From", a.from_), ("To", a.to), ("Cc", a.cc)):
+            if boxes:
+                console.print(f"    {label}: {_boxes(boxes)}", markup=False, style="dim")
+        if a.bounce_address:
+            console.print(f"    failed: {a.bounce_address}", markup=False)
+        if a.detail:
+            console.print(f"    {a.detail}", markup=False)
+        if a.body_state == "present":
+            text = (a.text if full else a.new_text) or ""
+            for line in text.strip().splitlines()[: None if full else 6]:
+                console.print(f"    {line}", markup=False)
+        elif a.body_state == "pending":
+            console.print("    [dim](text not fetched yet)[/]")
+        else:
+            console.print("    [dim](text hidden by the account's privacy setting)[/]")
+        for att in a.attachments:
+            size = f", {att.size} bytes" if att.size is not None else ""
+            console.print(
+                f"    📎 {att.filename} ({att.content_type}{size})", markup=False, style="dim"
+            )

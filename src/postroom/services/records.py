@@ -367,6 +367,8 @@ class RecordQuery:
     sort: RecordSort = "name"
     page: int = 1
     per_page: int = 50
+    offset: int | None = None
+    """Rows to skip instead of whole pages (the CLI's ``--offset``); None: by ``page``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,6 +517,10 @@ def list_records(*, session: Session, query: RecordQuery = RecordQuery()) -> Rec
     if query.sort not in ("name", "last_contact"):
         raise InputError(f"sort {query.sort!r}", advice="use name or last_contact")
     limit, offset = _page_bounds(query.page, query.per_page)
+    if query.offset is not None:
+        if query.offset < 0:
+            raise InputError(f"offset {query.offset}", advice="use 0 or more")
+        offset = query.offset
     where = record_store.PersonFilter(
         text=query.text,
         kind=_kind(query.kind),
