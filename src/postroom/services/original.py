@@ -1,4 +1,4 @@
-"""Open original: an activity's email as it is now on the server (product.md section 4).
+"""Open original: an activity's email as it is now on the server (docs/sync.md, docs/web.md).
 
 The viewer opens *their own* copy: a copy of the message (same fingerprint) in one of their
 mail accounts. Nobody else's mailbox is read, and an activity whose message the viewer holds
@@ -31,18 +31,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import enum
+import functools
 import hashlib
 import hmac
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from postroom.config import Settings
 from postroom.errors import NotFound, PostroomError
 from postroom.imap import CommandFailed, Folder, FolderMissing, ImapClient
 from postroom.imap.errors import AuthFailed
@@ -161,6 +163,7 @@ class _Copy:
     source_path: str | None
     message_id_header: str | None
     emailid: str | None
+    gm_msgid: int | None
     locations: tuple[_Location, ...]
 
 
@@ -196,6 +199,7 @@ def _load_activity(runtime: Runtime, user_id: int, activity_id: int) -> _Activit
                 source_path=message.source_path,
                 message_id_header=message.message_id_header,
                 emailid=message.emailid,
+                gm_msgid=message.gm_msgid,
                 locations=tuple(
                     _Location(folder.id, folder.name_raw, folder.name, loc.uidvalidity, loc.uid)
                     for loc, folder in sync_state.list_linked_locations(
@@ -283,6 +287,9 @@ async def _obtain(
     for copy in activity.copies:
         outcome = await _obtain_copy(runtime, copy)
         if isinstance(outcome, _Fetched):
+            if not outcome.is_partial:  # parsed once, off the event loop
+                parsed = await asyncio.to_thread(read_original, outcome.raw)
+                outcome = replace(outcome, parsed=parsed)
             _remember(key, outcome)
             return activity, outcome
         failures.append(outcome)
@@ -310,7 +317,7 @@ async def _obtain_copy(runtime: Runtime, copy: _Copy) -> _Fetched | _Failure:
         return _Failure(
             OriginalState.UNREACHABLE,
             f"The mail server refused the login of {copy.account_label}.",
-            advice="the account needs a new password: store it with "
+            advice="The account needs a new password: store it with "
             f"`postroom account password {copy.account_id}` (an app password where the "
             f"provider asks for one). {exc.advice}",
             account_label=copy.account_label,
@@ -329,10 +336,12 @@ async def _obtain_copy(runtime: Runtime, copy: _Copy) -> _Fetched | _Failure:
 def _load_login(runtime: Runtime, account_id: int) -> AccountLogin:
     keyring = load_or_create_key(runtime.settings)
     with runtime.read() as session:
-        [login] = load_logins(
+        logins = load_logins(
             session=session, keyring=keyring, settings=runtime.settings, account_ids=[account_id]
         )
-    return login
+    if not logins:
+        raise NotFound(f"mail account #{account_id} was removed meanwhile")
+    return logins[0]
 
 
 async def _fetch_from_server(
@@ -396,7 +405,9 @@ async def _search(
 def _search_criteria(client: ImapClient, copy: _Copy) -> list[str]:
     criteria = []
     if copy.emailid and client.has("OBJECTID") and _is_searchable(copy.emailid):
-        criteria.append(f"EMAILID {copy.emailid}")
+        criteria.append(f"EMAILID {copy.emailid}")  # RFC 8474
+    if copy.gm_msgid is not None and client.has("X-GM-EXT-1"):
+        criteria.append(f"X-GM-MSGID {copy.gm_msgid}")
     header = copy.message_id_header
     if header and _is_searchable(header):
         quoted = header.replace("\\", "\\\\").replace('"', '\\"')
@@ -524,15 +535,13 @@ async def open_original(*, runtime: Runtime, user_id: int, activity_id: int) -> 
             where=outcome.where,
             text=outcome.partial_text,
             attachments=outcome.partial_attachments,
-            advice=f"it is larger than {MAX_ORIGINAL_BYTES // (1024 * 1024)} MB: open it in "
-            "your mail program to see it whole and save its attachments",
+            advice=f"It is larger than {MAX_ORIGINAL_BYTES // (1024 * 1024)} MB: open it in "
+            "your mail program to see it whole and to save its attachments.",
             **base,  # type: ignore[arg-type]
         )
     remote = 0
     if message.html is not None:
-        remote = sanitize_html(
-            message.html, image_url=lambda _: None, allow_remote_images=False
-        ).blocked_images
+        remote = await asyncio.to_thread(_count_remote_images, message.html)
     return OriginalView(
         state=OriginalState.SHOWN,
         subject=message.subject,
@@ -570,8 +579,9 @@ async def get_original_body(
         part = message.find_content_id(content_id)
         return image_url(part.number) if part is not None else None
 
-    cleaned = sanitize_html(
-        message.html, image_url=cid_url, allow_remote_images=allow_remote_images
+    html = message.html
+    cleaned = await asyncio.to_thread(
+        lambda: sanitize_html(html, image_url=cid_url, allow_remote_images=allow_remote_images)
     )
     return OriginalBody(html=cleaned.html, text=None, blocked_images=cleaned.blocked_images)
 
@@ -581,7 +591,9 @@ async def get_original_part(
 ) -> PartContent:
     """Part ``number`` of the email, decoded, to download. Raises ``NotFound``."""
     fetched = await _fetched_or_raise(runtime, user_id, activity_id)
-    found = None if fetched.is_partial else get_part_data(fetched.raw, number)
+    found = (
+        None if fetched.is_partial else await asyncio.to_thread(get_part_data, fetched.raw, number)
+    )
     if found is None:
         raise NotFound(f"the email has no part {number}")
     part, data = found
@@ -620,8 +632,14 @@ def _check_image_token(runtime: Runtime, token: str, activity_id: int, number: i
     return int(user) if hmac.compare_digest(expected, signature) else None
 
 
+@functools.lru_cache(maxsize=8)
+def _image_key(settings: Settings) -> bytes:
+    """The key of the inline image links, derived once (the key file is read once)."""
+    return load_or_create_key(settings).derive("original inline image")
+
+
 def _signature(runtime: Runtime, user_id: int, expires: int, activity_id: int, number: int) -> str:
-    key = load_or_create_key(runtime.settings).derive("original inline image")
+    key = _image_key(runtime.settings)
     message = f"{user_id}:{expires}:{activity_id}:{number}".encode()
     digest = hmac.new(key, message, hashlib.sha256).digest()[:18]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
@@ -632,6 +650,10 @@ async def _fetched_or_raise(runtime: Runtime, user_id: int, activity_id: int) ->
     if isinstance(outcome, _Failure):
         raise NotFound(outcome.error, advice=outcome.advice)
     return outcome
+
+
+def _count_remote_images(html: str) -> int:
+    return sanitize_html(html, image_url=lambda _: None, allow_remote_images=False).blocked_images
 
 
 def _attachment(part: OriginalPart) -> AttachmentView:

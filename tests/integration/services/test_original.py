@@ -260,3 +260,20 @@ def test_a_message_over_the_size_cap_shows_its_header_text_and_attachment_names(
         (None, "big.bin"),
     ]
     assert "mail program" in view.advice
+
+
+def test_a_moved_message_is_found_on_a_plain_imap4rev1_server(
+    engine, tmp_path, dovecot_basic, basic_mail_user
+):
+    """No ESEARCH, MOVE or SPECIAL-USE: classic UID SEARCH, and a move made by COPY+EXPUNGE."""
+    original.forget_cached_originals()
+    world = make_world(make_runtime(engine, tmp_path / "home"), dovecot_basic, basic_mail_user)
+    mailbox.create_folder(dovecot_basic, basic_mail_user, "Kept")
+    activity_id, uid = world.deliver(plain_mail(subject="On a basic server"))
+    new_uid = mailbox.move(dovecot_basic, basic_mail_user, "INBOX", uid, "Kept")
+
+    view = open_as(world, world.robin_id, activity_id)
+
+    assert view.state is OriginalState.SHOWN
+    assert view.where == "Kept"
+    assert ("Kept", False, new_uid, True) in locations(world, activity_id)
