@@ -18,7 +18,8 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
+from fastapi.templating import Jinja2Templates
+from starlette.responses import HTMLResponse, Response
 
 from postroom.services import original
 from postroom.web.deps import CurrentUser, RuntimeDep
@@ -94,7 +95,9 @@ async def original_body(
         allow_remote_images=images,
         image_url=image_url,
     )
-    response = render(request, "original/body.html", {"body": body})
+    # not render(): the frame must neither take the session's flash messages nor touch it
+    templates: Jinja2Templates = request.app.state.templates
+    response = HTMLResponse(templates.get_template("original/body.html").render(body=body))
     response.headers["Content-Security-Policy"] = body_policy(origin, remote_images=images)
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Referrer-Policy"] = "no-referrer"
