@@ -315,7 +315,8 @@ def set_account_password(
     password: Secret,
     owner_id: int | None = None,
 ) -> MailAccount:
-    """Replace the account's password (sealed) and clear its "needs re-authentication" flag.
+    """Replace the account's password (sealed) and clear its "needs re-authentication" flag
+    and its last error (the sync tries the new password at its next account list reload).
 
     Raises ``NotFound`` for an unknown id (or one ``owner_id`` does not own) and
     ``InputError`` for an empty password.
@@ -324,9 +325,18 @@ def set_account_password(
         raise InputError("password is empty")
     account = owned_account(session=session, account_id=account_id, owner_id=owner_id)
     account.secret = keyring.seal(password)
-    account.needs_reauth = False
+    _clear_failure(account)
     session.flush()
     return account
+
+
+def _clear_failure(account: MailAccount) -> None:
+    """New credentials or a new server: the last failure no longer says anything."""
+    account.needs_reauth = False
+    account.last_error = None
+    account.last_error_advice = None
+    account.backoff_until = None
+    account.consecutive_failures = 0
 
 
 def update_account(
@@ -405,11 +415,7 @@ def update_account(
     if visibility is not None:
         account.visibility = visibility
     if server_changed or password is not None:
-        account.needs_reauth = False
-        account.last_error = None
-        account.last_error_advice = None
-        account.backoff_until = None
-        account.consecutive_failures = 0
+        _clear_failure(account)
     session.flush()
     return account_view(account)
 
