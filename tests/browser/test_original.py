@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import update
 
 from postroom.services import original
+from postroom.services.secrets import load_or_create_key
+from postroom.store.models import MailAccount
 from tests.support import mailbox
 from tests.support.browser import screenshot
 from tests.support.originals import PNG, ROBIN, html_mail, make_world, plain_mail
@@ -167,3 +170,10 @@ def test_the_original_view_at_both_widths(robin, world):
     expect(page.get_by_text("This email is no longer on the server.")).to_be_visible()
     expect(page.get_by_text("Please find the reference")).to_be_visible()
     screenshot(page, "original-gone")
+
+    keyring = load_or_create_key(world.runtime.settings)
+    with world.runtime.write() as session:
+        session.execute(update(MailAccount).values(secret=keyring.seal("an old password")))
+    page.goto(f"/activities/{plain_id}/original")
+    expect(page.get_by_text("refused the login")).to_be_visible()
+    screenshot(page, "original-unreachable")

@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from postroom.config import Settings
 from postroom.errors import NotFound, PostroomError
-from postroom.imap import CommandFailed, Folder, FolderMissing, ImapClient
+from postroom.imap import CommandFailed, Folder, ImapClient
 from postroom.imap.errors import AuthFailed
 from postroom.mail.render import (
     INLINE_IMAGE_TYPES,
@@ -313,13 +313,13 @@ async def _obtain_copy(runtime: Runtime, copy: _Copy) -> _Fetched | _Failure:
     try:
         login = await asyncio.to_thread(_load_login, runtime, copy.account_id)
         return await _fetch_from_server(runtime, copy, login)
-    except AuthFailed as exc:
+    except AuthFailed:
         return _Failure(
             OriginalState.UNREACHABLE,
             f"The mail server refused the login of {copy.account_label}.",
-            advice="The account needs a new password: store it with "
+            advice="The account needs a new password: store the current one with "
             f"`postroom account password {copy.account_id}` (an app password where the "
-            f"provider asks for one). {exc.advice}",
+            "provider asks for one). The sync needs it too.",
             account_label=copy.account_label,
         )
     except (PostroomError, OSError, TimeoutError) as exc:
@@ -356,7 +356,7 @@ async def _fetch_from_server(
         for location in copy.locations:
             try:
                 box = await client.examine(location.name_raw)
-            except FolderMissing:
+            except CommandFailed:  # FolderMissing, or a folder we may no longer read
                 continue
             if box.uidvalidity != location.uidvalidity:
                 continue

@@ -114,6 +114,20 @@ def test_an_attachment_downloads_as_an_opaque_file(world, robin):
     assert robin.get(f"/activities/{activity_id}/original/parts/99").status_code == 404
 
 
+def test_the_date_is_in_the_viewers_time_zone(world, robin):
+    from postroom.services import users
+
+    raw = plain_mail().replace(b"Date: ", b"X-Old-Date: ", 1)
+    raw = b"Date: Mon, 07 Dec 2026 09:30:00 +0000\r\n" + raw
+    activity_id, _ = world.deliver(raw)
+    with world.runtime.write() as session:
+        users.update_user(session=session, user_id=world.robin_id, time_zone="Europe/Berlin")
+
+    page = robin.get(f"/activities/{activity_id}/original")
+
+    assert "7 Dec 2026, 10:30 CET" in page.text
+
+
 def test_a_plain_text_mail_is_shown_escaped(world, robin):
     activity_id, _ = world.deliver(plain_mail())
 
