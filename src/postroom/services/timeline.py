@@ -113,10 +113,31 @@ class TimelineEntry:
         return "\n".join(self.new_text.splitlines()[PREVIEW_LINES:])
 
     @property
+    def files(self) -> tuple[AttachmentView, ...]:
+        """The attachments a card shows: a bounce's own report parts (the delivery status,
+        the returned message) are its body, not files the person sent."""
+        if not self.is_bounce:
+            return self.attachments
+        return tuple(
+            a
+            for a in self.attachments
+            if not a.content_type.startswith(("message/", "text/rfc822-headers"))
+        )
+
+    @property
     def has_history(self) -> bool:
         """Whether the whole text says more than the new text (a quoted history)."""
         whole = (self.text or "").strip()
         return bool(whole) and whole != self.new_text
+
+    @property
+    def history(self) -> str:
+        """What the whole text holds after the new text (the quoted history); the whole
+        text when the new text is not at its start."""
+        whole = (self.text or "").strip()
+        if self.new_text and whole.startswith(self.new_text):
+            return whole[len(self.new_text) :].strip()
+        return whole
 
 
 @dataclass(frozen=True, slots=True)

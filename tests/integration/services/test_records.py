@@ -464,6 +464,7 @@ def test_timeline_entries_show_who_wrote_to_whom_text_attachments_and_bounces(
         first, second = page.entries
         assert first.is_bounce
         assert first.bounce_address == "Bob@Other.example"
+        assert all(not f.content_type.startswith("message/") for f in first.files)
         assert "5.1.1" in (first.detail or "")
         assert second.direction == "received"
         assert [b.label for b in second.from_] == ["Bob Stone"]
@@ -472,6 +473,7 @@ def test_timeline_entries_show_who_wrote_to_whom_text_attachments_and_bounces(
         assert second.new_text == "Tuesday works."
         assert second.has_history
         assert "Can we talk?" in (second.text or "")
+        assert second.history.startswith("On Mon, Robin wrote:")
         assert [(a.filename, a.content_type) for a in second.attachments] == [
             ("cv.pdf", "application/pdf")
         ]

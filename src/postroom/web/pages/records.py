@@ -124,7 +124,7 @@ class RecordForm:
             tags=", ".join(record.tags),
             links="\n".join(record.links),
             emails=[(e.address, e.is_primary) for e in record.emails],
-            phones=[(p.number, p.label or "") for p in record.phones],
+            phones=[(p.display, p.label or "") for p in record.phones],
         )
 
     def draft(self) -> PersonDraft:
