@@ -116,6 +116,14 @@ def test_remote_images_load_only_after_show_images(robin, world):
     assert "remote.example/tracker.png" in frame.content()
     expect(page.get_by_role("link", name="Show images")).to_have_count(0)
 
+    page.get_by_role("link", name="Block them again").click()
+    page.wait_for_url(f"**/activities/{activity_id}/original?")
+    body_frame(page)
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(150)
+    expect(page.get_by_role("link", name="Show images")).to_be_visible()
+    assert fetched == ["http://remote.example/tracker.png"]  # nothing more was fetched
+
 
 def test_the_original_view_at_both_widths(robin, world):
     page = robin

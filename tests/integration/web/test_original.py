@@ -95,6 +95,7 @@ def test_show_images_allows_remote_images_for_that_one_response(world, robin):
     page = robin.get(f"/activities/{activity_id}/original?images=1")
     assert f'src="/activities/{activity_id}/original/body?images=1"' in page.text
     assert "Show images" not in page.text
+    assert "Block them again" in page.text
 
 
 def test_an_attachment_downloads_as_an_opaque_file(world, robin):
