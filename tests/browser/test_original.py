@@ -149,7 +149,9 @@ def test_the_original_view_at_both_widths(robin, world):
             ),
         )
     )
-    page.goto(f"/activities/{activity_id}/original")
+    page.goto(f"/records/{world.anna_id}")  # from the record's timeline
+    page.get_by_role("link", name="Open original").first.click()
+    page.wait_for_url(f"**/activities/{activity_id}/original")
     body_frame(page)
     page.wait_for_load_state("load")
     expect(page.get_by_role("link", name="Anna Berg CV 2026.pdf")).to_be_visible()
