@@ -510,3 +510,95 @@ def test_companies_list_their_people(session_factory):
         assert [r.name for r in acme.people.rows] == ["Anna", "Bob"]
         with pytest.raises(NotFound):
             records.get_company(session=session, company_id=404)
+
+
+# --- cost: a big record and a page of records ----------------------------------------------
+
+import time  # noqa: E402
+
+from sqlalchemy import event, insert  # noqa: E402
+
+from postroom.domain.matching import Direction  # noqa: E402
+from postroom.store.models import ActivityKind, BodyState  # noqa: E402
+
+
+def seed_activities(session_factory, person_id, count):
+    rows = [
+        {
+            "person_id": person_id,
+            "fingerprint": f"fp-{person_id}-{i}",
+            "kind": ActivityKind.EMAIL,
+            "direction": Direction.RECEIVED if i % 2 else Direction.SENT,
+            "occurred_at": WHEN + timedelta(minutes=i),
+            "subject": f"Message {i}",
+            "participants": {"from": [["Anna", "anna@x.example"]], "to": [["", ME]]},
+            "body_state": BodyState.PRESENT,
+            "text": "Hello\n" * 200,
+            "reply_text": "Hello",
+            "attachments": [],
+        }
+        for i in range(count)
+    ]
+    with session_factory.begin() as session:
+        for start in range(0, count, 2000):
+            session.execute(insert(Activity), rows[start : start + 2000])
+
+
+class StatementCounter:
+    def __init__(self, engine):
+        self.count = 0
+        self.engine = engine
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self.seen)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self.seen)
+
+    def seen(self, *args):
+        self.count += 1
+
+
+def test_a_record_with_10000_activities_reads_one_page_fast(session_factory, engine):
+    with session_factory.begin() as session:
+        pid = records.add_person(session=session, draft=PersonDraft("Anna")).person.id
+    seed_activities(session_factory, pid, 10_000)
+    with session_factory() as session:
+        timeline.get_timeline(session=session, record_id=pid)  # warm the caches
+        started = time.perf_counter()
+        page = timeline.get_timeline(session=session, record_id=pid, page=3)
+        detail = records.get_record(session=session, record_id=pid)
+        elapsed = time.perf_counter() - started
+    assert page.total == 10_000
+    assert [e.subject for e in page.entries[:2]] == ["Message 9949", "Message 9948"]
+    assert detail.activity_count == 10_000
+    assert elapsed < 0.5, f"the record page's reads took {elapsed:.2f} s"
+
+
+def test_a_page_of_records_costs_the_same_queries_whatever_its_size(session_factory, engine):
+    with session_factory.begin() as session:
+        ids = [
+            records.add_person(
+                session=session,
+                draft=PersonDraft(
+                    f"Person {i:02}", emails=(f"p{i}@x.example",), company="Acme", tags=("a",)
+                ),
+                on_addresses_added=None,
+            ).person.id
+            for i in range(40)
+        ]
+    for pid in ids[:5]:
+        seed_activities(session_factory, pid, 3)
+
+    def statements(per_page, sort):
+        with session_factory() as session, StatementCounter(engine) as counter:
+            found = records.list_records(
+                session=session, query=RecordQuery(per_page=per_page, sort=sort)
+            )
+            assert len(found.rows) == per_page
+        return counter.count
+
+    assert statements(5, "name") == statements(40, "name")
+    assert statements(5, "last_contact") == statements(40, "last_contact")
+    assert statements(40, "name") <= 8
