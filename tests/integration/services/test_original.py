@@ -277,3 +277,30 @@ def test_a_moved_message_is_found_on_a_plain_imap4rev1_server(
     assert view.state is OriginalState.SHOWN
     assert view.where == "Kept"
     assert ("Kept", False, new_uid, True) in locations(world, activity_id)
+
+
+def test_after_a_uidvalidity_reset_the_message_is_found_under_its_new_uid(world):
+    activity_id, _ = world.deliver(plain_mail(subject="Before the reset"))
+    _, new = mailbox.reset_uidvalidity(world.dovecot, world.mail_user, "INBOX")
+
+    view = open_as(world, world.robin_id, activity_id)
+
+    assert view.state is OriginalState.SHOWN
+    assert view.where == "INBOX"
+    with world.runtime.read() as session:
+        message_id = session.get(Activity, activity_id).message_id
+        linked = session.execute(
+            select(MessageLocation.uidvalidity, MessageLocation.uid).where(
+                MessageLocation.message_id == message_id, MessageLocation.unlinked_at.is_(None)
+            )
+        ).all()
+    assert (new, 1) in linked
+    world.sync()  # the sync's own reset handling agrees with what was remembered
+    assert open_as(world, world.robin_id, activity_id).state is OriginalState.SHOWN
+    with world.runtime.read() as session:
+        linked = session.execute(
+            select(MessageLocation.uidvalidity, MessageLocation.uid).where(
+                MessageLocation.message_id == message_id, MessageLocation.unlinked_at.is_(None)
+            )
+        ).all()
+    assert linked == [(new, 1)]
