@@ -41,6 +41,47 @@ def live_app(tmp_path, _sqlite_template) -> Iterator[LiveApp]:
     engine.dispose()
 
 
+@pytest.fixture
+def live_app_syncing(tmp_path, _sqlite_template) -> Iterator[LiveApp]:
+    """As ``live_app``, made with ``create_app(sync=True)`` and served with its lifespan on:
+    the app syncs every account, as ``postroom serve`` does, reloading the account list every
+    half second so an account added through a page starts syncing at once."""
+    path = tmp_path / "postroom.db"
+    shutil.copyfile(_sqlite_template, path)
+    engine = create_db_engine(f"sqlite:///{path}")
+    runtime = make_runtime(engine, tmp_path / "home")
+    app = create_app(runtime, setup_token=SETUP_TOKEN, sync=True, refresh_every=0.5)
+    with LiveServer(app, lifespan="on") as server:
+        yield LiveApp(server.url, runtime, SETUP_TOKEN)
+    engine.dispose()
+
+
+@pytest.fixture
+def page_syncing(browser, live_app_syncing) -> Iterator[object]:
+    """As ``page``, on ``live_app_syncing``, signed in as the admin Ada (ada@firm.example)."""
+    from tests.support.web import PASSWORD
+
+    width, height = WIDTHS["wide"]
+    context = browser.new_context(  # type: ignore[attr-defined]
+        viewport={"width": width, "height": height}, base_url=live_app_syncing.url
+    )
+    guard = guard_origin(context, live_app_syncing.url)
+    errors: list[str] = []
+    new_page = context.new_page()
+    new_page.on("pageerror", lambda exc: errors.append(str(exc)))
+    new_page.set_default_timeout(15_000)
+    add_user(live_app_syncing.runtime, "ada@firm.example", admin=True, name="Ada Lovelace")
+    new_page.goto("/login")
+    new_page.get_by_label("Email").fill("ada@firm.example")
+    new_page.get_by_label("Password").fill(PASSWORD)
+    new_page.get_by_role("button", name="Sign in").click()
+    new_page.wait_for_url(live_app_syncing.url + "/")
+    yield new_page
+    context.close()
+    assert guard.blocked == [], f"requests left the app's origin: {guard.blocked}"
+    assert errors == [], f"scripts failed on the page: {errors}"
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright

@@ -41,11 +41,12 @@ def free_port() -> int:
 class LiveServer:
     """``app`` served by uvicorn on 127.0.0.1 in a background thread."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, lifespan: str = "off") -> None:
+        """``lifespan="on"`` runs the app's startup and shutdown (its sync, when it has one)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan=lifespan
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -94,7 +95,7 @@ def screenshot(page: Any, name: str) -> list[Path]:
     paths = []
     for label, (width, height) in (("narrow", WIDTHS["narrow"]), ("wide", WIDTHS["wide"])):
         page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(50)
+        page.wait_for_timeout(300)  # longer than the navigation drawer's transition
         path = SCREENSHOTS / f"{name}-{label}.png"
         page.screenshot(path=str(path), full_page=True)
         paths.append(path)

@@ -53,7 +53,7 @@
 
   function folderRow(folder) {
     const name = el("td", {}, el("strong", { text: folder.name }));
-    if (folder.role) name.append(" ", el("span", { class: "muted small", text: folder.role }));
+    if (folder.role && folder.role !== folder.name.toLowerCase()) name.append(" ", el("span", { class: "muted small", text: folder.role }));
     const state = el("td", {}, el("span", {
       class: "badge badge-" + (FOLDER_KIND[folder.status] || "neutral"), text: folder.status_text,
     }));
