@@ -76,6 +76,8 @@ CACHE_BYTES = 96 * 1024 * 1024
 IMAGE_TOKEN_SECONDS = 3600
 CONNECT_TIMEOUT = 15.0
 COMMAND_TIMEOUT = 60.0
+OPEN_TIMEOUT = 90.0
+"""Seconds the whole opening (connect, look, search every folder) may take."""
 
 
 class OriginalState(enum.Enum):
@@ -312,7 +314,8 @@ async def _obtain_copy(runtime: Runtime, copy: _Copy) -> _Fetched | _Failure:
         return _Fetched(raw, copy.account_label, "a file")
     try:
         login = await asyncio.to_thread(_load_login, runtime, copy.account_id)
-        return await _fetch_from_server(runtime, copy, login)
+        async with asyncio.timeout(OPEN_TIMEOUT):
+            return await _fetch_from_server(runtime, copy, login)
     except AuthFailed:
         return _Failure(
             OriginalState.UNREACHABLE,
@@ -322,7 +325,14 @@ async def _obtain_copy(runtime: Runtime, copy: _Copy) -> _Fetched | _Failure:
             "provider asks for one). The sync needs it too.",
             account_label=copy.account_label,
         )
-    except (PostroomError, OSError, TimeoutError) as exc:
+    except TimeoutError:
+        return _Failure(
+            OriginalState.UNREACHABLE,
+            f"The mail server of {copy.account_label} took too long to answer.",
+            advice="Try again in a minute; if it keeps happening, check the account's health.",
+            account_label=copy.account_label,
+        )
+    except (PostroomError, OSError) as exc:
         logger.info("open original: account %s: %s", copy.account_id, exc)
         advice = getattr(exc, "advice", None) or "try again in a minute"
         return _Failure(

@@ -7,6 +7,7 @@ the opening, as a phone or Outlook would.
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from sqlalchemy import select, update
@@ -304,3 +305,19 @@ def test_after_a_uidvalidity_reset_the_message_is_found_under_its_new_uid(world)
             )
         ).all()
     assert linked == [(new, 1)]
+
+
+def test_a_server_that_hangs_gives_up_within_the_time_limit(world, dovecot_proxy, monkeypatch):
+    activity_id, _ = world.deliver(plain_mail(body="Kept while the server hangs."))
+    with world.runtime.write() as session:
+        session.execute(update(MailAccount).values(imap_port=dovecot_proxy.port))
+    dovecot_proxy.stall()
+    monkeypatch.setattr(original, "OPEN_TIMEOUT", 1.0)
+
+    started = time.monotonic()
+    view = open_as(world, world.robin_id, activity_id)
+
+    assert time.monotonic() - started < 5
+    assert view.state is OriginalState.UNREACHABLE
+    assert view.error == "The mail server of Robin at Firm took too long to answer."
+    assert "Kept while the server hangs." in view.stored_text
