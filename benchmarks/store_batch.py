@@ -242,8 +242,9 @@ def time_floor(source: Path, target: Path, batches: list[list[int]]) -> float:
         key = columns[name].index("id" if name == "mail_message" else "message_id")
         for row in rows[name]:
             per_batch[batch_of[row[key]]][name].append(row)
+    quoted = {name: ", ".join(f'"{c}"' for c in columns[name]) for name in TABLES}  # references
     statements = {
-        name: f"INSERT OR IGNORE INTO {name} ({', '.join(columns[name])}) "
+        name: f"INSERT OR IGNORE INTO {name} ({quoted[name]}) "
         f"VALUES ({', '.join('?' * len(columns[name]))})"
         for name in TABLES
     }
