@@ -12,15 +12,18 @@ How the copy is found (docs/sync.md: read-only, EXAMINE and BODY.PEEK only):
    then ``BODY.PEEK[]`` up to ``MAX_ORIGINAL_BYTES`` (a bigger message gives its header, its
    text part and its attachment list only).
 3. Otherwise the account's every selectable folder (LIST, not only the tracked ones) is
-   searched: ``UID SEARCH EMAILID`` where the server has OBJECTID, then
-   ``UID SEARCH HEADER Message-ID``. Where it is found is remembered as a location (the
-   folder row is made untracked when new), and the stale location is unlinked.
+   searched: ``UID SEARCH EMAILID`` where the server has OBJECTID (RFC 8474), ``X-GM-MSGID``
+   on Gmail, then ``UID SEARCH HEADER Message-ID``. Where it is found is remembered as a
+   location (the folder row is made untracked when new: the sync still leaves it alone), and
+   the stale location is unlinked.
 4. Found nowhere: ``mail_message.deleted_on_server_at`` is set, and the view says so and
    shows the text the activity kept.
 
-A server that cannot be reached, or refuses the login, gives a view with the error and what
-to do, never an exception. The IMAP work is async; database work runs in short sessions in a
-thread (``asyncio.to_thread``), so the event loop stays free.
+A server that cannot be reached, hangs (``OPEN_TIMEOUT``) or refuses the login gives a view
+with the error and what to do, never an exception. Unlike the other services, these take the
+``Runtime`` rather than the caller's session: the IMAP work is async and may take seconds, so
+database work runs in short sessions of its own in a thread (``asyncio.to_thread``), as does
+parsing and sanitising, and the event loop stays free.
 
 The fetched bytes are kept in memory for ``CACHE_SECONDS`` (per viewer and activity): the
 page, its body frame, its inline images and downloads then cost one IMAP fetch, not five.
@@ -512,48 +515,30 @@ async def open_original(*, runtime: Runtime, user_id: int, activity_id: int) -> 
     message; every other trouble is a view with ``state`` GONE or UNREACHABLE.
     """
     activity, outcome = await _obtain(runtime, user_id, activity_id, fresh=True)
-    base = {
-        "activity_id": activity.activity_id,
-        "person_id": activity.person_id,
-        "stored_text": activity.stored_text,
-        "is_text_withheld": activity.is_text_withheld,
-    }
+    people = activity.participants
+    logged = OriginalView(  # what the activity kept: the view when the original cannot be read
+        activity_id=activity.activity_id,
+        person_id=activity.person_id,
+        state=OriginalState.GONE,
+        subject=activity.subject,
+        sender=_pairs(people.get("from")),
+        to=_pairs(people.get("to")),
+        cc=_pairs(people.get("cc")),
+        date=activity.occurred_at,
+        stored_text=activity.stored_text,
+        is_text_withheld=activity.is_text_withheld,
+    )
     if isinstance(outcome, _Failure):
-        people = activity.participants
-        return OriginalView(
+        return replace(
+            logged,
             state=outcome.state,
-            subject=activity.subject,
-            sender=_pairs(people.get("from")),
-            to=_pairs(people.get("to")),
-            cc=_pairs(people.get("cc")),
-            date=activity.occurred_at,
             account_label=outcome.account_label,
             error=outcome.error,
             advice=outcome.advice,
-            **base,  # type: ignore[arg-type]
         )
     message = outcome.message()
-    if outcome.is_partial:
-        return OriginalView(
-            state=OriginalState.PARTIAL,
-            subject=message.subject,
-            sender=message.sender,
-            to=message.to,
-            cc=message.cc,
-            date=message.date or activity.occurred_at,
-            account_label=outcome.account_label,
-            where=outcome.where,
-            text=outcome.partial_text,
-            attachments=outcome.partial_attachments,
-            advice=f"It is larger than {MAX_ORIGINAL_BYTES // (1024 * 1024)} MB: open it in "
-            "your mail program to see it whole and to save its attachments.",
-            **base,  # type: ignore[arg-type]
-        )
-    remote = 0
-    if message.html is not None:
-        remote = await asyncio.to_thread(_count_remote_images, message.html)
-    return OriginalView(
-        state=OriginalState.SHOWN,
+    read = replace(
+        logged,
         subject=message.subject,
         sender=message.sender,
         to=message.to,
@@ -561,11 +546,26 @@ async def open_original(*, runtime: Runtime, user_id: int, activity_id: int) -> 
         date=message.date or activity.occurred_at,
         account_label=outcome.account_label,
         where=outcome.where,
+    )
+    if outcome.is_partial:
+        return replace(
+            read,
+            state=OriginalState.PARTIAL,
+            text=outcome.partial_text,
+            attachments=outcome.partial_attachments,
+            advice=f"It is larger than {MAX_ORIGINAL_BYTES // (1024 * 1024)} MB: open it in "
+            "your mail program to see it whole and to save its attachments.",
+        )
+    remote = 0
+    if message.html is not None:
+        remote = await asyncio.to_thread(_count_remote_images, message.html)
+    return replace(
+        read,
+        state=OriginalState.SHOWN,
         has_html=message.html is not None,
         text=message.text if message.html is None else None,
         remote_images=remote,
         attachments=tuple(_attachment(part) for part in message.attachments),
-        **base,  # type: ignore[arg-type]
     )
 
 
