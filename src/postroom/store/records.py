@@ -386,19 +386,18 @@ def search_persons(
     """One page of persons ``where`` keeps, by name (then id) or by last contact (most
     recent first, never-contacted last, then name).
 
-    Sorting by last contact joins one grouped subquery over ``activity`` (it walks the
-    ``(person_id, occurred_at)`` index), not a query per person.
+    Sorting by last contact asks each kept person's latest ``occurred_at`` of the
+    ``(person_id, occurred_at)`` index (one probe each, inside the one query).
     """
     query = _filtered(select(Person), where)
     if sort == "last_contact":
         last = (
-            select(Activity.person_id, func.max(Activity.occurred_at).label("last_at"))
-            .group_by(Activity.person_id)
-            .subquery()
+            select(func.max(Activity.occurred_at))
+            .where(Activity.person_id == Person.id)
+            .correlate(Person)
+            .scalar_subquery()
         )
-        query = query.outerjoin(last, last.c.person_id == Person.id).order_by(
-            last.c.last_at.desc().nulls_last(), Person.name_key, Person.id
-        )
+        query = query.order_by(last.desc().nulls_last(), Person.name_key, Person.id)
     else:
         query = query.order_by(Person.name_key, Person.id)
     return list(session.scalars(query.limit(limit).offset(offset)))
