@@ -29,7 +29,12 @@ from sqlalchemy.orm import Session
 from postroom.domain.matching import Direction
 from postroom.store import search as search_store
 from postroom.store.models import ActivityKind, BodyState, PersonKind
-from postroom.store.search import SearchTerms, parse_query
+from postroom.store.search import Order, SearchTerms, parse_query
+
+RANKED_AT_MOST = 5_000
+"""Emails ranked at most: ranking reads every match (bm25 / ts_rank, microseconds each), so
+a query matching more comes newest first (``ix_activity_occurred_at``), and its count stops
+here (benchmarks/web.py measures both orders)."""
 
 MAX_QUERY_LENGTH = 500
 """Characters of a query looked at; the rest is ignored."""
@@ -102,6 +107,11 @@ class SearchResults:
     companies_total: int
     emails: tuple[EmailResult, ...]
     emails_total: int
+    """At most ``RANKED_AT_MOST``: counting stops there (``emails_more`` says it did)."""
+    emails_more: bool
+    """More emails match than ``emails_total``: they come newest first, unranked."""
+    order: Order
+    """How the emails are ordered: ``relevance`` (then newest) or ``newest``."""
     limit: int
     offset: int
 
@@ -117,25 +127,40 @@ def search_everything(
     viewer_id: int | None,
     limit: int = 20,
     offset: int = 0,
+    order: Order | None = None,
     people_limit: int = 8,
     companies_limit: int = 6,
 ) -> SearchResults:
     """People, companies and one page of emails (``limit``, ``offset``) matching ``query``.
 
     People and companies are only the first few (with their totals): they are the short
-    lists above the emails; paging applies to emails.
+    lists above the emails; paging applies to emails. Emails come by ``order``; by default
+    by relevance, unless more than ``RANKED_AT_MOST`` match: ranking them all would take
+    too long (a word in most emails), so they come newest first and the count stops there.
     """
     query = query.strip()[:MAX_QUERY_LENGTH]
     terms = parse_query(query)
     limit = max(1, min(limit, 100))
     offset = max(0, offset)
     if terms.is_empty:
-        return SearchResults(query, True, (), 0, (), 0, (), 0, limit, offset)
+        return SearchResults(
+            query, True, (), 0, (), 0, (), 0, False, order or "relevance", limit, offset
+        )
     people = search_store.search_persons(
         session=session, terms=terms, viewer_id=viewer_id, limit=people_limit
     )
     companies = search_store.search_companies(session=session, terms=terms, limit=companies_limit)
-    hits = search_store.search_activities(session=session, terms=terms, limit=limit, offset=offset)
+    counted = search_store.count_activities(
+        session=session, terms=terms, at_most=RANKED_AT_MOST + 1
+    )
+    more = counted > RANKED_AT_MOST
+    if order is None:
+        order = "newest" if more else "relevance"
+    elif more:
+        order = "newest"  # too many to rank: see above
+    hits = search_store.search_activities(
+        session=session, terms=terms, limit=limit, offset=offset, order=order
+    )
     return SearchResults(
         query=query,
         is_empty_query=False,
@@ -186,7 +211,9 @@ def search_everything(
             )
             for h in hits
         ),
-        emails_total=search_store.count_activities(session=session, terms=terms),
+        emails_total=min(counted, RANKED_AT_MOST),
+        emails_more=more,
+        order=order,
         limit=limit,
         offset=offset,
     )

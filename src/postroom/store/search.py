@@ -29,12 +29,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
+    Select,
     and_,
     case,
     func,
@@ -71,7 +72,8 @@ SCHEMA_OUTSIDE_MODELS = {
         }
     ),
     "columns": frozenset({("activity", "search_vector")}),  # PostgreSQL
-    "indexes": frozenset({"ix_activity_search_vector"}),  # PostgreSQL
+    # PostgreSQL's GIN index; both backends' newest-first index (DESC NULLS LAST on PostgreSQL)
+    "indexes": frozenset({"ix_activity_search_vector", "ix_activity_occurred_at"}),
 }
 """The search objects of migration 0005 that the models do not declare (see the module doc)."""
 
@@ -203,45 +205,92 @@ def _ts_query(terms: SearchTerms) -> ColumnElement[Any]:
 _VECTOR: ColumnElement[Any] = literal_column("activity.search_vector")
 
 
+Order = Literal["relevance", "newest"]
+
+
 def search_activities(
-    *, session: Session, terms: SearchTerms, limit: int = 20, offset: int = 0
+    *,
+    session: Session,
+    terms: SearchTerms,
+    limit: int = 20,
+    offset: int = 0,
+    order: Order = "relevance",
 ) -> list[ActivityHit]:
-    """The activities matching ``terms``, best first (rank, then newest, then latest id)."""
+    """The activities matching ``terms``: by ``relevance`` (rank, then newest, then latest
+    id) or ``newest`` first (date, then latest id; undated last).
+
+    Ranking reads every match (bm25 / ts_rank, some microseconds each): keep it for result
+    sets of a few thousand (``count_activities(..., at_most=...)`` says how many there are);
+    ``newest`` walks ``ix_activity_occurred_at`` and stops at the page, whatever the count.
+    """
     if terms.is_empty:
         return []
-    query = select(*_HIT_COLUMNS).join(Person, Person.id == Activity.person_id)
-    newest = (Activity.occurred_at.desc().nulls_last(), Activity.id.desc())
-    if dialect_of(session) == "sqlite":
-        ranked = (
-            text(
-                "SELECT rowid AS id, bm25(activity_fts, 4.0, 1.0) AS rank FROM activity_fts "
-                "WHERE activity_fts MATCH :match"
+    sqlite = dialect_of(session) == "sqlite"
+    # the page's ids first, ordered; their columns (text included) only for those
+    if sqlite:
+        matching = text(
+            "SELECT rowid FROM activity_fts WHERE activity_fts MATCH :match"
+        ).bindparams(match=fts5_match(terms))
+        if order == "relevance":
+            ranked = (
+                text(
+                    "SELECT rowid AS id, bm25(activity_fts, 4.0, 1.0) AS rank "
+                    "FROM activity_fts WHERE activity_fts MATCH :match"
+                )
+                .bindparams(match=fts5_match(terms))
+                .columns(id=Integer(), rank=Float())
+                .subquery("ranked")
             )
-            .bindparams(match=fts5_match(terms))
-            .columns(id=Integer(), rank=Float())
-            .subquery("ranked")
-        )
-        query = query.join(ranked, ranked.c.id == Activity.id).order_by(ranked.c.rank, *newest)
+            ids = (
+                select(Activity.id)
+                .join(ranked, ranked.c.id == Activity.id)
+                .order_by(ranked.c.rank, Activity.occurred_at.desc(), Activity.id.desc())
+            )
+        else:
+            # +id: look the matches up as a set and walk the date index, not one by one
+            ids = (
+                select(Activity.id)
+                .where(literal_column("+activity.id", Integer()).in_(matching))
+                .order_by(Activity.occurred_at.desc(), Activity.id.desc())
+            )
     else:
-        rank = func.ts_rank(_VECTOR, _ts_query(terms))
-        query = query.where(_matches_tsquery(terms)).order_by(rank.desc(), *newest)
-    rows = session.execute(query.limit(limit).offset(offset))
-    return [ActivityHit(*row) for row in rows]
+        newest = (Activity.occurred_at.desc().nulls_last(), Activity.id.desc())
+        ids = select(Activity.id).where(_matches_tsquery(terms))
+        if order == "relevance":
+            ids = ids.order_by(func.ts_rank(_VECTOR, _ts_query(terms)).desc(), *newest)
+        else:
+            ids = ids.order_by(*newest)
+    page = list(session.scalars(ids.limit(limit).offset(offset)))
+    if not page:
+        return []
+    rows = session.execute(
+        select(*_HIT_COLUMNS)
+        .join(Person, Person.id == Activity.person_id)
+        .where(Activity.id.in_(page))
+    )
+    by_id = {row[0]: ActivityHit(*row) for row in rows}
+    return [by_id[i] for i in page if i in by_id]
 
 
-def count_activities(*, session: Session, terms: SearchTerms) -> int:
-    """How many activities match ``terms``."""
+def count_activities(*, session: Session, terms: SearchTerms, at_most: int | None = None) -> int:
+    """How many activities match ``terms``; counting stops at ``at_most`` when given (a
+    common word can match most of the firm's mail: counting it all costs what ranking does)."""
     if terms.is_empty:
         return 0
     if dialect_of(session) == "sqlite":
+        matching = "SELECT rowid FROM activity_fts WHERE activity_fts MATCH :match"
+        if at_most is not None:
+            matching += f" LIMIT {int(at_most)}"
         found = session.execute(
-            text("SELECT count(*) FROM activity_fts WHERE activity_fts MATCH :match"),
-            {"match": fts5_match(terms)},
+            text(f"SELECT count(*) FROM ({matching})"), {"match": fts5_match(terms)}
         )
     else:
-        found = session.execute(
-            select(func.count()).select_from(Activity).where(_matches_tsquery(terms))
+        inner: Select[Any] = (
+            select(literal_column("1")).select_from(Activity).where(_matches_tsquery(terms))
         )
+        if at_most is not None:
+            inner = inner.limit(at_most)
+        found = session.execute(select(func.count()).select_from(inner.subquery()))
     return int(found.scalar_one())
 
 

@@ -191,3 +191,24 @@ def test_a_snippet_is_around_the_first_match_with_spaces_collapsed():
     assert len(marked(cut)) < 300
     assert marked(snippet("Short, no match.", parse_query("zzz"))) == "Short, no match."
     assert snippet("   ", parse_query("x")) == ()
+
+
+def test_too_many_matches_to_rank_come_newest_first(session_factory, firm, monkeypatch):
+    monkeypatch.setattr("postroom.services.search.RANKED_AT_MOST", 2)
+    with session_factory() as session:
+        found = search_everything(session=session, query="cafe", viewer_id=None)
+        asked = search_everything(session=session, query="cafe", viewer_id=None, order="relevance")
+        few = search_everything(session=session, query="espresso", viewer_id=None)
+    assert (found.emails_total, found.emails_more, found.order) == (2, True, "newest")
+    assert asked.order == "newest"  # still too many to rank
+    dates = [e.occurred_at for e in found.emails]
+    assert dates == sorted(dates, reverse=True)
+    assert (few.emails_total, few.emails_more, few.order) == (1, False, "relevance")
+
+
+def test_newest_first_on_request(session_factory, firm):
+    with session_factory() as session:
+        found = search_everything(session=session, query="cafe", viewer_id=None, order="newest")
+    assert found.order == "newest"
+    dates = [e.occurred_at for e in found.emails]
+    assert dates == sorted(dates, reverse=True)

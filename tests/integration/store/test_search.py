@@ -312,3 +312,25 @@ def test_the_viewers_own_records_come_first(session_factory, people):
         terms = parse_query("example")
         mine_first = search.search_persons(session=session, terms=terms, viewer_id=robin_id)
         assert [h.name for h in mine_first] == ["José García", "Anna Berg"]
+
+
+def test_newest_first_and_a_count_that_stops(session_factory, people):
+    anna = people["anna"]
+    with session_factory.begin() as session:
+        insert_activities(
+            session=session,
+            rows=[
+                activity(1, anna, subject="Contract", text="contract contract"),
+                activity(2, anna, text="the contract", occurred_at=None),  # undated: last
+                activity(3, anna, text="a contract here"),
+                activity(4, anna, text="the contract again"),
+            ],
+        )
+    assert found(session_factory, "contract")[0] == 1  # by relevance
+    assert found(session_factory, "contract", order="newest") == [4, 3, 1, 2]
+    assert found(session_factory, "contract", order="newest", limit=2, offset=1) == [3, 1]
+    with session_factory() as session:
+        terms = parse_query("contract")
+        assert search.count_activities(session=session, terms=terms, at_most=3) == 3
+        assert search.count_activities(session=session, terms=terms, at_most=10) == 4
+        assert search.count_activities(session=session, terms=terms) == 4

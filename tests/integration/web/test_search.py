@@ -156,6 +156,7 @@ def test_the_api_gives_typed_results_with_segments(runtime, admin, firm):
     assert body["emails_total"] == 2
     assert len(body["emails"]) == 1
     assert (body["limit"], body["offset"]) == (1, 0)
+    assert (body["order"], body["emails_more"]) == ("relevance", False)
     email = body["emails"][0]
     assert email["record_id"] == firm["jose"]
     assert email["url"] == f"/records/{firm['jose']}"
@@ -179,9 +180,27 @@ def test_the_api_lists_people_and_companies(runtime, admin, firm):
         assert companies[0]["records"] == 1
         assert api.get("/api/v1/search", params={"q": "x", "limit": 0}).status_code == 422
         assert api.get("/api/v1/search", params={"q": '" NEAR( *'}).status_code == 200
+        newest = api.get("/api/v1/search", params={"q": "weekly", "order": "newest"}).json()
+        assert newest["order"] == "newest"
+        assert newest["emails"][0]["snippet"][-1]["text"] == " report number 24"
+        assert api.get("/api/v1/search", params={"q": "x", "order": "best"}).status_code == 422
 
 
 def test_the_api_needs_a_user(client):
     response = client.get("/api/v1/search", params={"q": "x"})
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_best_match_or_newest_and_a_notice_when_too_many_to_rank(admin_client, firm, monkeypatch):
+    page = admin_client.get("/search", params={"q": "weekly"}).text
+    assert 'aria-current="true">Best match</a>' in page
+    newest = admin_client.get("/search", params={"q": "weekly", "sort": "newest"}).text
+    assert 'aria-current="true">Newest</a>' in newest
+    assert 'href="/search?q=weekly&amp;sort=newest&amp;page=2#emails"' in newest
+    assert newest.index("report number 24") < newest.index("report number 23")  # latest first
+    monkeypatch.setattr("postroom.services.search.RANKED_AT_MOST", 10)
+    capped = html.unescape(admin_client.get("/search", params={"q": "weekly"}).text)
+    assert "More than 10 emails match, so they come newest first" in capped
+    assert '<span class="count">10+</span>' in capped
+    assert "Best match</a>" not in capped

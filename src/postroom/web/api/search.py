@@ -69,7 +69,11 @@ class SearchAnswer(BaseModel):
     companies: list[CompanyHit]
     companies_total: int
     emails: list[EmailHit]
-    emails_total: int
+    emails_total: int = Field(description="Counting stops at 5,000 (see emails_more)")
+    emails_more: bool = Field(description="More emails match than emails_total")
+    order: Literal["relevance", "newest"] = Field(
+        description="Best match first, or newest first (always when emails_more)"
+    )
     limit: int
     offset: int
 
@@ -85,9 +89,13 @@ def search(
     q: Annotated[str, Query(max_length=500, description="Words; the last is a prefix")] = "",
     limit: Annotated[int, Query(ge=1, le=100, description="Emails per page")] = 20,
     offset: Annotated[int, Query(ge=0, le=200_000)] = 0,
+    order: Annotated[
+        Literal["relevance", "newest"] | None,
+        Query(description="Emails best match first (the default) or newest first"),
+    ] = None,
 ) -> SearchAnswer:
     found = search_everything(
-        session=session, query=q, viewer_id=user.id, limit=limit, offset=offset
+        session=session, query=q, viewer_id=user.id, limit=limit, offset=offset, order=order
     )
     return SearchAnswer(
         query=found.query,
@@ -133,6 +141,8 @@ def search(
             for e in found.emails
         ],
         emails_total=found.emails_total,
+        emails_more=found.emails_more,
+        order=found.order,
         limit=found.limit,
         offset=found.offset,
     )

@@ -4,6 +4,7 @@ One page for all three (``services.search.search_everything``): the first people
 companies, then the emails, best match first, paged (``page``). The query stays in the top
 bar's box (``query`` in the context, read by base.html). Highlights are ``Segment`` values
 the template escapes and wraps in ``<mark>``: no markup from the database reaches the page.
+``sort=newest`` puts the emails newest first instead of best match first.
 """
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ def _page_number(text: str) -> int:
 
 @router.get("/search")
 def search_page(
-    request: Request, user: CurrentUser, session: ReadSession, q: str = "", page: str = "1"
+    request: Request,
+    user: CurrentUser,
+    session: ReadSession,
+    q: str = "",
+    page: str = "1",
+    sort: str = "",
 ) -> Response:
     number = _page_number(page)
     results = search_everything(
@@ -41,11 +47,15 @@ def search_page(
         viewer_id=user.id,
         limit=PER_PAGE,
         offset=(number - 1) * PER_PAGE,
+        order="newest" if sort == "newest" else None,
     )
     pages = max(1, -(-results.emails_total // PER_PAGE))
+    newest = sort == "newest"
 
-    def url(page: int = 1) -> str:
+    def url(page: int = 1, newest: bool = newest) -> str:
         values: dict[str, str | int] = {"q": results.query}
+        if newest:
+            values["sort"] = "newest"
         if page > 1:
             values["page"] = page
         return "/search?" + urlencode(values)

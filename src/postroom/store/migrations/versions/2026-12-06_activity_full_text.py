@@ -10,6 +10,9 @@ triggers on activity INSERT, UPDATE OF subject/text and DELETE. Triggers fire fo
 writer, the sync's bulk inserts and ``fill_body``'s UPDATE included, and for rows deleted by
 the ON DELETE CASCADE of a person, in the same transaction as the change.
 
+Both: ``ix_activity_occurred_at`` (occurred_at DESC, undated last), so results too many to
+rank come newest first without sorting them all.
+
 Caution for later migrations: a ``batch_alter_table("activity")`` on SQLite copies the table
 and drops the old one, and the triggers with it; such a migration must create them again.
 
@@ -77,6 +80,10 @@ _SQLITE = [
 
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
+    # newest-first search results walk this index (store.search); SQLite's DESC already puts
+    # NULL last, PostgreSQL's needs saying (the models cannot say it for one backend only)
+    nulls = " NULLS LAST" if dialect == "postgresql" else ""
+    op.execute(f"CREATE INDEX ix_activity_occurred_at ON activity (occurred_at DESC{nulls})")
     if dialect == "sqlite":
         for statement in _SQLITE:
             op.execute(statement)
@@ -92,6 +99,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX IF EXISTS ix_activity_occurred_at")
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
         for trigger in ("insert", "delete", "update"):
