@@ -370,3 +370,26 @@ def test_import_a_csv_shows_every_row(admin_client, runtime):
         },
     )
     assert "1 card: 1 created, 0 merged, 0 skipped, 0 errors" in vcard.text
+
+
+def test_a_record_added_through_the_form_gets_its_past_mail(admin_client, runtime, tmp_path):
+    account = add_mail_account(runtime.sessions)
+    ingest(
+        runtime.sessions,
+        account,
+        tmp_path,
+        mail(sender="dana@past.example", to=ME, subject="Before you knew me", msgid="<d@x>"),
+    )
+    page = admin_client.get("/records/new?kind=contact&company=Past%20Ltd")
+    assert 'value="Past Ltd"' in page.text
+    made = admin_client.post(
+        "/records",
+        data={
+            **form(name="Dana", kind="contact", company="Past Ltd"),
+            "email": ["dana@past.example"],
+            "csrf_token": csrf_of(page.text),
+        },
+        follow_redirects=True,
+    )
+    assert "Dana is added." in made.text
+    assert "Before you knew me" in made.text

@@ -221,8 +221,12 @@ def _problems(exc: PostroomError) -> list[str]:
 
 
 @router.get("/records/new")
-def new_page(request: Request, user: CurrentUser, kind: str = "candidate") -> Response:
-    form = RecordForm(kind="contact" if kind == "contact" else "candidate", owner=user.email)
+def new_page(
+    request: Request, user: CurrentUser, kind: str = "candidate", company: str = ""
+) -> Response:
+    form = RecordForm(
+        kind="contact" if kind == "contact" else "candidate", owner=user.email, company=company
+    )
     return _form_page(request, form)
 
 
