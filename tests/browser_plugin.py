@@ -97,7 +97,9 @@ def page(browser, live_app) -> Iterator[object]:
     """A page in a fresh browser context; any request off the app's origin fails the test."""
     width, height = WIDTHS["wide"]
     context = browser.new_context(  # type: ignore[attr-defined]
-        viewport={"width": width, "height": height}, base_url=live_app.url
+        viewport={"width": width, "height": height},
+        base_url=live_app.url,
+        reduced_motion="reduce",  # no slide-in caught half way in a screenshot
     )
     guard = guard_origin(context, live_app.url)
     errors: list[str] = []
