@@ -79,10 +79,118 @@ def test_add_an_account_and_watch_its_first_sync(page_syncing, dovecot, mail_use
     expect(page.locator("#account-health")).to_have_attribute("data-settling", "false")
     screenshot(page, "account-health")
 
+    page.get_by_role("link", name="Folders", exact=True).click()
+    archive = page.locator('[data-folder-name="Archive"]')
+    archive.get_by_role("button", name="Sync this folder").click()
+    expect(page.get_by_text("Archive is synced from now on")).to_be_visible()
+    screenshot(page, "account-folders")
+
     page.goto("/accounts")
     expect(page.get_by_role("link", name="Ada at work")).to_be_visible()
     expect(page.locator("[data-account-row] [data-field=state]")).to_have_text("ok")
     screenshot(page, "accounts-list")
+    page.get_by_role("link", name="Ada at work").click()
+    page.get_by_role("link", name="Edit", exact=True).click()
+    expect(page.get_by_label("IMAP server")).to_have_value("127.0.0.1")
+    screenshot(page, "account-edit")
+    page.goto(page.url.replace("/edit", "/remove"))
+    screenshot(page, "account-remove")
+    page.get_by_role("button", name="Remove the account").click()
+    expect(page.get_by_text("Ada at work is removed")).to_be_visible()
+
+
+def _seed_account(runtime, label: str, username: str) -> int:
+    """An account the sync leaves alone (disabled), to show a state set by hand."""
+    from postroom.services import accounts
+    from postroom.services.secrets import Secret, load_or_create_key
+    from postroom.store.models import MailAccount, TlsMode
+
+    with runtime.write() as session:
+        account = accounts.add_account(
+            session=session,
+            keyring=load_or_create_key(runtime.settings),
+            user_email="ada@firm.example",
+            label=label,
+            imap_host="127.0.0.1",
+            imap_port=1,
+            tls=TlsMode.PLAIN,
+            username=username,
+            password=Secret("old"),
+            allow_plaintext=True,
+        )
+        session.flush()
+        session.get(MailAccount, account.id).is_enabled = False
+        return account.id
+
+
+def test_every_state_on_the_list_and_a_first_sync_in_progress(page_syncing, live_app_syncing):
+    from datetime import UTC, datetime, timedelta
+
+    from postroom.domain.matching import Direction
+    from postroom.mail.types import MessageKind
+    from postroom.store import sync_state
+    from postroom.store.models import FolderState, MailAccount, MailMessage, MessageLocation
+
+    runtime = live_app_syncing.runtime
+    first = _seed_account(runtime, "New hire mailbox", "jo@firm.example")
+    retrying = _seed_account(runtime, "Recruiting inbox", "jobs@firm.example")
+    refused = _seed_account(runtime, "Old mailbox", "old@firm.example")
+    _seed_account(runtime, "Shared mailbox", "team@firm.example")
+    with runtime.write() as session:
+        for name, role, count in (("INBOX", "inbox", 4210), ("Sent", "sent", 812)):
+            folder = sync_state.ensure_folder(
+                session=session,
+                account_id=first,
+                name_raw=name.encode(),
+                name=name,
+                delimiter="/",
+                role=role,
+            )
+            session.flush()
+            folder.state, folder.server_count = FolderState.BACKFILLING, count
+            folder.uidvalidity = 1
+            done = count * 3 // 10  # the newest 30 % synced already
+            messages = [
+                MailMessage(
+                    account_id=first,
+                    identity_key=f"{name}-{uid}",
+                    fingerprint=f"{name}-{uid}",
+                    direction=Direction.RECEIVED,
+                    kind=MessageKind.CONVERSATION,
+                )
+                for uid in range(done)
+            ]
+            session.add_all(messages)
+            session.flush()
+            session.add_all(
+                MessageLocation(folder_id=folder.id, uidvalidity=1, uid=uid + 1, message_id=m.id)
+                for uid, m in enumerate(messages)
+            )
+        row = session.get(MailAccount, retrying)
+        row.last_error = "cannot connect to imap.firm.example:993: timed out"
+        row.last_error_advice = "check the server name, the port and any firewall"
+        row.backoff_until = datetime.now(UTC) + timedelta(minutes=4)
+        row = session.get(MailAccount, refused)
+        row.needs_reauth = True
+        row.last_error = "the server refused the login as old@firm.example"
+        row.last_error_advice = "check the user name and password"
+    page = page_syncing
+    page.goto("/accounts")
+    states = page.locator("[data-account-row] [data-field=state]")
+    expect(states).to_have_text(
+        [
+            "first sync",
+            re.compile(r"retrying at \d\d:\d\d:\d\d UTC"),
+            "login refused: needs a new password",
+            "never synced",
+        ]
+    )
+    expect(page.get_by_text("1,506 of 5,022 messages")).to_be_visible()
+    screenshot(page, "accounts-list-states")
+    page.get_by_role("link", name="New hire mailbox").click()
+    expect(page.locator("#account-health")).to_have_attribute("data-settling", "true")
+    expect(page.locator("[data-field=folders] progress")).to_have_count(2)
+    screenshot(page, "account-health-first-sync")
 
 
 def test_a_new_password_form_when_the_login_is_refused(page_syncing, live_app_syncing, mail_user):

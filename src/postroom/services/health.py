@@ -115,10 +115,11 @@ class FolderHealth:
 
     @property
     def progress(self) -> Progress | None:
-        """How far its first sync is, while it runs."""
-        if not self.in_first_sync:
+        """How far its first sync is, while it runs (None before the server said how many
+        messages the folder holds: a folder added to the sync waits for the next reconcile)."""
+        if not self.in_first_sync or self.on_server is None:
             return None
-        return Progress(self.synced + self.quarantined, self.on_server or 0)
+        return Progress(self.synced + self.quarantined, self.on_server)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,11 @@ class AccountHealth:
         if self.state is AccountState.OK:
             return "ok"
         return "never synced"
+
+    @property
+    def state_label(self) -> str:
+        """``state_text`` for a badge beside a progress bar: ``first sync`` without figures."""
+        return "first sync" if self.state is AccountState.FIRST_SYNC else self.state_text
 
     @property
     def first_sync(self) -> Progress | None:
@@ -281,7 +287,7 @@ def _state(account: MailAccount, folders: Sequence[FolderHealth]) -> AccountStat
         return AccountState.NEEDS_PASSWORD
     if account.last_error:
         return AccountState.RETRYING
-    if any(f.in_first_sync for f in folders) and any(f.on_server is not None for f in folders):
+    if any(f.progress is not None for f in folders):
         return AccountState.FIRST_SYNC
     if account.last_success_at is not None:
         return AccountState.OK

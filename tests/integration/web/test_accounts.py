@@ -272,7 +272,8 @@ def test_the_health_page_shows_folders_progress_and_quarantine(robin_client, run
     page = robin_client.get(f"/accounts/{account_id}")
     assert page.status_code == 200
     text = page.text
-    assert "first sync in progress: 0 of 40" in text  # Sent's
+    assert ">first sync</span>" in text
+    assert "0 of 40 messages (0%)" in text  # Sent's
     assert "behind by 2" in text  # INBOX: 3 on the server, 1 quarantined, none synced
     assert 'max="40" value="0"' in text  # Sent's progress bar
     assert "INBOX UID 7" in text
@@ -283,7 +284,7 @@ def test_the_health_page_shows_folders_progress_and_quarantine(robin_client, run
     assert "<script>" not in text
     assert 'style="' not in text
     listing = robin_client.get("/accounts")
-    assert "first sync in progress: 0 of 40" in listing.text
+    assert "0 of 40 messages" in listing.text
     assert 'data-health-url="/api/v1/accounts/' in listing.text
 
 
@@ -518,3 +519,19 @@ def test_the_password_is_never_in_a_page(robin_client, runtime, robin):
         assert SECRET_WORD not in answer.text, url
     for model in robin_client.get("/api/v1/accounts").json():
         assert not {"password", "secret"} & set(model), model
+
+
+def test_test_connection_of_a_saved_account(robin_client, runtime, robin, dovecot, mail_user):
+    account_id = add_account(
+        runtime,
+        ROBIN,
+        port=dovecot.port,
+        username=mail_user.username,
+        password=mail_user.password,
+    )
+    url = f"/accounts/{account_id}"
+    tested = post_form(robin_client, url + "/test", {}, page=url)
+    assert tested.status_code == 200
+    assert "Connection works" in tested.text
+    assert steps_of(tested.text)["sent"] == "ok"
+    assert mail_user.password not in tested.text

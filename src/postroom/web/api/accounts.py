@@ -82,6 +82,8 @@ class AccountHealth(BaseModel):
     label: str
     state: Literal["ok", "retrying", "needs_password", "never_synced", "first_sync"]
     state_text: str
+    state_label: str
+    """``state_text`` short enough for a badge (the figures are in ``first_sync``)."""
     retry_at: datetime | None
     last_success_at: datetime | None
     last_error: str | None
@@ -161,6 +163,7 @@ def health_model(found: health.AccountHealth) -> AccountHealth:
         label=found.label,
         state=found.state.value,
         state_text=found.state_text,
+        state_label=found.state_label,
         retry_at=found.retry_at,
         last_success_at=found.last_success_at,
         last_error=found.last_error,

@@ -88,7 +88,7 @@
   }
 
   function updatePage(root, health) {
-    setBadge(root.querySelector("[data-field=state]"), STATE_KIND[health.state] || "neutral", health.state_text);
+    setBadge(root.querySelector("[data-field=state]"), STATE_KIND[health.state] || "neutral", health.state_label);
     setProgress(root.querySelector("[data-field=progress]"), health.first_sync, true);
     showError(root.querySelector("[data-field=error]"), health);
     const success = root.querySelector("[data-field=last-success]");
@@ -103,7 +103,7 @@
   }
 
   function updateRow(row, health) {
-    setBadge(row.querySelector("[data-field=state]"), STATE_KIND[health.state] || "neutral", health.state_text);
+    setBadge(row.querySelector("[data-field=state]"), STATE_KIND[health.state] || "neutral", health.state_label);
     setProgress(row.querySelector("[data-field=progress]"), health.first_sync, false);
   }
 
