@@ -81,7 +81,10 @@ def list_records(
     response_model=RecordOut,
     status_code=201,
     summary="Add a record (duplicate check; past mail linked)",
-    responses={409: {"description": "duplicates a record (on_duplicate=error)"}},
+    responses={
+        200: {"model": RecordOut, "description": "merged into the record it duplicates"},
+        409: {"description": "duplicates a record (on_duplicate=error)"},
+    },
 )
 def create_record(
     user: CurrentUser, request: Request, body: RecordIn, response: Response
