@@ -393,3 +393,41 @@ def test_a_record_added_through_the_form_gets_its_past_mail(admin_client, runtim
     )
     assert "Dana is added." in made.text
     assert "Before you knew me" in made.text
+
+
+def test_cards_say_when_text_is_pending_withheld_or_gone_from_the_server(
+    admin_client, runtime, tmp_path
+):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from postroom.store.models import Activity, BodyState, MailMessage
+
+    account = add_mail_account(runtime.sessions)
+    record = add(runtime, PersonDraft("Eve", emails=("eve@x.example",)))
+    ingest(
+        runtime.sessions,
+        account,
+        tmp_path,
+        mail(sender="eve@x.example", to=ME, subject="One", msgid="<1@x>"),
+        mail(sender="eve@x.example", to=ME, subject="Two", msgid="<2@x>"),
+        mail(sender="eve@x.example", to=ME, subject="Three", msgid="<3@x>"),
+    )
+    with runtime.write() as session:
+        for subject, state in (("One", BodyState.PENDING), ("Two", BodyState.WITHHELD)):
+            session.execute(
+                update(Activity)
+                .where(Activity.subject == subject)
+                .values(body_state=state, text=None, reply_text=None)
+            )
+        session.execute(
+            update(MailMessage)
+            .where(MailMessage.subject == "Three")
+            .values(deleted_on_server_at=datetime(2025, 4, 1, tzinfo=UTC))
+        )
+    page = admin_client.get(f"/records/{record.id}").text
+    assert "Text not fetched yet" in page
+    assert "hidden by the account's privacy setting" in page
+    assert "Gone from the server" in page
+    assert page.count("Open original") == 2  # not for the message that is gone
