@@ -430,4 +430,4 @@ def test_cards_say_when_text_is_pending_withheld_or_gone_from_the_server(
     assert "Text not fetched yet" in page
     assert "hidden by the account's privacy setting" in page
     assert "Gone from the server" in page
-    assert page.count("Open original") == 2  # not for the message that is gone
+    assert page.count("Open original") == 3  # a gone message: the page shows the kept text
