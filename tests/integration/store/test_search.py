@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, inspect, text, update
 
 from postroom.domain.matching import Direction
 from postroom.store import search
 from postroom.store.activities import NewActivity, delete_activities, fill_body, insert_activities
+from postroom.store.db import MIGRATIONS_DIR, create_db_engine, make_session_factory, upgrade
 from postroom.store.models import (
     Activity,
     ActivityKind,
@@ -21,6 +24,7 @@ from postroom.store.models import (
     PersonKind,
 )
 from postroom.store.search import SearchTerms, parse_query
+from tests.support.postgres import create_database, find_or_start_postgres
 
 WHEN = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
@@ -334,3 +338,70 @@ def test_newest_first_and_a_count_that_stops(session_factory, people):
         assert search.count_activities(session=session, terms=terms, at_most=3) == 3
         assert search.count_activities(session=session, terms=terms, at_most=10) == 4
         assert search.count_activities(session=session, terms=terms) == 4
+
+
+# --- the migration ------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_engine(request, tmp_path, worker_id):
+    """An empty database of its own (the migration test walks revisions on it)."""
+    if request.param == "sqlite":
+        engine = create_db_engine(f"sqlite:///{tmp_path / 'blank.db'}")
+        yield engine
+        engine.dispose()
+        return
+    server = find_or_start_postgres()
+    name = f"postroom_fts_{worker_id}_{os.getpid()}"
+    engine = create_db_engine(create_database(server, name))
+    yield engine
+    engine.dispose()
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _alembic(engine, action: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    with engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = connection
+        getattr(command, action)(config, revision)
+
+
+def test_the_migration_indexes_the_activities_already_stored_and_goes_back(blank_engine):
+    upgrade(blank_engine, "0004")
+    with blank_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO person (id, kind, name, name_key, links, search_text, created_at,"
+                " updated_at) VALUES (1, 'candidate', 'Zoë', 'zoë', '[]', 'zoe', :at, :at)"
+            ),
+            {"at": WHEN.replace(tzinfo=None)},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO activity (id, person_id, fingerprint, kind, direction, occurred_at,"
+                " subject, participants, body_state, text, attachments, created_at) VALUES"
+                " (1, 1, 'f:1', 'email', 'received', :at, 'Entrevue à Montréal', '{}',"
+                " 'present', 'Le café est prêt.', '[]', :at)"
+            ),
+            {"at": WHEN.replace(tzinfo=None)},
+        )
+    upgrade(blank_engine)
+    sessions = make_session_factory(blank_engine)
+    for query in ("montreal", "CAFE pret", "entrev"):
+        with sessions() as session:
+            terms = parse_query(query)
+            hits = search.search_activities(session=session, terms=terms)
+            assert [h.activity_id for h in hits] == [1], query
+    _alembic(blank_engine, "downgrade", "0004")
+    tables = set(inspect(blank_engine).get_table_names())
+    assert "activity_fts" not in tables
+    columns = {c["name"] for c in inspect(blank_engine).get_columns("activity")}
+    assert "search_vector" not in columns
+    upgrade(blank_engine)
+    with sessions() as session:
+        assert search.count_activities(session=session, terms=parse_query("pret")) == 1
