@@ -3,8 +3,8 @@
 Every function takes keyword-only ``*, session`` and never commits; the caller owns the
 transaction (one per user action; see ``services.importing`` for files).
 
-The duplicate check (product.md section 1, rule in ``domain.records``) runs on every add; what
-happens on a match is the caller's choice, ``on_duplicate``:
+The duplicate check (docs/concepts.md, Duplicate check; rule in ``domain.records``) runs on
+every add; what happens on a match is the caller's choice, ``on_duplicate``:
 
 * ``"error"`` (default): raise ``Conflict`` naming the record and the reason;
 * ``"merge"``: add the draft's missing values to that record (never overwriting);
@@ -13,7 +13,7 @@ happens on a match is the caller's choice, ``on_duplicate``:
 Whenever an email address is added to a record (create, merge, edit, merge of two records),
 ``on_addresses_added`` is called in the same transaction, after the flush, as
 ``hook(session, person_id, address_keys)``. By default it is ``pipeline.link_past_messages``,
-so past mail with the new address appears on the record (product.md section 4) whoever the
+so past mail with the new address appears on the record (docs/concepts.md, Matching) whoever the
 caller is; pass another hook to watch the calls, or None to link nothing.
 
 The faces (web, API, CLI) get typed views (``RecordRow``, ``RecordDetail``, ``CompanyRow``...),
@@ -91,7 +91,7 @@ def resolve_owner_id(*, session: Session, draft: CheckedDraft) -> int | None:
 
 
 def find_duplicate_of(*, session: Session, draft: CheckedDraft) -> DuplicateMatch | None:
-    """The stored record ``draft`` duplicates (product.md section 1), or None."""
+    """The stored record ``draft`` duplicates (docs/concepts.md, Duplicate check), or None."""
     candidates = record_store.find_duplicate_candidates(session=session, draft=draft)
     return find_duplicate(draft, candidates)
 
@@ -660,7 +660,7 @@ def _duplicate_reason(person: Person, other: Person) -> str:
 
 def find_duplicates(*, session: Session, record_id: int) -> list[DuplicateCandidate]:
     """Records that duplicate record ``record_id`` (same email, same phone, or same name and
-    company: product.md section 1), oldest first, each with why.
+    company: docs/concepts.md, Duplicate check), oldest first, each with why.
 
     Raises ``NotFound`` when there is no such record.
     """

@@ -1,12 +1,12 @@
 """A record's timeline: its activities as typed views, a page at a time, newest first.
 
-Each ``TimelineEntry`` carries what a card of the record page shows (product.md sections 4
-and 4a): direction, kind, date, subject, who wrote to whom (``participants`` JSON of the
-activity: ``{"from": [[name, address]], "to": [...], "cc": [...]}``), the new text of a reply
-and the whole text with its quoted history, attachments, whether the text is there
-(``body_state``), for a bounce which of the record's addresses failed and why, and whether
-the message is gone from the server. ``original_url`` is where "Open original" leads
-(``/activities/{id}/original``, the built-in client's page).
+Each ``TimelineEntry`` carries what a card of the record page shows (docs/concepts.md,
+Activity and Open original): direction, kind, date, subject; who wrote to whom (the
+activity's ``participants`` JSON, ``{"from": [[name, address]], "to": [...], "cc": [...]}``);
+the new text of a reply and the whole text with its quoted history; attachments; whether
+the text is there (``body_state``); for a bounce, which of the record's addresses failed and
+why; whether the message is gone from the server. ``original_url`` is where "Open original"
+leads (``/activities/{id}/original``, the built-in client's page).
 
 Reads are paged by ``store.activities.list_timeline`` on the (person, occurred_at) index;
 the total is one ``COUNT`` over the same index, so a record with ten thousand activities
