@@ -116,6 +116,20 @@ def test_search_from_the_top_bar_highlights_what_matched(signed_in, live_app):
     page.wait_for_url("**/records/*")
 
 
+def test_people_companies_and_emails_side_by_side(signed_in, live_app):
+    seed(live_app.runtime)
+    page = signed_in
+    page.emulate_media(reduced_motion="reduce")
+    page.goto("/search?q=caf%C3%A9")
+    expect(page.locator("#people .search-list li")).to_have_count(2)
+    expect(page.locator("#companies").get_by_role("link", name="Café Électrique")).to_be_visible()
+    expect(page.locator(".search-email")).to_have_count(2)
+    screenshot(page, "search-everything")
+    page.get_by_role("link", name="Newest").click()
+    page.wait_for_url("**/search?q=caf%C3%A9&sort=newest#emails")
+    expect(page.get_by_role("link", name="Newest")).to_have_attribute("aria-current", "true")
+
+
 def test_no_results_and_an_empty_search(signed_in, live_app):
     seed(live_app.runtime)
     page = signed_in
