@@ -6,12 +6,20 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from playwright.sync_api import expect
 
 from postroom.domain.records import PersonDraft, PhoneEntry
 from postroom.services import records
 from tests.support.browser import screenshot
 from tests.support.mailseed import ME, WHEN, add_mail_account, bounce, ingest, mail
+
+
+@pytest.fixture(autouse=True)
+def _still(page):
+    """No transitions: a screenshot right after a resize shows the page, not the navigation
+    drawer sliding away (app.css honours prefers-reduced-motion)."""
+    page.emulate_media(reduced_motion="reduce")
 
 
 def add(live_app, draft, **kwargs):
