@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from postroom.domain.matching import Direction
 from postroom.store import search as search_store
 from postroom.store.models import ActivityKind, BodyState, PersonKind
-from postroom.store.search import Order, SearchTerms, parse_query
+from postroom.store.search import Order, SearchTerms, parse_query, sharp_s_forms
 
 RANKED_AT_MOST = 5_000
 """Emails ranked at most: ranking reads every match (bm25 / ts_rank, microseconds each), so
@@ -243,12 +243,14 @@ def _fold_same_length(text: str) -> str:
 
 
 def _pattern(terms: SearchTerms) -> re.Pattern[str] | None:
-    whole = sorted({*terms.words, *(w for p in terms.phrases for w in p)}, key=len, reverse=True)
+    words = {*terms.words, *(w for p in terms.phrases for w in p)}
+    whole = sorted({f for w in words for f in sharp_s_forms(w)}, key=len, reverse=True)
     parts = []
     if whole:
         parts.append("(?:" + "|".join(map(re.escape, whole)) + r")(?![^\W_])")
     if terms.prefix:
-        parts.append(re.escape(terms.prefix) + r"[^\W_]*")
+        prefixes = "|".join(map(re.escape, sharp_s_forms(terms.prefix)))
+        parts.append(f"(?:{prefixes})" + r"[^\W_]*")
     if not parts:
         return None
     return re.compile(r"(?<![^\W_])(?:" + "|".join(parts) + ")")

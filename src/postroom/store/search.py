@@ -145,12 +145,23 @@ def parse_query(query: str) -> SearchTerms:
     return SearchTerms(words=tuple(words), phrases=tuple(phrases), prefix=prefix)
 
 
+def sharp_s_forms(word: str) -> tuple[str, ...]:
+    """``word`` and, when it has ``ss``, its spelling with ``ß``: folding makes ``ß`` ``ss``
+    (as PostgreSQL's index does), but FTS5's unicode61 keeps ``ß``, so both are asked for."""
+    return (word, word.replace("ss", "ß")) if "ss" in word else (word,)
+
+
 def fts5_match(terms: SearchTerms) -> str:
     """The FTS5 MATCH expression of ``terms``: each word a quoted string (never an operator)."""
-    parts = [f'"{w}"' for w in terms.words]
+
+    def either(word: str, star: str = "") -> str:
+        forms = [f'"{form}"{star}' for form in sharp_s_forms(word)]
+        return forms[0] if len(forms) == 1 else "(" + " OR ".join(forms) + ")"
+
+    parts = [either(w) for w in terms.words]
     parts += ['"' + " ".join(p) + '"' for p in terms.phrases]
     if terms.prefix:
-        parts.append(f'"{terms.prefix}"*')
+        parts.append(either(terms.prefix, "*"))
     return " ".join(parts)
 
 

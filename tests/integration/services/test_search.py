@@ -212,3 +212,12 @@ def test_newest_first_on_request(session_factory, firm):
     assert found.order == "newest"
     dates = [e.occurred_at for e in found.emails]
     assert dates == sorted(dates, reverse=True)
+
+
+def test_sharp_s_highlights_as_ss():
+    assert marked(highlight("Hauptstraße, Strasse", parse_query("strasse"))) == (
+        "Hauptstraße, [Strasse]"
+    )
+    assert marked(highlight("Hauptstraße, Straße", parse_query('"straße"'))) == (
+        "Hauptstraße, [Straße]"
+    )

@@ -405,3 +405,19 @@ def test_the_migration_indexes_the_activities_already_stored_and_goes_back(blank
     upgrade(blank_engine)
     with sessions() as session:
         assert search.count_activities(session=session, terms=parse_query("pret")) == 1
+
+
+def test_sharp_s_is_ss_on_both_databases(session_factory, people):
+    with session_factory.begin() as session:
+        insert_activities(
+            session=session,
+            rows=[
+                activity(1, people["anna"], text="Die Adresse: Hauptstraße 5, Gießen."),
+                activity(2, people["anna"], text="Hauptstrasse 7"),
+            ],
+        )
+    assert sorted(found(session_factory, "hauptstraße")) == [1, 2]
+    assert sorted(found(session_factory, "HAUPTSTRASSE")) == [1, 2]
+    assert found(session_factory, "giessen") == [1]
+    assert found(session_factory, "gieß") == [1]  # a prefix with ß
+    assert search.fts5_match(parse_query("straße")) == '("strasse"* OR "straße"*)'
