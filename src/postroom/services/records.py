@@ -26,6 +26,8 @@ in an import's owner column cannot invent a user.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -723,3 +725,80 @@ def get_company(
     return CompanyDetail(
         company=CompanyRow(company.id, company.name, company.domain, people.total), people=people
     )
+
+
+# --- export ----------------------------------------------------------------------------------
+
+EXPORT_HEADERS = (
+    "Name",
+    "Kind",
+    "Email",
+    "Phone",
+    "Mobile Phone",
+    "Work Phone",
+    "Company",
+    "Job Title",
+    "Location",
+    "Links",
+    "Tags",
+    "Notes",
+    "Owner",
+)
+"""The columns of an export, named as ``services.importing`` reads them back."""
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str | None) -> str:
+    """A text cell a spreadsheet will not run as a formula (OWASP "CSV injection")."""
+    value = text or ""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def export_records_csv(*, session: Session, query: RecordQuery = RecordQuery()) -> str:
+    """Every record ``query`` keeps (its page ignored), by name, as CSV text that
+    ``services.importing.import_csv`` reads back: several emails (primary first), phones and
+    tags in one cell each, separated by ``"; "``; phones in columns by their label.
+    """
+    where = record_store.PersonFilter(
+        text=query.text,
+        kind=_kind(query.kind),
+        tag=query.tag,
+        company_id=query.company_id,
+        owner_id=query.owner_id,
+    )
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_HEADERS)
+    offset, chunk = 0, 500
+    while True:
+        people = record_store.search_persons(
+            session=session, where=where, sort=query.sort, limit=chunk, offset=offset
+        )
+        for p in people:
+            emails = sorted(p.emails, key=lambda e: not e.is_primary)
+            phones: dict[str, list[str]] = {"": [], "mobile": [], "work": []}
+            for phone in p.phones:
+                phones[phone.label if phone.label in ("mobile", "work") else ""].append(
+                    phone.number
+                )
+            writer.writerow(
+                (
+                    _cell(p.name),
+                    p.kind.value,
+                    "; ".join(e.address for e in emails),
+                    "; ".join(phones[""]),
+                    "; ".join(phones["mobile"]),
+                    "; ".join(phones["work"]),
+                    _cell(p.company.name if p.company else None),
+                    _cell(p.title),
+                    _cell(p.location),
+                    "; ".join(_cell(str(link)) for link in p.links),
+                    "; ".join(_cell(t.tag) for t in p.tags),
+                    _cell(p.notes),
+                    p.owner.email if p.owner else "",
+                )
+            )
+        if len(people) < chunk:
+            return out.getvalue()
+        offset += chunk  # the session's identity map is weak: done chunks are freed

@@ -602,3 +602,59 @@ def test_a_page_of_records_costs_the_same_queries_whatever_its_size(session_fact
     assert statements(5, "name") == statements(40, "name")
     assert statements(5, "last_contact") == statements(40, "last_contact")
     assert statements(40, "name") <= 8
+
+
+def test_an_export_reads_back_as_the_same_records(session_factory):
+    from postroom.services import importing
+
+    drafts = (
+        PersonDraft(
+            "José García",
+            kind="contact",
+            emails=("jose@acme.example", "jg@home.example"),
+            phones=(PhoneEntry("+44 20 7946 0958", "mobile"), PhoneEntry("+1 202 555 0143")),
+            company="Acme",
+            title="CTO",
+            location="Madrid",
+            links=("https://example.com/jose",),
+            tags=("python", "senior"),
+            notes="Line one\nline two; with a semicolon",
+        ),
+        PersonDraft("=HYPERLINK(evil)", emails=("e@x.example",)),
+    )
+    with session_factory.begin() as session:
+        for draft in drafts:
+            records.add_person(session=session, draft=draft)
+        before = [
+            records.get_record(session=session, record_id=r.id)
+            for r in records.list_records(session=session).rows
+        ]
+        text = records.export_records_csv(session=session)
+    lines = text.splitlines()
+    assert lines[0].startswith("Name,Kind,Email,Phone,Mobile Phone,Work Phone,Company")
+    assert "'=HYPERLINK(evil)" in text  # a spreadsheet shows it, never runs it
+    with session_factory.begin() as session:
+        for record in before:
+            records.delete_record(session=session, record_id=record.id)
+        report = importing.import_csv(session=session, data=text.encode(), policy="skip")
+        assert (len(report.created), report.errors, report.ignored_fields) == (2, [], [])
+        after = [
+            records.get_record(session=session, record_id=r.id)
+            for r in records.list_records(session=session).rows
+        ]
+
+    def values(r):
+        return (
+            r.name.lstrip("'"),
+            r.kind,
+            r.emails,
+            sorted((p.number, p.label or "") for p in r.phones),
+            r.company.name if r.company else None,
+            r.title,
+            r.location,
+            r.links,
+            r.tags,
+            r.notes,
+        )
+
+    assert sorted(values(r) for r in after) == sorted(values(r) for r in before)

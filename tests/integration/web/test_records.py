@@ -431,3 +431,19 @@ def test_cards_say_when_text_is_pending_withheld_or_gone_from_the_server(
     assert "hidden by the account's privacy setting" in page
     assert "Gone from the server" in page
     assert page.count("Open original") == 3  # a gone message: the page shows the kept text
+
+
+def test_export_the_listed_records_as_csv(admin_client, runtime):
+    add(runtime, PersonDraft("José García", emails=("jose@acme.example",), tags=("python",)))
+    add(runtime, PersonDraft("Zoë Smith", kind="contact"))
+    listing = admin_client.get("/records", params={"tag": "python"})
+    assert 'href="/records/export.csv?tag=python"' in listing.text
+    response = admin_client.get("/records/export.csv", params={"tag": "python"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert "attachment" in response.headers["content-disposition"]
+    text = response.content.decode("utf-8-sig")
+    assert text.splitlines()[1].startswith("José García,candidate,jose@acme.example")
+    assert "Zoë" not in text
+    everyone = admin_client.get("/records/export.csv").content.decode("utf-8-sig")
+    assert len(everyone.splitlines()) == 3

@@ -9,6 +9,7 @@ duplicate) re-renders its form with the values typed and what to do.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -88,6 +89,34 @@ def list_page(
             "url": url,
             "query": q,
         },
+    )
+
+
+@router.get("/records/export.csv")
+def export_csv(
+    request: Request,
+    user: CurrentUser,
+    session: ReadSession,
+    q: str = "",
+    kind: str = "",
+    tag: str = "",
+    owner: str = "",
+    sort: str = "name",
+) -> Response:
+    """The records the list shows (every page), as a CSV file the import reads back."""
+    query = RecordQuery(
+        text=_blank(q),
+        kind=_blank(kind),
+        tag=_blank(tag),
+        owner_id=_int_or_none(owner),
+        sort="last_contact" if sort == "last_contact" else "name",
+    )
+    text = records.export_records_csv(session=session, query=query)
+    filename = f"postroom-records-{datetime.now(UTC):%Y-%m-%d}.csv"
+    return Response(
+        "\ufeff" + text,  # the BOM: spreadsheets then read UTF-8 as UTF-8
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
