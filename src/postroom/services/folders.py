@@ -86,7 +86,8 @@ class FolderChoice:
 def folder_choices(
     *, session: Session, account_id: int, owner_id: int | None, on_server: Sequence[Folder]
 ) -> list[FolderChoice]:
-    """The server's folders (``on_server``, as listed) with what the account does with each."""
+    """The server's folders (``on_server``) with what the account does with each: INBOX,
+    Sent, then the others by name."""
     owned_account(session=session, account_id=account_id, owner_id=owner_id)
     known = {f.name_raw: f for f in sync_state.list_folders(session=session, account_id=account_id)}
     choices = []
@@ -104,7 +105,8 @@ def folder_choices(
                 state=row.state.value if row is not None and row.is_tracked else None,
             )
         )
-    return choices
+    order = {"inbox": 0, "sent": 1}
+    return sorted(choices, key=lambda c: (order.get(c.role or "", 2), c.name.casefold()))
 
 
 def track_folders(

@@ -190,8 +190,9 @@ class AccountHealth:
     @property
     def is_settling(self) -> bool:
         """True while a tracked folder is not live yet (or none was seen yet): worth watching
-        for progress. Never while the account waits for a new password."""
-        if self.state is AccountState.NEEDS_PASSWORD:
+        for progress. Never while the account waits for a new password, or is not synced at all
+        (disabled)."""
+        if self.state is AccountState.NEEDS_PASSWORD or not self.is_enabled:
             return False
         return not self.folders or any(
             f.is_tracked and f.status not in (FolderStatus.LIVE, FolderStatus.BEHIND)
