@@ -156,27 +156,34 @@ def list_records(
     ] = None,
     kind: Annotated[str | None, typer.Option(help="candidate or contact")] = None,
     sort: Annotated[str, typer.Option(help="name or last_contact")] = "name",
-    limit: Annotated[int, typer.Option(min=1, max=records.MAX_PER_PAGE)] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
     """List records with their last contact and how many emails are logged on each."""
     if sort not in ("name", "last_contact"):
         raise InputError(f"--sort {sort!r}", advice="use name or last_contact")
-    query = records.RecordQuery(
-        text=search,
-        tag=tag,
-        kind=kind,
-        sort=sort,  # type: ignore[arg-type]
-        per_page=limit,
-        offset=offset,
-    )
     runtime = open_runtime()
+    rows: list[records.RecordRow] = []
+    total = 0
     with runtime.sessions() as session:
-        found = records.list_records(session=session, query=query)
+        while len(rows) < limit:  # pages of at most MAX_PER_PAGE records
+            query = records.RecordQuery(
+                text=search,
+                tag=tag,
+                kind=kind,
+                sort=sort,  # type: ignore[arg-type]
+                per_page=min(limit - len(rows), records.MAX_PER_PAGE),
+                offset=offset + len(rows),
+            )
+            found = records.list_records(session=session, query=query)
+            rows.extend(found.rows)
+            total = found.total
+            if len(found.rows) < query.per_page:
+                break
     table = make_table(
         "id", "name", "kind", "email", "phone", "company", "tags", "last contact", "emails"
     )
-    for r in found.rows:
+    for r in rows:
         table.add_row(
             str(r.id),
             r.name,
@@ -188,9 +195,9 @@ def list_records(
             r.last_contact_at.strftime("%Y-%m-%d") if r.last_contact_at else "never",
             str(r.activity_count),
         )
-    console.print(table if found.rows else "no records")
-    if found.total > len(found.rows):
-        console.print(f"[dim]{len(found.rows)} of {found.total} records (--offset for more)[/]")
+    console.print(table if rows else "no records")
+    if total > offset + len(rows):
+        console.print(f"[dim]{len(rows)} of {total} records (--offset for more)[/]")
 
 
 def _boxes(boxes: tuple[Mailbox, ...]) -> str:

@@ -55,6 +55,8 @@ def test_list_and_show_a_record_with_its_mail(cli, engine, tmp_path):  # noqa: F
     assert "cv.pdf" in out
     code, out = cli("record", "show", str(bob.id), "--full")
     assert "Can we talk?" in out
+    code, out = cli("record", "list", "--limit", "1")
+    assert "1 of 2 records" in out
     code, out = cli("record", "list", "--sort", "age")
     assert code != 0
     assert "Traceback" not in out
