@@ -388,11 +388,16 @@ def count_persons(*, session: Session, terms: SearchTerms) -> int:
 def _folded(session: Session, column: InstrumentedAttribute[str]) -> ColumnElement[str]:
     """``column`` folded as ``fold_for_search`` folds, in SQL: PostgreSQL with built-in
     functions (as migration 0005), SQLite with ``fold_for_search`` itself, registered on the
-    connection as ``postroom_fold`` (deterministic)."""
+    connection as ``postroom_fold`` (deterministic). ``column`` holds casefolded, collapsed
+    values (a ``name_key``): an ASCII one is its own fold, so SQLite skips Python for it."""
     if dialect_of(session) == "sqlite":
         raw = session.connection().connection.driver_connection
         raw.create_function("postroom_fold", 1, _fold_or_none, deterministic=True)  # type: ignore[union-attr]
-        return func.postroom_fold(column)
+        # a casefolded ASCII value is folded already: Python is called for the others only
+        return case(
+            (column.op("GLOB")("*[^ -~]*"), func.postroom_fold(column)),
+            else_=column,
+        )
     marks = "[\\u0300-\\u036f\\u1ab0-\\u1aff\\u1dc0-\\u1dff\\u20d0-\\u20ff\\ufe20-\\ufe2f]"
     stripped = func.regexp_replace(func.normalize(column, literal_column("NFKD")), marks, "", "g")
     return func.replace(func.lower(stripped), "ß", "ss")
@@ -406,7 +411,7 @@ def _company_filter(session: Session, terms: SearchTerms) -> ColumnElement[bool]
     needles = _needles(terms)
     domain = func.coalesce(Company.domain, "")
     return or_(
-        _contains_all(_folded(session, Company.name), needles),
+        _contains_all(_folded(session, Company.name_key), needles),
         _contains_all(domain, needles),
     )
 
