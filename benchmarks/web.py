@@ -354,6 +354,7 @@ def run(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             ("search", "/search?q=regards", f"{matches('regards'):,} newest"),
         ]
     results = []
+    load_before = os.getloadavg()[0]
     with TestClient(timed, base_url="http://testserver") as client:
         sign_in(client, "ada@firm.example")
         for kind, path, note in pages:
@@ -371,6 +372,12 @@ def run(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
                     "mean": statistics.fmean(times),
                 }
             )
+    load_after = os.getloadavg()[0]
+    print(
+        f"{backend}: load average {load_before:.1f} before, {load_after:.1f} after "
+        f"({os.cpu_count()} cores): other work on the machine shows in the baseline too",
+        file=sys.stderr,
+    )
     engine.dispose()
     if backend == "postgresql" and not args.keep:
         _drop_database(server, name)
