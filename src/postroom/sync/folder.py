@@ -283,6 +283,8 @@ class FolderSyncer:
         ):
             await self._full_check(uidvalidity, edge, context, report)
             finish["last_full_check_at"] = utcnow()
+        if report.backfill_done and (plan.start or checkpoint.state is not FolderState.LIVE):
+            finish["state"] = FolderState.LIVE  # a folder with no history is live at once
         if (
             report.backfill_done
             and selected.highestmodseq is not None

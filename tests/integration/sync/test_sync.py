@@ -127,6 +127,24 @@ def test_first_sync_logs_inbox_and_sent_once_and_never_touches_flags(
     assert count(session_factory, Activity) == 31
 
 
+def test_an_empty_folder_is_live_after_its_first_sync(session_factory, world, dovecot, mail_user):
+    """Sent has never held a message (UIDNEXT 1): no history to take, so it is live at once,
+    not left "backfilling" for ever; and it stays live when mail arrives."""
+    mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "hello"))
+
+    asyncio.run(syncer(session_factory, world["login"]).sync_once())
+
+    def states() -> dict[str | None, FolderState]:
+        with session_factory() as session:
+            return {f.role: f.state for f in session.scalars(select(MailFolder))}
+
+    assert states() == {"inbox": FolderState.LIVE, "sent": FolderState.LIVE}
+    mailbox.append(dovecot, mail_user, "Sent", make_mail(ME, BOB, "offer"))
+    asyncio.run(syncer(session_factory, world["login"]).sync_once())
+    assert states() == {"inbox": FolderState.LIVE, "sent": FolderState.LIVE}
+    assert len(activities(session_factory, world["bob"])) == 1
+
+
 def test_moves_keep_the_link_and_deletes_keep_the_activity(
     session_factory, world, dovecot, mail_user
 ):
