@@ -447,3 +447,25 @@ def test_export_the_listed_records_as_csv(admin_client, runtime):
     assert "Zoë" not in text
     everyone = admin_client.get("/records/export.csv").content.decode("utf-8-sig")
     assert len(everyone.splitlines()) == 3
+
+
+def test_every_record_route_answers_404_for_an_unknown_id(admin_client, runtime):
+    known = add(runtime, PersonDraft("Known"))
+    for path in (
+        "/records/99999",
+        "/records/99999/edit",
+        "/records/99999/delete",
+        "/records/99999/duplicates",
+    ):
+        response = admin_client.get(path)
+        assert response.status_code == 404, path
+        assert "record #99999 does not exist" in response.text
+    for path, data in (
+        ("/records/99999/delete", {}),
+        ("/records/99999/merge", {"other_id": str(known.id), "survivor": str(known.id)}),
+        (f"/records/{known.id}/merge", {"other_id": "99999", "survivor": str(known.id)}),
+    ):
+        response = post_form(admin_client, path, data, page="/records")
+        assert response.status_code == 404, path
+    bad = post_form(admin_client, f"/records/{known.id}/merge", {"other_id": "x"}, page="/records")
+    assert bad.status_code == 422
