@@ -23,10 +23,9 @@ from postroom.cli.runtime import console, fail, open_runtime, user_errors
 from postroom.services import connection_test
 from postroom.services.connection_test import Outcome, Step
 from postroom.services.secrets import load_or_create_key
-from postroom.services.syncing import load_logins
+from postroom.services.syncing import load_logins, watch_accounts
 from postroom.sync import heap
 from postroom.sync.account import AccountLogin, AccountReport, AccountSyncer
-from postroom.sync.supervisor import run_supervisor
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +125,6 @@ def worker_command(
     SIGTERM or SIGINT, and resumes where it stopped when started again."""
     runtime = open_runtime()
     keyring = load_or_create_key(runtime.settings)
-
-    def load() -> list[AccountLogin]:
-        with runtime.sessions() as session:
-            return load_logins(session=session, keyring=keyring, settings=runtime.settings)
-
     heap.settle()
 
     async def main() -> None:
@@ -139,9 +133,10 @@ def worker_command(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         console.print("worker started; SIGTERM or Ctrl-C stops it")
-        await run_supervisor(
-            load_logins=load,
+        await watch_accounts(
             sessions=runtime.sessions,
+            keyring=keyring,
+            settings=runtime.settings,
             stop=stop,
             refresh_every=refresh,
             reconcile_every=reconcile,
