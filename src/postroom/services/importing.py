@@ -61,6 +61,7 @@ from postroom.domain.records import (
 )
 from postroom.errors import InputError, PostroomError
 from postroom.services.records import (
+    LINK_PAST_MAIL,
     AddressesAddedHook,
     create_checked_person,
     find_duplicate_of,
@@ -612,12 +613,13 @@ def import_records(
     parsed: ParsedFile,
     policy: ImportPolicy = "merge",
     default_region: str | None = None,
-    on_addresses_added: AddressesAddedHook | None = None,
+    on_addresses_added: AddressesAddedHook | None = LINK_PAST_MAIL,
 ) -> ImportReport:
     """Store ``parsed``'s records in file order, one SAVEPOINT each; never commits.
 
-    ``on_addresses_added`` runs inside the row's savepoint, so a row and the past mail linked
-    to it are kept or rolled back together.
+    Past mail with a record's new addresses is linked by default (``LINK_PAST_MAIL``; None
+    turns it off). ``on_addresses_added`` runs inside the row's savepoint, so a row and the
+    past mail linked to it are kept or rolled back together.
     """
     report = ImportReport(unit=parsed.unit, ignored_fields=list(parsed.ignored_fields))
     created_by: dict[int, int] = {}  # record id -> the source that created it in this import
@@ -701,7 +703,7 @@ def import_csv(
     policy: ImportPolicy = "merge",
     default_region: str | None = None,
     default_kind: Kind = "candidate",
-    on_addresses_added: AddressesAddedHook | None = None,
+    on_addresses_added: AddressesAddedHook | None = LINK_PAST_MAIL,
 ) -> ImportReport:
     """Import the records of a CSV file (see the module docstring); never commits.
 
@@ -724,7 +726,7 @@ def import_vcard(
     policy: ImportPolicy = "merge",
     default_region: str | None = None,
     default_kind: Kind = "candidate",
-    on_addresses_added: AddressesAddedHook | None = None,
+    on_addresses_added: AddressesAddedHook | None = LINK_PAST_MAIL,
 ) -> ImportReport:
     """Import the cards of a vCard file (see the module docstring); never commits.
 
