@@ -77,6 +77,11 @@ def test_create_read_change_and_remove(api, runtime, dovecot, mail_user):
     assert forced.status_code == 200
     assert "wrong-one" not in forced.text
 
+    tested = api.post(f"/api/v1/accounts/{account_id}/test")
+    assert tested.status_code == 200
+    assert tested.json()["ok"] is False  # the forced wrong password
+    assert {s["step"]: s["outcome"] for s in tested.json()["steps"]}["login"] == "failed"
+
     assert api.delete(f"/api/v1/accounts/{account_id}").status_code == 204
     assert api.get(f"/api/v1/accounts/{account_id}").status_code == 404
     assert api.get("/api/v1/accounts").json() == []
@@ -129,6 +134,7 @@ def test_another_users_account_does_not_exist_for_them(api, runtime, dovecot, ma
                 ("GET", f"/api/v1/accounts/{account_id}/health", None),
                 ("PATCH", f"/api/v1/accounts/{account_id}", {"label": "Mine", "test": False}),
                 ("DELETE", f"/api/v1/accounts/{account_id}", None),
+                ("POST", f"/api/v1/accounts/{account_id}/test", None),
             ):
                 answer = other.request(method, url, json=body)
                 assert answer.status_code == 404, (email, method, url)

@@ -203,24 +203,34 @@ def health_model(found: health.AccountHealth) -> AccountHealth:
     )
 
 
-def _failed_test(report: ConnectionReport) -> Response:
-    failed = report.failed
-    assert failed is not None
-    steps = [
+class ConnectionTest(BaseModel):
+    ok: bool
+    steps: list[TestStep]
+    extensions: list[str]
+    """What the server offers of IDLE, QRESYNC, CONDSTORE, ESEARCH, SPECIAL-USE."""
+
+
+def _steps(report: ConnectionReport) -> list[TestStep]:
+    return [
         TestStep(
             step=s.step.value,
             title=s.title,
             outcome=s.outcome.value,
             message=s.message,
             advice=s.advice,
-        ).model_dump()
+        )
         for s in report.steps
     ]
+
+
+def _failed_test(report: ConnectionReport) -> Response:
+    failed = report.failed
+    assert failed is not None
     return problem(
         422,
         f"the connection test failed at {failed.title}: {failed.message}",
         failed.advice,
-        steps=steps,
+        steps=[step.model_dump() for step in _steps(report)],
     )
 
 
@@ -244,6 +254,25 @@ def get_account(account_id: int, user: CurrentUser, session: ReadSession) -> Acc
 def get_health(account_id: int, user: CurrentUser, session: ReadSession) -> AccountHealth:
     found = health.get_account_health(session=session, account_id=account_id, owner_id=user.id)
     return health_model(found)
+
+
+@router.post(
+    "/accounts/{account_id}/test",
+    response_model=ConnectionTest,
+    summary="Test a saved account: DNS, connection, TLS certificate, login, INBOX and Sent",
+)
+def test_account(account_id: int, request: Request, user: CurrentUser) -> ConnectionTest:
+    runtime = get_runtime(request)
+    with runtime.read() as session:
+        login = connection_test.saved_login(
+            session=session,
+            keyring=load_or_create_key(runtime.settings),
+            settings=runtime.settings,
+            account_id=account_id,
+            owner_id=user.id,
+        )
+    report = connection_test.try_saved_login(login)
+    return ConnectionTest(ok=report.ok, steps=_steps(report), extensions=list(report.extensions))
 
 
 @router.post(
