@@ -28,10 +28,13 @@ def _fold(text: str) -> str:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("person", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("search_text", sa.Text(), server_default="", nullable=False))
-    with op.batch_alter_table("mail_message", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("references", sa.JSON(), server_default="[]", nullable=False))
+    # Plain ADD COLUMNs, not batch mode: a batch rebuild of person or mail_message on SQLite
+    # would drop the old table and, with foreign keys on, cascade to their emails, phones,
+    # activities and locations (see tests/integration/test_migrations.py).
+    op.add_column("person", sa.Column("search_text", sa.Text(), server_default="", nullable=False))
+    op.add_column(
+        "mail_message", sa.Column("references", sa.JSON(), server_default="[]", nullable=False)
+    )
 
     connection = op.get_bind()
     parts: dict[int, list[str]] = {}

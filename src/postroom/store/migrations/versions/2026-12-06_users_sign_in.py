@@ -19,25 +19,31 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("user_account", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("password_hash", sa.String(length=255), nullable=True))
-        batch_op.add_column(
-            sa.Column(
-                "role",
-                sa.Enum("admin", "user", name="userrole", native_enum=False, length=32),
-                server_default="user",
-                nullable=False,
-            )
-        )
-        batch_op.add_column(
-            sa.Column("is_active", sa.Boolean(), server_default=sa.true(), nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("auth_epoch", sa.Integer(), server_default="0", nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("time_zone", sa.String(length=64), server_default="UTC", nullable=False)
-        )
+    # Plain ADD COLUMNs, not batch mode: on SQLite a batch rebuild of user_account drops the
+    # old table, and with foreign keys on that DROP deletes every mail account (ON DELETE
+    # CASCADE) and clears every record's owner (SET NULL). tests/integration/test_migrations.py
+    # migrates a filled database to prove nothing is lost.
+    op.add_column("user_account", sa.Column("password_hash", sa.String(length=255), nullable=True))
+    op.add_column(
+        "user_account",
+        sa.Column(
+            "role",
+            sa.Enum("admin", "user", name="userrole", native_enum=False, length=32),
+            server_default="user",
+            nullable=False,
+        ),
+    )
+    op.add_column(
+        "user_account",
+        sa.Column("is_active", sa.Boolean(), server_default=sa.true(), nullable=False),
+    )
+    op.add_column(
+        "user_account", sa.Column("auth_epoch", sa.Integer(), server_default="0", nullable=False)
+    )
+    op.add_column(
+        "user_account",
+        sa.Column("time_zone", sa.String(length=64), server_default="UTC", nullable=False),
+    )
     op.create_table(
         "api_token",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -55,13 +61,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_token")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_api_token_token_hash")),
     )
-    with op.batch_alter_table("api_token", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_api_token_user_id"), ["user_id"], unique=False)
+    op.create_index(op.f("ix_api_token_user_id"), "api_token", ["user_id"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("api_token", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_api_token_user_id"))
+    op.drop_index(op.f("ix_api_token_user_id"), table_name="api_token")
     op.drop_table("api_token")
     with op.batch_alter_table("user_account", schema=None) as batch_op:
         batch_op.drop_column("time_zone")
