@@ -52,7 +52,6 @@ class Checkpoint:
     backfill_low: int | None
     modseq_at_backfill: int | None
     highestmodseq: int | None
-    exists_seen: int | None
     last_full_check_at: datetime | None = None
 
     @classmethod
@@ -68,7 +67,6 @@ class Checkpoint:
             folder.backfill_low,
             folder.modseq_at_backfill,
             folder.highestmodseq,
-            folder.exists_seen,
             folder.last_full_check_at,
         )
 
@@ -143,7 +141,6 @@ def save_checkpoint(*, session: Session, folder_id: int, **fields: Any) -> None:
         "backfill_low",
         "modseq_at_backfill",
         "highestmodseq",
-        "exists_seen",
         "server_count",
         "last_full_check_at",
         "last_success_at",
