@@ -1,5 +1,5 @@
-"""Mail accounts (product.md section 2) and the org-wide matching settings: internal domains
-and the private list.
+"""Mail accounts (docs/concepts.md, "Mail accounts") and the org-wide matching settings:
+internal domains and the private list.
 
 Every function takes keyword-only ``*, session`` and never commits.
 

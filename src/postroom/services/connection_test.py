@@ -1,4 +1,4 @@
-"""The account test (product.md section 2, "Test connection"): DNS, TCP connection, TLS
+"""The account test (docs/concepts.md, "Mail accounts"): DNS, TCP connection, TLS
 certificate, login, INBOX and Sent, each step ok or failed with what happened and what to do.
 
 It works before an account is saved (``try_server`` with the settings from a form) and for a

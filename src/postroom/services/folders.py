@@ -99,7 +99,7 @@ def folder_choices(
             FolderChoice(
                 name=folder.name,
                 role=role,
-                selectable=not ({"\\Noselect", "\\NonExistent"} & folder.flags),
+                selectable=folder.is_selectable,
                 is_tracked=always or (row is not None and row.is_tracked),
                 always=always,
                 state=row.state.value if row is not None and row.is_tracked else None,

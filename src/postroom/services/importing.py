@@ -1,5 +1,5 @@
-"""Import Name records from CSV and vCard files, with the duplicate check of product.md
-section 1 against the database *and* within the file.
+"""Import Name records from CSV and vCard files, with the duplicate check of docs/concepts.md
+("Duplicate check") against the database *and* within the file.
 
 Two steps: ``parse_csv_records`` / ``parse_vcard_records`` turn bytes into ``SourceRecord``
 values (pure: no database), then ``import_records`` stores them. ``import_csv`` and

@@ -1,6 +1,6 @@
-"""Mail accounts and their health (product.md sections 2, 3 and 4a): the list, add with
-"Test connection", the health page with live first-sync progress, a new password, edit,
-remove, and which folders to sync.
+"""Mail accounts and their health (docs/concepts.md, "Mail accounts"; docs/web.md): the
+list, add with "Test connection", the health page with live first-sync progress, a new
+password, edit, remove, and which folders to sync.
 
 Pages call ``services.accounts``, ``services.health``, ``services.connection_test`` and
 ``services.folders`` only (docs/web.md). Every route that takes an account id passes the

@@ -1,5 +1,5 @@
 """``/settings/privacy`` (admins): the firm's internal domains and the private list
-(product.md section 4, "Privacy"; ``services.accounts``).
+(docs/concepts.md, "Privacy and visibility"; ``services.accounts``).
 
 Internal domains are the firm's own: their addresses are colleagues, never contacts. Mail to,
 from or mentioning an entry of the private list is never logged. A value a user gets wrong
