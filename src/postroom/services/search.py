@@ -3,8 +3,9 @@ box, ``/search`` and ``/api/v1/search``).
 
 ``search_everything`` parses what was typed once (``store.search.parse_query``: words ANDed,
 the last a prefix, ``"phrases"``; accents and case never matter) and returns typed views:
-the first people and companies, and one page of emails, best match first, each with its
-record, subject, date, direction and a snippet.
+the first people and companies, and one page of emails, each with its record, subject, date,
+direction and a snippet: best match first, or newest first on request and always when more
+than ``RANKED_AT_MOST`` match (ranking reads every match; the count stops there too).
 
 Records and companies are the firm's, and so are activities; an activity's text was already
 cut down to its account's visibility when it was stored, so nothing is filtered per viewer.

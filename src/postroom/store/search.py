@@ -19,8 +19,10 @@ the ``tsquery`` quotes each lexeme, and both are passed as bound parameters. So 
 ``NEAR(``, ``AND OR``, ``'`` and ``--`` are plain words or nothing, never operators.
 
 Queries: words are ANDed; the last word typed (outside quotes) matches as a prefix when it has
-at least ``MIN_PREFIX`` characters; ``"two words"`` is a phrase. Activities come ranked (FTS5
-bm25 with the subject weighted 4:1; PostgreSQL ``ts_rank`` with weights A and B), then newest.
+at least ``MIN_PREFIX`` characters; ``"two words"`` is a phrase; ``ß`` and ``ss`` are one.
+Activities come ranked (FTS5 bm25 with the subject weighted 4:1; PostgreSQL ``ts_rank`` with
+weights A and B), then newest; or newest first (``ix_activity_occurred_at``), which costs the
+same however many match, where ranking reads every match (``services.search`` chooses).
 """
 
 from __future__ import annotations
@@ -122,8 +124,7 @@ def parse_query(query: str) -> SearchTerms:
     words: list[str] = []
     phrases: list[tuple[str, ...]] = []
     prefix: str | None = None
-    parts = query.split('"')
-    last_loose = len(parts) - 1 if len(parts) % 2 == 1 else len(parts) - 2
+    parts = query.split('"')  # odd parts are inside quotes
     for index, part in enumerate(parts):
         tokens = words_of(part)
         if not tokens:
@@ -134,7 +135,7 @@ def parse_query(query: str) -> SearchTerms:
             else:
                 phrases.append(tuple(tokens))
             continue
-        if index == last_loose and index == len(parts) - 1 and len(tokens[-1]) >= MIN_PREFIX:
+        if index == len(parts) - 1 and len(tokens[-1]) >= MIN_PREFIX:  # typed last, unquoted
             prefix = tokens.pop()
         words.extend(tokens)
     words = list(dict.fromkeys(words))
