@@ -159,8 +159,13 @@ def search_everything(
         order = "newest" if more else "relevance"
     elif more:
         order = "newest"  # too many to rank: see above
-    hits = search_store.search_activities(
-        session=session, terms=terms, limit=limit, offset=offset, order=order
+    # past the (capped) count there is nothing to show: no walk through a deep offset
+    hits = (
+        search_store.search_activities(
+            session=session, terms=terms, limit=limit, offset=offset, order=order
+        )
+        if offset < min(counted, RANKED_AT_MOST)
+        else []
     )
     return SearchResults(
         query=query,

@@ -221,3 +221,13 @@ def test_sharp_s_highlights_as_ss():
     assert marked(highlight("Hauptstraße, Straße", parse_query('"straße"'))) == (
         "Hauptstraße, [Straße]"
     )
+
+
+def test_a_page_past_the_counted_emails_is_empty(session_factory, firm, monkeypatch):
+    monkeypatch.setattr("postroom.services.search.RANKED_AT_MOST", 2)
+    with session_factory() as session:
+        last = search_everything(session=session, query="cafe", viewer_id=None, limit=1, offset=1)
+        past = search_everything(session=session, query="cafe", viewer_id=None, limit=1, offset=2)
+    assert len(last.emails) == 1
+    assert past.emails == ()
+    assert past.emails_total == 2
