@@ -6,10 +6,12 @@ the HTML body is cleaned by ``nh3`` (the ammonia sanitiser) with a conservative 
 
 Invariants:
 
-* **Part numbers are stable.** A part is numbered by its position (1, 2, ...) among the leaves
-  of the MIME tree in document order, a nested ``message/*`` counting as one leaf
-  (``mail.text.iter_leaf_parts``): the same bytes always give the same numbers, so a page
-  and the download link it shows agree.
+* **Part numbers are the IMAP part numbers** (RFC 9051 section 6.4.5: ``"1"``, ``"1.2"``,
+  ``"2"``), given by ``mail.text.iter_numbered_leaf_parts`` to the leaves of the MIME tree, a
+  nested ``message/*`` counting as one leaf. They are the numbers ``mail.structure`` reads
+  from the server's BODYSTRUCTURE and that ``activity.attachments`` keeps as ``"part"``
+  (docs/concepts.md), so one number names one part everywhere: on the page, in its download
+  link and on a record's timeline. The same bytes always give the same numbers.
 * **Nothing raises on bad input.** Unknown charsets, broken headers and broken MIME are read
   as well as they can be (``mail.text.decode_text``'s fallback chain).
 * **The sanitised HTML cannot act or fetch on its own.** ``sanitize_html`` keeps no element
@@ -36,7 +38,12 @@ from urllib.parse import unquote
 
 import nh3
 
-from postroom.mail.text import decode_text, get_filename, is_attachment, iter_leaf_parts
+from postroom.mail.text import (
+    decode_text,
+    get_filename,
+    is_attachment,
+    iter_numbered_leaf_parts,
+)
 
 MAX_HTML_BYTES = 2 * 1024 * 1024
 """Only this much of an HTML body is decoded and sanitised (a bound on the work)."""
@@ -46,12 +53,27 @@ MAX_PLAIN_BYTES = 1024 * 1024
 INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 """Images a ``cid:`` reference may show inline (raster only: never SVG, which can script)."""
 
+MAX_PART_NUMBER_LENGTH = 64
+"""A part number longer than this names no part Postroom will look for."""
+
+_PART_NUMBER = re.compile(r"[1-9][0-9]{0,8}(?:\.[1-9][0-9]{0,8})*")
+
+
+def is_part_number(value: str) -> bool:
+    """Whether ``value`` has the form of an IMAP part number (RFC 9051 section 6.4.5):
+    positive integers joined by dots, at most ``MAX_PART_NUMBER_LENGTH`` characters.
+
+    >>> [is_part_number(v) for v in ("2", "1.2.10", "0", "1.", "1..2", "x", "1/2")]
+    [True, True, False, False, False, False, False]
+    """
+    return len(value) <= MAX_PART_NUMBER_LENGTH and _PART_NUMBER.fullmatch(value) is not None
+
 
 @dataclass(frozen=True, slots=True)
 class OriginalPart:
-    """One leaf of the message: ``number`` is its position (1-based) among the leaves."""
+    """One leaf of the message: ``number`` is its IMAP part number (``"1.2"``)."""
 
-    number: int
+    number: str
     content_type: str
     filename: str | None
     size: int
@@ -106,7 +128,8 @@ def read_original(raw: bytes) -> OriginalMessage:
     """
     msg = parse_original(raw)
     defects: list[str] = []
-    leaves = list(iter_leaf_parts(msg))
+    numbered = list(iter_numbered_leaf_parts(msg))
+    leaves = [part for _, part in numbered]
     plain_index = html_index = None
     for index, part in enumerate(leaves):
         if part.get_content_maintype() == "multipart" or is_attachment(part):
@@ -124,8 +147,8 @@ def read_original(raw: bytes) -> OriginalMessage:
         text = ""
     body_indexes = {i for i in (html_index, plain_index) if i is not None}
     parts = tuple(
-        _describe(index + 1, part, index in body_indexes, defects)
-        for index, part in enumerate(leaves)
+        _describe(number, part, index in body_indexes, defects)
+        for index, (number, part) in enumerate(numbered)
         if part.get_content_maintype() != "multipart"
     )
     referenced = _referenced_content_ids(html or "")
@@ -148,15 +171,23 @@ def read_original(raw: bytes) -> OriginalMessage:
     )
 
 
-def get_part_data(raw: bytes, number: int) -> tuple[OriginalPart, bytes] | None:
-    """The part numbered ``number`` (see the module's invariants) and its decoded bytes, or
-    None. A nested message is given whole, as an ``.eml`` file would hold it."""
+def get_part_data(raw: bytes, number: str) -> tuple[OriginalPart, bytes] | None:
+    """The leaf whose IMAP part number is ``number`` (see the module's invariants) and its
+    decoded bytes, or None. A nested message is given whole, as an ``.eml`` file would hold
+    it.
+
+    >>> raw = b"Content-Type: text/plain\\r\\n\\r\\nHello"
+    >>> get_part_data(raw, "1")[1], get_part_data(raw, "2")
+    (b'Hello', None)
+    """
+    if not is_part_number(number):
+        return None
     msg = parse_original(raw)
-    for position, part in enumerate(iter_leaf_parts(msg), start=1):
-        if position != number or part.get_content_maintype() == "multipart":
+    for found, part in iter_numbered_leaf_parts(msg):
+        if found != number or part.get_content_maintype() == "multipart":
             continue
         defects: list[str] = []
-        described = _describe(position, part, False, defects)
+        described = _describe(found, part, False, defects)
         if part.get_content_maintype() == "message":
             payload = part.get_payload()
             inner = payload[0] if isinstance(payload, list) and payload else None
@@ -301,7 +332,7 @@ def _decode_part(part: Message, defects: list[str], limit: int) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _describe(number: int, part: Message, is_body: bool, defects: list[str]) -> OriginalPart:
+def _describe(number: str, part: Message, is_body: bool, defects: list[str]) -> OriginalPart:
     content_type = part.get_content_type()
     if part.get_content_maintype() == "message":
         payload = part.get_payload()

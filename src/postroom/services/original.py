@@ -56,6 +56,7 @@ from postroom.mail.render import (
     OriginalMessage,
     OriginalPart,
     get_part_data,
+    is_part_number,
     read_original,
     sanitize_html,
 )
@@ -96,9 +97,10 @@ class OriginalState(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class AttachmentView:
-    """``number`` is the part to download (None when it cannot be: a partial message)."""
+    """``number`` is the IMAP part number to download (``"2"``, ``"1.2"``; None when it
+    cannot be: a partial message)."""
 
-    number: int | None
+    number: str | None
     filename: str
     content_type: str
     size: int
@@ -575,7 +577,7 @@ async def get_original_body(
     user_id: int,
     activity_id: int,
     allow_remote_images: bool,
-    image_url: Callable[[int], str],
+    image_url: Callable[[str], str],
 ) -> OriginalBody:
     """The body for the sandboxed frame, sanitised; ``image_url(part number)`` is the URL of
     an inline image. Raises ``NotFound`` when there is nothing to show."""
@@ -597,25 +599,36 @@ async def get_original_body(
 
 
 async def get_original_part(
-    *, runtime: Runtime, user_id: int, activity_id: int, number: int
+    *, runtime: Runtime, user_id: int, activity_id: int, number: str
 ) -> PartContent:
-    """Part ``number`` of the email, decoded, to download. Raises ``NotFound``."""
+    """Part ``number`` (its IMAP part number, ``"2"`` or ``"1.2"``: what
+    ``activity.attachments`` keeps as ``part``) of the email, decoded, to download.
+
+    Raises ``NotFound`` for a number not of that form (before anything is read), when the
+    viewer holds no copy, or when the email has no such part."""
+    if not is_part_number(number):
+        raise NotFound("the email has no such part", advice="open the email to see its files")
     fetched = await _fetched_or_raise(runtime, user_id, activity_id)
-    found = (
-        None if fetched.is_partial else await asyncio.to_thread(get_part_data, fetched.raw, number)
-    )
+    if fetched.is_partial:
+        raise NotFound(
+            f"this email is larger than {MAX_ORIGINAL_BYTES // (1024 * 1024)} MB",
+            advice="open it in your mail program to save its attachments",
+        )
+    found = await asyncio.to_thread(get_part_data, fetched.raw, number)
     if found is None:
-        raise NotFound(f"the email has no part {number}")
+        raise NotFound(f"the email has no part {number}", advice="open the email to see its files")
     part, data = found
     return PartContent(_filename(part), part.content_type, data)
 
 
 async def get_inline_image(
-    *, runtime: Runtime, token: str, activity_id: int, number: int
+    *, runtime: Runtime, token: str, activity_id: int, number: str
 ) -> PartContent:
     """An inline (``cid:``) image of the email, for the body frame, which carries no cookie:
     ``token`` (from ``sign_inline_image``) names the viewer. Only raster images are given.
     Raises ``NotFound`` for a bad or expired token or a part that is not such an image."""
+    if not is_part_number(number):
+        raise NotFound("the email has no such image")
     user_id = _check_image_token(runtime, token, activity_id, number)
     if user_id is None:
         raise NotFound("this image link has expired", advice="reload the email")
@@ -627,13 +640,13 @@ async def get_inline_image(
     return content
 
 
-def sign_inline_image(*, runtime: Runtime, user_id: int, activity_id: int, number: int) -> str:
+def sign_inline_image(*, runtime: Runtime, user_id: int, activity_id: int, number: str) -> str:
     """A token that lets the body frame load one inline image for an hour."""
     expires = int(time.time()) + IMAGE_TOKEN_SECONDS
     return f"{user_id}.{expires}.{_signature(runtime, user_id, expires, activity_id, number)}"
 
 
-def _check_image_token(runtime: Runtime, token: str, activity_id: int, number: int) -> int | None:
+def _check_image_token(runtime: Runtime, token: str, activity_id: int, number: str) -> int | None:
     user, _, rest = token.partition(".")
     expires, _, signature = rest.partition(".")
     if not (user.isdigit() and expires.isdigit()) or int(expires) < time.time():
@@ -648,7 +661,7 @@ def _image_key(settings: Settings) -> bytes:
     return load_or_create_key(settings).derive("original inline image")
 
 
-def _signature(runtime: Runtime, user_id: int, expires: int, activity_id: int, number: int) -> str:
+def _signature(runtime: Runtime, user_id: int, expires: int, activity_id: int, number: str) -> str:
     key = _image_key(runtime.settings)
     message = f"{user_id}:{expires}:{activity_id}:{number}".encode()
     digest = hmac.new(key, message, hashlib.sha256).digest()[:18]

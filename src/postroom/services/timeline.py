@@ -6,7 +6,12 @@ activity's ``participants`` JSON, ``{"from": [[name, address]], "to": [...], "cc
 the new text of a reply and the whole text with its quoted history; attachments; whether
 the text is there (``body_state``); for a bounce, which of the record's addresses failed and
 why; whether the message is gone from the server. ``original_url`` is where "Open original"
-leads (``/activities/{id}/original``, the built-in client's page).
+leads (``/activities/{id}/original``, the built-in client's page), and an attachment's
+``download_url`` where its file downloads from the viewer's own copy of the message
+(``/activities/{id}/original/parts/{part}``, ``part`` being the IMAP part number the
+activity keeps, docs/concepts.md "Open original"): None for an activity logged before part
+numbers were kept. Who may download is Open original's rule (a viewer holding no copy gets
+a 404 there), so the link is shown whoever views the record.
 
 Reads are paged by ``store.activities.list_timeline`` on the (person, occurred_at) index;
 the total is one ``COUNT`` over the same index, so a record with ten thousand activities
@@ -24,6 +29,7 @@ from sqlalchemy.orm import Session
 from postroom.domain.addresses import normalize_address
 from postroom.domain.matching import Direction
 from postroom.errors import InputError, NotFound
+from postroom.mail.render import is_part_number
 from postroom.store import activities as activity_store
 from postroom.store import records as record_store
 from postroom.store.models import Activity, ActivityKind
@@ -49,9 +55,14 @@ class Mailbox:
 
 @dataclass(frozen=True, slots=True)
 class AttachmentView:
+    """One file of an activity. ``part`` is its IMAP part number (``"2"``, ``"1.2"``), None
+    when the activity did not keep one; ``download_url`` is then None too."""
+
     filename: str
     content_type: str
     size: int | None
+    part: str | None = None
+    download_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,16 +176,22 @@ def _mailboxes(value: Any) -> tuple[Mailbox, ...]:
     return tuple(boxes)
 
 
-def _attachments(value: Any) -> tuple[AttachmentView, ...]:
+def _attachments(value: Any, activity_id: int) -> tuple[AttachmentView, ...]:
     found: list[AttachmentView] = []
     for item in value or ():
         if isinstance(item, dict):
             size = item.get("size")
+            part = item.get("part")
+            part = part if isinstance(part, str) and is_part_number(part) else None
             found.append(
                 AttachmentView(
                     filename=str(item.get("filename") or "unnamed"),
                     content_type=str(item.get("content_type") or "application/octet-stream"),
                     size=int(size) if isinstance(size, int) else None,
+                    part=part,
+                    download_url=(
+                        f"/activities/{activity_id}/original/parts/{part}" if part else None
+                    ),
                 )
             )
     return tuple(found)
@@ -217,7 +234,7 @@ def _entry(
         body_state=activity.body_state.value,
         reply_text=activity.reply_text,
         text=activity.text,
-        attachments=_attachments(activity.attachments),
+        attachments=_attachments(activity.attachments, activity.id),
         detail=activity.detail,
         bounce_address=_bounce_address(activity, failed_keys, addresses) if is_bounce else None,
         deleted_on_server_at=deleted_at,

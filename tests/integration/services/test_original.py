@@ -88,6 +88,11 @@ def test_a_synced_html_message_opens_with_its_headers_attachments_and_safe_body(
     assert "<b>Robin</b>" in body.html
     assert 'src="https://app.example/inline/' in body.html
     [cv] = view.attachments
+    # one scheme: the IMAP part number, the same the sync kept on the activity
+    assert cv.number == "2"
+    with world.runtime.read() as session:
+        kept = session.get(Activity, activity_id).attachments
+    assert ("2", "Anna Berg CV.pdf") in [(a["part"], a["filename"]) for a in kept]
     part = asyncio.run(
         original.get_original_part(
             runtime=world.runtime, user_id=world.robin_id, activity_id=activity_id, number=cv.number
@@ -155,7 +160,7 @@ def test_a_message_deleted_everywhere_shows_the_stored_text_and_is_marked_delete
     with pytest.raises(NotFound):
         asyncio.run(
             original.get_original_part(
-                runtime=world.runtime, user_id=world.robin_id, activity_id=activity_id, number=1
+                runtime=world.runtime, user_id=world.robin_id, activity_id=activity_id, number="1"
             )
         )
 
@@ -165,6 +170,12 @@ def test_someone_who_holds_no_copy_cannot_open_it(world):
 
     with pytest.raises(NotFound):
         open_as(world, world.cleo_id, activity_id)
+    with pytest.raises(NotFound):
+        asyncio.run(
+            original.get_original_part(
+                runtime=world.runtime, user_id=world.cleo_id, activity_id=activity_id, number="1"
+            )
+        )
     with pytest.raises(NotFound):
         open_as(world, world.robin_id, activity_id + 1000)  # no such activity
 
@@ -222,7 +233,7 @@ def test_an_inline_image_needs_a_valid_token(world):
     activity_id, _ = world.deliver(html_mail())
     view = open_as(world, world.robin_id, activity_id)
     assert view.state is OriginalState.SHOWN
-    number = 3  # text/plain, text/html, the logo, the CV
+    number = "1.2.2"  # mixed(alternative(text/plain, related(text/html, the logo)), the CV)
     token = original.sign_inline_image(
         runtime=world.runtime, user_id=world.robin_id, activity_id=activity_id, number=number
     )
@@ -233,7 +244,7 @@ def test_an_inline_image_needs_a_valid_token(world):
         )
     )
     assert (image.content_type, image.data) == ("image/png", PNG)
-    for bad_token, bad_number in ((token + "x", number), (token, 4), ("1.1.x", number)):
+    for bad_token, bad_number in ((token + "x", number), (token, "2"), ("1.1.x", number)):
         with pytest.raises(NotFound):
             asyncio.run(
                 original.get_inline_image(
@@ -261,6 +272,14 @@ def test_a_message_over_the_size_cap_shows_its_header_text_and_attachment_names(
         (None, "big.bin"),
     ]
     assert "mail program" in view.advice
+    with pytest.raises(NotFound) as raised:  # a timeline link to one of its files says why
+        asyncio.run(
+            original.get_original_part(
+                runtime=world.runtime, user_id=world.robin_id, activity_id=activity_id, number="3"
+            )
+        )
+    assert "larger than" in str(raised.value)
+    assert "mail program" in str(raised.value.advice)
 
 
 def test_a_moved_message_is_found_on_a_plain_imap4rev1_server(
@@ -321,3 +340,19 @@ def test_a_server_that_hangs_gives_up_within_the_time_limit(world, dovecot_proxy
     assert view.state is OriginalState.UNREACHABLE
     assert view.error == "The mail server of Robin at Firm took too long to answer."
     assert "Kept while the server hangs." in view.stored_text
+
+
+def test_a_part_number_not_of_the_imap_form_is_not_found(world):
+    activity_id, _ = world.deliver(html_mail())
+    too_long = ".".join(["2"] * 33)
+
+    for number in ("", "0", "2.", "1..2", "1/2", "../2", "2 ", "x", "5", too_long):
+        with pytest.raises(NotFound):
+            asyncio.run(
+                original.get_original_part(
+                    runtime=world.runtime,
+                    user_id=world.robin_id,
+                    activity_id=activity_id,
+                    number=number,
+                )
+            )

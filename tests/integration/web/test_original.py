@@ -42,7 +42,7 @@ def test_the_page_shows_headers_attachments_and_frames_the_body(world, robin):
     assert "Anna Berg" in page.text
     assert "hiring@acme.example" in page.text
     assert "On the server now" in page.text
-    assert f'href="/activities/{activity_id}/original/parts/4"' in page.text
+    assert f'href="/activities/{activity_id}/original/parts/2"' in page.text
     assert "Anna Berg CV.pdf" in page.text
     frame = re.search(r"<iframe[^>]*>", page.text).group(0)
     assert f'src="/activities/{activity_id}/original/body"' in frame
@@ -71,7 +71,9 @@ def test_the_body_is_sanitised_and_served_under_a_strict_policy(world, robin):
     for forbidden in ("<script", "javascript:", "onclick", "<form", "<input", "tracker.example"):
         assert forbidden not in text
     assert '<p style="color:red">styled</p>' in text
-    inline = re.search(r'src="(http://testserver/activities/\d+/original/inline/3\?t=[^"]+)"', text)
+    inline = re.search(
+        r'src="(http://testserver/activities/\d+/original/inline/1\.2\.2\?t=[^"]+)"', text
+    )
     assert inline, text
     image = robin.get(inline.group(1).replace("&amp;", "&"))
     assert image.status_code == 200
@@ -103,7 +105,7 @@ def test_an_attachment_downloads_as_an_opaque_file(world, robin):
         html_mail(attachments=(("résumé <b>.html", "text/html", b"<script>alert(1)</script>"),))
     )
 
-    response = robin.get(f"/activities/{activity_id}/original/parts/4")
+    response = robin.get(f"/activities/{activity_id}/original/parts/2")
 
     assert response.status_code == 200
     assert response.content == b"<script>alert(1)</script>"
@@ -113,6 +115,20 @@ def test_an_attachment_downloads_as_an_opaque_file(world, robin):
     assert disposition.startswith('attachment; filename="r_sum_ <b>.html"')
     assert "filename*=UTF-8''r%C3%A9sum%C3%A9%20%3Cb%3E.html" in disposition
     assert robin.get(f"/activities/{activity_id}/original/parts/99").status_code == 404
+
+
+def test_a_part_is_named_by_its_imap_part_number_and_nothing_else(world, robin):
+    activity_id, _ = world.deliver(html_mail())
+    base = f"/activities/{activity_id}/original"
+
+    assert robin.get(f"{base}/parts/1.1").content == b"Hello Robin, see you on Thursday.\r\n"
+    assert robin.get(f"{base}/parts/1.2.2").content == PNG
+    too_long = ".".join(["2"] * 33)
+    for bad in ("1.", "1..2", "abc", "2x", "-2", "0", "%2E%2E%2F2", "2%20", "١", too_long):
+        for kind in ("parts", "inline"):
+            response = robin.get(f"{base}/{kind}/{bad}")
+            assert response.status_code == 404, (kind, bad)
+            assert "Traceback" not in response.text
 
 
 def test_the_date_is_in_the_viewers_time_zone(world, robin):
@@ -183,3 +199,90 @@ def test_a_server_that_refuses_the_login_is_a_page_with_advice(world, robin):
     assert "postroom account password" in page.text
     assert "Kept text." in page.text
     assert "Traceback" not in page.text
+
+
+# --- a record's timeline links each file to its download ------------------------------------
+
+CHIP_LINK = re.compile(r'<a class="chip chip-link" href="([^"]+)" download="([^"]*)"')
+
+
+def chip_links(page: str) -> dict[str, str]:
+    """``{file name: download URL}`` of the timeline's linked attachment chips."""
+    return {name: href for href, name in CHIP_LINK.findall(page)}
+
+
+CV = b"%PDF-1.4\n" + bytes(range(256)) + b"\n%%EOF"
+"""A CV with every byte value in it: what downloads must be these bytes exactly."""
+
+
+def test_a_timeline_chip_downloads_the_file_of_a_synced_message(world, robin):
+    activity_id, _ = world.deliver(
+        html_mail(
+            attachments=(
+                ("Anna Berg CV.pdf", "application/pdf", CV),
+                ("references.txt", "text/plain", b"Ask Jo at Acme."),
+            )
+        )
+    )
+
+    page = robin.get(f"/records/{world.anna_id}")
+
+    assert page.status_code == 200
+    links = chip_links(page.text)
+    base = f"/activities/{activity_id}/original/parts"
+    # the IMAP part numbers the sync kept: mixed(alternative(...), the CV, the references)
+    assert links["Anna Berg CV.pdf"] == f"{base}/2"
+    assert links["references.txt"] == f"{base}/3"
+    cv = robin.get(links["Anna Berg CV.pdf"])
+    assert cv.status_code == 200
+    assert cv.content == CV
+    assert 'filename="Anna Berg CV.pdf"' in cv.headers["content-disposition"]
+    assert robin.get(links["references.txt"]).content == b"Ask Jo at Acme."
+    # the page that lists the same files links the same URLs
+    original_page = robin.get(f"/activities/{activity_id}/original")
+    for name in ("Anna Berg CV.pdf", "references.txt"):
+        assert f'href="{links[name]}"' in original_page.text
+    # the inline logo, listed on the timeline too, downloads as well
+    assert [robin.get(href).status_code for href in links.values()] == [200] * len(links)
+    # access stays Open original's: a colleague who holds no copy gets a 404
+    with client_for(world.runtime) as cleo:
+        sign_in(cleo, CLEO)
+        refused = cleo.get(links["Anna Berg CV.pdf"])
+        assert refused.status_code == 404
+        assert CV not in refused.content
+
+
+def test_a_timeline_chip_downloads_the_file_of_a_message_read_from_a_file(world, robin, tmp_path):
+    from postroom.pipeline import ingest_files, load_context
+
+    path = tmp_path / "application.eml"
+    path.write_bytes(
+        html_mail(subject="My application", attachments=(("cv.pdf", "application/pdf", CV),))
+    )
+    with world.runtime.write() as session:
+        context = load_context(session=session, account_id=world.account_id)
+        ingest_files(session=session, context=context, paths=[path])
+
+    page = robin.get(f"/records/{world.anna_id}")
+
+    href = chip_links(page.text)["cv.pdf"]
+    assert re.fullmatch(r"/activities/\d+/original/parts/2", href)
+    assert robin.get(href).content == CV
+
+
+def test_an_activity_logged_without_part_numbers_shows_plain_chips(world, robin):
+    from postroom.store.models import Activity
+
+    activity_id, _ = world.deliver(html_mail(attachments=(("old cv.pdf", "application/pdf", CV),)))
+    with world.runtime.write() as session:
+        activity = session.get(Activity, activity_id)
+        activity.attachments = [
+            {k: v for k, v in a.items() if k != "part"} for a in activity.attachments
+        ]
+
+    page = robin.get(f"/records/{world.anna_id}")
+
+    assert page.status_code == 200
+    assert chip_links(page.text) == {}
+    assert re.search(r'<li class="chip">.*?old cv\.pdf', page.text)
+    assert "/original/parts/" not in page.text

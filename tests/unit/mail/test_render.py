@@ -7,7 +7,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from postroom.mail.render import get_part_data, read_original, sanitize_html
+from postroom.mail.parse import parse_message_head
+from postroom.mail.render import get_part_data, is_part_number, read_original, sanitize_html
+from postroom.mail.text import extract_body
 
 
 def clean(html: str, *, remote: bool = False) -> str:
@@ -42,27 +44,78 @@ def test_headers_body_and_parts_of_a_mixed_message():
     assert message.date == datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
     assert message.text == "plain body\n"
     assert "cid:logo@acme" in message.html
+    # IMAP part numbers (RFC 9051 section 6.4.5): mixed(alternative(plain, related(html,
+    # png)), pdf, message/rfc822)
     assert [(p.number, p.content_type, p.is_body) for p in message.parts] == [
-        (1, "text/plain", True),
-        (2, "text/html", True),
-        (3, "image/png", False),
-        (4, "application/pdf", False),
-        (5, "message/rfc822", False),
+        ("1.1", "text/plain", True),
+        ("1.2.1", "text/html", True),
+        ("1.2.2", "image/png", False),
+        ("2", "application/pdf", False),
+        ("3", "message/rfc822", False),
     ]
     # the logo is shown inline, so it is not listed; the forwarded mail is named by its subject
     assert [a.filename for a in message.attachments] == ["cv.pdf", "Forwarded offer.eml"]
-    assert message.find_content_id("<LOGO@acme>").number == 3
+    assert message.find_content_id("<LOGO@acme>").number == "1.2.2"
 
 
-def test_parts_are_given_by_number():
+def test_the_part_numbers_are_those_the_ingest_keeps():
+    """One scheme: the numbers the view shows are the ``part`` of the ingest's attachments."""
     raw = mixed_message()
 
-    part, data = get_part_data(raw, 4)
-    assert (part.filename, data) == ("cv.pdf", b"%PDF")
-    part, data = get_part_data(raw, 5)
+    kept = extract_body(parse_message_head(raw).mime).attachments
+    shown = read_original(raw).attachments
+    assert [(a.part, a.content_type) for a in kept] == [
+        ("1.2.2", "image/png"),
+        ("2", "application/pdf"),
+        ("3", "message/rfc822"),
+    ]
+    assert {(a.part, a.content_type) for a in kept} >= {(p.number, p.content_type) for p in shown}
+
+
+def test_parts_are_given_by_their_imap_part_number():
+    raw = mixed_message()
+
+    part, data = get_part_data(raw, "2")
+    assert (part.number, part.filename, data) == ("2", "cv.pdf", b"%PDF")
+    part, data = get_part_data(raw, "3")
     assert data.startswith(b"Subject: Forwarded offer")
-    assert get_part_data(raw, 6) is None
-    assert get_part_data(raw, 0) is None
+    part, data = get_part_data(raw, "1.2.2")
+    assert (part.content_type, data) == ("image/png", b"PNGDATA")
+    assert get_part_data(raw, "1.1")[1] == b"plain body\n"
+    for missing in ("4", "1", "1.2", "1.3", "2.1", "0", "", "1.", ".1", "1..2", "x", "1/2"):
+        assert get_part_data(raw, missing) is None, missing
+
+
+def test_a_single_part_message_is_part_1():
+    raw = b"Content-Type: application/pdf; name=cv.pdf\r\n\r\n%PDF"
+
+    [part] = read_original(raw).parts
+    assert (part.number, part.filename) == ("1", "cv.pdf")
+    assert get_part_data(raw, "1")[1] == b"%PDF"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1", True),
+        ("2.10.3", True),
+        ("1" * 9, True),
+        (".".join(["1"] * 32), True),
+        ("", False),
+        ("0", False),
+        ("01", False),
+        ("1" * 10, False),
+        ("1.", False),
+        ("1..2", False),
+        ("1.2a", False),
+        ("-1", False),
+        ("1 ", False),
+        ("١", False),  # an Arabic-Indic digit is no ASCII digit
+        (".".join(["1"] * 33), False),  # longer than MAX_PART_NUMBER_LENGTH
+    ],
+)
+def test_what_a_part_number_may_be(value, expected):
+    assert is_part_number(value) is expected
 
 
 def test_a_broken_message_is_read_as_well_as_it_can_be():
@@ -124,10 +177,10 @@ def test_cid_images_are_rewritten_and_unknown_ones_dropped():
 
     result = sanitize_html(
         html,
-        image_url=lambda cid: "https://app.example/inline/3" if cid == "logo@acme" else None,
+        image_url=lambda cid: "https://app.example/inline/1.2.2" if cid == "logo@acme" else None,
         allow_remote_images=False,
     )
-    assert result.html == '<img src="https://app.example/inline/3" alt="logo"><img>'
+    assert result.html == '<img src="https://app.example/inline/1.2.2" alt="logo"><img>'
 
 
 def test_safe_inline_styles_stay():

@@ -5,9 +5,12 @@ The body comes from its own URL, ``.../original/body``, shown in an ``<iframe sa
 without ``allow-scripts`` or ``allow-same-origin``, and served with a Content-Security-Policy
 of its own (``body_policy``) that lets it load nothing but our inline-image URLs, and remote
 images only after "Show images" (``?images=1``, that one response). Attachments download
-from ``.../original/parts/{n}`` as ``application/octet-stream`` attachments, never inline.
+from ``.../original/parts/{part}`` as ``application/octet-stream`` attachments, never inline.
+``{part}`` is the IMAP part number (``2``, ``1.2``; RFC 9051 section 6.4.5), the number
+``activity.attachments`` keeps, so a record's timeline links its files here too; anything
+else in its place (not digits and dots, too long) is a 404, as is a part the email lacks.
 
-Inline ``cid:`` images load from ``.../original/inline/{n}?t=...``: the sandboxed frame has
+Inline ``cid:`` images load from ``.../original/inline/{part}?t=...``: the sandboxed frame has
 an opaque origin, so the browser sends it no session cookie; the signed token names the
 viewer instead (``services.original.sign_inline_image``). See docs/web.md.
 """
@@ -82,7 +85,7 @@ async def original_body(
 ) -> Response:
     origin = _origin(request)
 
-    def image_url(number: int) -> str:
+    def image_url(number: str) -> str:
         token = original.sign_inline_image(
             runtime=runtime, user_id=user.id, activity_id=activity_id, number=number
         )
@@ -106,7 +109,7 @@ async def original_body(
 
 @router.get("/activities/{activity_id}/original/parts/{number}")
 async def original_part(
-    user: CurrentUser, runtime: RuntimeDep, activity_id: int, number: int
+    user: CurrentUser, runtime: RuntimeDep, activity_id: int, number: str
 ) -> Response:
     part = await original.get_original_part(
         runtime=runtime, user_id=user.id, activity_id=activity_id, number=number
@@ -127,7 +130,7 @@ async def original_part(
 async def original_inline_image(
     runtime: RuntimeDep,
     activity_id: int,
-    number: int,
+    number: str,
     t: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     part = await original.get_inline_image(
