@@ -146,3 +146,15 @@ def test_no_results_and_an_empty_search(signed_in, live_app):
     page.goto("/search")
     expect(page.get_by_role("heading", name="What are you looking for?")).to_be_visible()
     screenshot(page, "search-empty")
+
+
+def test_too_many_emails_to_rank_come_newest_first_and_say_so(signed_in, live_app, monkeypatch):
+    monkeypatch.setattr("postroom.services.search.RANKED_AT_MOST", 1)
+    seed(live_app.runtime)
+    page = signed_in
+    page.emulate_media(reduced_motion="reduce")
+    page.goto("/search?q=barista")
+    expect(page.get_by_text("More than 1 emails match, so they come newest first")).to_be_visible()
+    expect(page.get_by_role("link", name="Best match")).to_have_count(0)
+    expect(page.locator(".search-email")).to_have_count(1)  # as many as counted
+    screenshot(page, "search-newest-first")

@@ -159,12 +159,17 @@ def search_everything(
         order = "newest" if more else "relevance"
     elif more:
         order = "newest"  # too many to rank: see above
-    # past the (capped) count there is nothing to show: no walk through a deep offset
+    # nothing past the (capped) count: no walk through a deep offset
+    shown = min(counted, RANKED_AT_MOST)
     hits = (
         search_store.search_activities(
-            session=session, terms=terms, limit=limit, offset=offset, order=order
+            session=session,
+            terms=terms,
+            limit=min(limit, shown - offset),
+            offset=offset,
+            order=order,
         )
-        if offset < min(counted, RANKED_AT_MOST)
+        if offset < shown
         else []
     )
     return SearchResults(

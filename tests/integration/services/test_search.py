@@ -230,4 +230,7 @@ def test_a_page_past_the_counted_emails_is_empty(session_factory, firm, monkeypa
         past = search_everything(session=session, query="cafe", viewer_id=None, limit=1, offset=2)
     assert len(last.emails) == 1
     assert past.emails == ()
+    with session_factory() as session:
+        page = search_everything(session=session, query="cafe", viewer_id=None, limit=20)
+    assert len(page.emails) == 2  # no more than counted
     assert past.emails_total == 2
