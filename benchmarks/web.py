@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -55,6 +56,7 @@ from tests.support.web import add_user, make_runtime, sign_in
 
 from postroom.domain.matching import Direction
 from postroom.domain.records import fold_for_search
+from postroom.services.search import RANKED_AT_MOST
 from postroom.store.bulk import insert_rows
 from postroom.store.db import create_db_engine, make_session_factory, upgrade
 from postroom.store.models import (
@@ -349,9 +351,9 @@ def run(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         matches: Callable[[str], int] = lambda q: _count(connection, backend, q)  # noqa: E731
         pages = [
             ("record", f"/records/{heavy_id}", f"{args.heavy:,} activities"),
-            ("search", "/search?q=café+montréal", f"{matches('café montréal'):,} ranked"),
-            ("search", "/search?q=apprai", f"{matches('apprai'):,} newest"),
-            ("search", "/search?q=regards", f"{matches('regards'):,} newest"),
+            ("search", "/search?q=café+montréal", _how(matches("café montréal"))),
+            ("search", "/search?q=apprai", _how(matches("apprai"))),
+            ("search", "/search?q=regards", _how(matches("regards"))),
         ]
     results = []
     load_before = os.getloadavg()[0]
@@ -379,8 +381,10 @@ def run(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         file=sys.stderr,
     )
     engine.dispose()
-    if backend == "postgresql" and not args.keep:
-        _drop_database(server, name)
+    if not args.keep:
+        shutil.rmtree(folder, ignore_errors=True)
+        if backend == "postgresql":
+            _drop_database(server, name)
     return results
 
 
@@ -390,6 +394,11 @@ def _database_exists(server: str, name: str) -> bool:
     with psycopg.connect(server) as connection:
         found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
         return found.fetchone() is not None
+
+
+def _how(count: int) -> str:
+    """``2,676 ranked``: how many match, and whether the page ranks them or shows the newest."""
+    return f"{count:,} {'ranked' if count <= RANKED_AT_MOST else 'newest'}"
 
 
 def _drop_database(server: str, name: str) -> None:
