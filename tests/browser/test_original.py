@@ -187,3 +187,32 @@ def test_the_original_view_at_both_widths(robin, world):
     page.goto(f"/activities/{plain_id}/original")
     expect(page.get_by_text("refused the login")).to_be_visible()
     screenshot(page, "original-unreachable")
+
+
+def test_a_file_downloads_from_the_records_timeline(robin, world):
+    page = robin
+    cv = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF"
+    activity_id, _ = world.deliver(
+        html_mail(
+            subject="My CV, as promised",
+            attachments=(
+                ("Anna Berg CV 2026.pdf", "application/pdf", cv),
+                (
+                    "A very long file name of the portfolio, Harbour Library 2026.zip",
+                    "application/zip",
+                    b"PK" + b"0" * 40_000,
+                ),
+            ),
+        )
+    )
+    page.goto(f"/records/{world.anna_id}")
+    chip = page.get_by_role("link", name="Anna Berg CV 2026.pdf")
+    expect(chip).to_have_attribute("href", f"/activities/{activity_id}/original/parts/2")
+
+    with page.expect_download() as download_info:
+        chip.click()
+    download = download_info.value
+    assert download.suggested_filename == "Anna Berg CV 2026.pdf"
+    assert Path(download.path()).read_bytes() == cv
+    assert page.url.endswith(f"/records/{world.anna_id}")  # the page stays where it was
+    screenshot(page, "timeline-attachments")

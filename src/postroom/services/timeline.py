@@ -185,7 +185,7 @@ def _attachments(value: Any, activity_id: int) -> tuple[AttachmentView, ...]:
             part = part if isinstance(part, str) and is_part_number(part) else None
             found.append(
                 AttachmentView(
-                    filename=str(item.get("filename") or "unnamed"),
+                    filename=str(item.get("filename") or _unnamed(item.get("content_type"))),
                     content_type=str(item.get("content_type") or "application/octet-stream"),
                     size=int(size) if isinstance(size, int) else None,
                     part=part,
@@ -195,6 +195,11 @@ def _attachments(value: Any, activity_id: int) -> tuple[AttachmentView, ...]:
                 )
             )
     return tuple(found)
+
+
+def _unnamed(content_type: object) -> str:
+    """The label of a file sent without a name (an inline logo, most often)."""
+    return "inline image" if str(content_type or "").startswith("image/") else "unnamed file"
 
 
 def _bounce_address(
