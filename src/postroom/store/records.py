@@ -593,7 +593,7 @@ def merge_person_into(*, session: Session, survivor: Person, other: Person) -> M
 
 
 def count_person_activities(*, session: Session, person_id: int) -> int:
-    query = select(func.count(Activity.id)).where(Activity.person_id == person_id)
+    query = select(func.count()).select_from(Activity).where(Activity.person_id == person_id)
     return int(session.scalar(query) or 0)
 
 
