@@ -13,11 +13,12 @@ from typing import Annotated
 import typer
 
 from postroom.cli.runtime import console, make_table, open_runtime, user_errors
+from postroom.domain.accounts import TlsMode
 from postroom.errors import InputError
 from postroom.services import accounts as account_service
 from postroom.services import users
+from postroom.services.accounts import Visibility
 from postroom.services.secrets import Secret, load_or_create_key
-from postroom.store.models import TlsMode, Visibility
 
 app = typer.Typer(help="Mail accounts.", no_args_is_help=True)
 org_app = typer.Typer(

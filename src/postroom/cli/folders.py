@@ -22,7 +22,7 @@ from postroom.services.folders import (
 )
 
 if TYPE_CHECKING:
-    from postroom.imap import Folder
+    from postroom.services.folders import Folder
 
 AccountId = Annotated[int, typer.Argument(help="account id (see `postroom account list`)")]
 Names = Annotated[list[str], typer.Argument(help="folder names, as `account folders` shows")]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import signal
 from typing import Annotated
@@ -23,9 +22,13 @@ from postroom.cli.runtime import console, fail, open_runtime, user_errors
 from postroom.services import connection_test
 from postroom.services.connection_test import Outcome, Step
 from postroom.services.secrets import load_or_create_key
-from postroom.services.syncing import load_logins, watch_accounts
-from postroom.sync import heap
-from postroom.sync.account import AccountLogin, AccountReport, AccountSyncer
+from postroom.services.syncing import (
+    AccountLogin,
+    load_logins,
+    settle_sync_process,
+    sync_accounts_once,
+    watch_accounts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,7 @@ def sync_command(
         fail("say --once (or run `postroom worker` to sync around the clock)")
     logins = account_logins(account)
     runtime = open_runtime()
-    heap.settle()
+    settle_sync_process()
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -81,19 +84,12 @@ def sync_command(
                 progress.update(tasks[key], total=total)
             progress.advance(tasks[key], done)
 
-        async def run_all() -> list[AccountReport]:
-            syncers = [
-                AccountSyncer(
-                    login=login,
-                    sessions=runtime.sessions,
-                    batch_size=batch_size,
-                    on_progress=functools.partial(on_progress, login),
-                )
-                for login in logins
-            ]
-            return list(await asyncio.gather(*(s.sync_once() for s in syncers)))
-
-        reports = asyncio.run(run_all())
+        reports = sync_accounts_once(
+            logins=logins,
+            sessions=runtime.sessions,
+            batch_size=batch_size,
+            on_progress=on_progress,
+        )
     failed = 0
     for login, report in zip(logins, reports, strict=True):
         if report.error:
@@ -125,7 +121,7 @@ def worker_command(
     SIGTERM or SIGINT, and resumes where it stopped when started again."""
     runtime = open_runtime()
     keyring = load_or_create_key(runtime.settings)
-    heap.settle()
+    settle_sync_process()
 
     async def main() -> None:
         stop = asyncio.Event()

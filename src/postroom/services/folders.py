@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from postroom.config import Settings
-from postroom.imap import Folder, ImapClient
+from postroom.imap import Folder as Folder  # re-exported: a server folder, for the faces
+from postroom.imap import ImapClient
 from postroom.services.accounts import owned_account
 from postroom.services.secrets import Keyring
 from postroom.services.syncing import (

@@ -8,8 +8,9 @@ This is where sealed passwords are opened (``services.secrets``) and handed to t
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +21,10 @@ from postroom.imap import INBOX, Folder, ServerAddress, is_inbox
 from postroom.services.secrets import Keyring
 from postroom.store import sync_state
 from postroom.store.models import MailAccount, MailFolder, TlsMode
-from postroom.sync.account import AccountLogin, find_role
+from postroom.sync import heap
+from postroom.sync.account import AccountLogin as AccountLogin  # re-exported: the faces pass it
+from postroom.sync.account import AccountReport as AccountReport
+from postroom.sync.account import AccountSyncer, find_role
 from postroom.sync.supervisor import run_supervisor
 
 ALWAYS_TRACKED = ("inbox", "sent")
@@ -167,3 +171,40 @@ async def watch_accounts(
         refresh_every=refresh_every,
         reconcile_every=reconcile_every,
     )
+
+
+Progress = Callable[[AccountLogin, str, int, int | None], None]
+"""``progress(login, folder, done, total)``: ``done`` more messages of ``folder``; ``total``
+when it is known (a first sync's size)."""
+
+
+def settle_sync_process() -> None:
+    """Ready this process for a long sync: what it loaded so far leaves the garbage
+    collector's full collections (``sync.heap``)."""
+    heap.settle()
+
+
+def sync_accounts_once(
+    *,
+    logins: Sequence[AccountLogin],
+    sessions: sessionmaker[Session],
+    batch_size: int = 500,
+    on_progress: Progress | None = None,
+) -> list[AccountReport]:
+    """One complete pass over each account (its first sync included), the accounts at the
+    same time; a report per login, in order. Never raises for one account's IMAP trouble:
+    its report says what failed."""
+
+    async def run_all() -> list[AccountReport]:
+        syncers = [
+            AccountSyncer(
+                login=login,
+                sessions=sessions,
+                batch_size=batch_size,
+                on_progress=None if on_progress is None else functools.partial(on_progress, login),
+            )
+            for login in logins
+        ]
+        return list(await asyncio.gather(*(s.sync_once() for s in syncers)))
+
+    return asyncio.run(run_all())
