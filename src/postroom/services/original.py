@@ -10,7 +10,9 @@ How the copy is found (docs/sync.md: read-only, EXAMINE and BODY.PEEK only):
 2. Each location the sync believes current (``message_location`` not unlinked) is tried:
    EXAMINE the folder; when its UIDVALIDITY still matches, ``UID FETCH uid (RFC822.SIZE)``,
    then ``BODY.PEEK[]`` up to ``MAX_ORIGINAL_BYTES`` (a bigger message gives its header, its
-   text part and its attachment list only).
+   text part and its attachment list only; a download of one of its files then fetches that
+   part alone, ``BODY.PEEK[<part>.MIME]`` and ``BODY.PEEK[<part>]``, when it is no bigger
+   than ``MAX_ORIGINAL_BYTES``).
 3. Otherwise the account's every selectable folder (LIST, not only the tracked ones) is
    searched: ``UID SEARCH EMAILID`` where the server has OBJECTID (RFC 8474), ``X-GM-MSGID``
    on Gmail, then ``UID SEARCH HEADER Message-ID``. Where it is found is remembered as a
@@ -57,6 +59,7 @@ from postroom.mail.render import (
     OriginalPart,
     get_part_data,
     is_part_number,
+    parse_original,
     read_original,
     sanitize_html,
 )
@@ -232,8 +235,19 @@ def _load_activity(runtime: Runtime, user_id: int, activity_id: int) -> _Activit
 
 
 @dataclass(frozen=True, slots=True)
+class _Origin:
+    """Where on the server a message was read: its part can be fetched from there alone."""
+
+    account_id: int
+    name_raw: bytes
+    uidvalidity: int
+    uid: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Fetched:
-    """The message's bytes (the header block alone when ``is_partial``)."""
+    """The message's bytes (the header block alone when ``is_partial``); ``origin`` is where
+    on the server it was read (None for a file)."""
 
     raw: bytes
     account_label: str
@@ -242,6 +256,7 @@ class _Fetched:
     partial_text: str = ""
     partial_attachments: tuple[AttachmentView, ...] = ()
     parsed: OriginalMessage | None = field(default=None, compare=False)
+    origin: _Origin | None = None
 
     def message(self) -> OriginalMessage:
         return self.parsed if self.parsed is not None else read_original(self.raw)
@@ -375,7 +390,8 @@ async def _fetch_from_server(
                 continue
             if box.uidvalidity != location.uidvalidity:
                 continue
-            fetched = await _fetch_uid(client, location.uid, copy.account_label, location.name)
+            origin = _Origin(copy.account_id, location.name_raw, box.uidvalidity, location.uid)
+            fetched = await _fetch_uid(client, origin, copy.account_label, location.name)
             if fetched is not None:
                 return fetched
             stale.append(location)
@@ -411,7 +427,8 @@ async def _search(
         for criterion in criteria:
             uids = await client.uid_search(criterion)
             for uid in reversed(uids):
-                fetched = await _fetch_uid(client, uid, copy.account_label, folder.name)
+                origin = _Origin(copy.account_id, folder.name_raw, box.uidvalidity, uid)
+                fetched = await _fetch_uid(client, origin, copy.account_label, folder.name)
                 if fetched is not None:
                     return fetched, (folder, box.uidvalidity, uid)
     return None
@@ -435,15 +452,16 @@ def _is_searchable(value: str) -> bool:
 
 
 async def _fetch_uid(
-    client: ImapClient, uid: int, account_label: str, where: str
+    client: ImapClient, origin: _Origin, account_label: str, where: str
 ) -> _Fetched | None:
+    uid = origin.uid
     sized = await client.uid_fetch([uid], ["RFC822.SIZE"])
     if not sized:
         return None
     if (sized[0].size or 0) <= MAX_ORIGINAL_BYTES:
         items = await client.uid_fetch([uid], ["BODY.PEEK[]"])
         raw = items[0].section("BODY.PEEK[]") if items else None
-        return None if raw is None else _Fetched(raw, account_label, where)
+        return None if raw is None else _Fetched(raw, account_label, where, origin=origin)
     items = await client.uid_fetch([uid], ["BODY.PEEK[HEADER]", "BODYSTRUCTURE"])
     if not items:
         return None
@@ -456,10 +474,85 @@ async def _fetch_uid(
         payload = parts[0].section(item) if parts else None
         text = decode_text_part(payload or b"", plan).text
     attachments = tuple(
-        AttachmentView(None, a.filename or _unnamed(a.content_type), a.content_type, a.size)
+        AttachmentView(
+            a.part if a.size <= MAX_ORIGINAL_BYTES else None,
+            a.filename or _unnamed(a.content_type),
+            a.content_type,
+            a.size,
+        )
         for a in plan.attachments
     )
-    return _Fetched(header, account_label, where, True, text, attachments)
+    return _Fetched(header, account_label, where, True, text, attachments, origin=origin)
+
+
+async def _fetch_part(runtime: Runtime, fetched: _Fetched, number: str) -> PartContent | None:
+    """Part ``number`` of a message too large to read whole, fetched alone from where it was
+    read (``BODY.PEEK[n.MIME]`` and ``BODY.PEEK[n]``, read-only), decoded; None when it is
+    no file the view listed as downloadable, or is no longer there."""
+    listed = {a.number: a for a in fetched.partial_attachments if a.number is not None}
+    origin = fetched.origin
+    if number not in listed or origin is None:
+        return None
+    login = await asyncio.to_thread(_load_login, runtime, origin.account_id)
+    async with asyncio.timeout(OPEN_TIMEOUT):
+        client = await ImapClient.connect(
+            login.address, timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT
+        )
+        async with client:
+            await client.login(login.username, login.password)
+            try:
+                box = await client.examine(origin.name_raw)
+            except CommandFailed:  # the folder is gone, or no longer ours to read
+                return None
+            if box.uidvalidity != origin.uidvalidity:
+                return None
+            mime_item, body_item = f"BODY.PEEK[{number}.MIME]", f"BODY.PEEK[{number}]"
+            items = await client.uid_fetch([origin.uid], [mime_item, body_item])
+    if not items or (body := items[0].section(body_item)) is None:
+        return None
+    header = items[0].section(mime_item) or b""
+    attachment = listed[number]
+    data = await asyncio.to_thread(_decode_fetched_part, header, body, attachment.content_type)
+    return PartContent(
+        attachment.filename.replace("/", "_").replace("\\", "_"), attachment.content_type, data
+    )
+
+
+async def _fetch_part_or_fail(
+    runtime: Runtime, fetched: _Fetched, number: str
+) -> PartContent | None:
+    """``_fetch_part``, a server that cannot be asked now being a ``NotFound`` that says so."""
+    try:
+        return await _fetch_part(runtime, fetched, number)
+    except AuthFailed as exc:
+        raise NotFound(
+            f"the mail server refused the login of {fetched.account_label}",
+            advice="store the account's current password; the sync needs it too",
+        ) from exc
+    except TimeoutError as exc:
+        raise NotFound(
+            f"the mail server of {fetched.account_label} took too long to answer",
+            advice="try again in a minute",
+        ) from exc
+    except (PostroomError, OSError) as exc:
+        logger.info("open original: part %s: %s", number, exc)
+        raise NotFound(
+            f"the mail server of {fetched.account_label} could not be asked",
+            advice="try again in a minute",
+        ) from exc
+
+
+def _decode_fetched_part(header: bytes, body: bytes, content_type: str) -> bytes:
+    """The content of a part fetched as its MIME header and its body: the body decoded by
+    its Content-Transfer-Encoding; a nested message as it is."""
+    if content_type.startswith("message/"):
+        return body
+    part = parse_original(header.rstrip(b"\r\n") + b"\r\n\r\n")
+    if "content-transfer-encoding" not in part:
+        return body
+    part.set_payload(body.decode("ascii", "surrogateescape"))
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else body
 
 
 def _remember_location(
@@ -555,8 +648,8 @@ async def open_original(*, runtime: Runtime, user_id: int, activity_id: int) -> 
             state=OriginalState.PARTIAL,
             text=outcome.partial_text,
             attachments=outcome.partial_attachments,
-            advice=f"It is larger than {MAX_ORIGINAL_BYTES // (1024 * 1024)} MB: open it in "
-            "your mail program to see it whole and to save its attachments.",
+            advice=f"It is larger than {MAX_ORIGINAL_BYTES // (1024 * 1024)} MB: its files "
+            "download one at a time; open it in your mail program to see it whole.",
         )
     remote = 0
     if message.html is not None:
@@ -610,10 +703,14 @@ async def get_original_part(
         raise NotFound("the email has no such part", advice="open the email to see its files")
     fetched = await _fetched_or_raise(runtime, user_id, activity_id)
     if fetched.is_partial:
-        raise NotFound(
-            f"this email is larger than {MAX_ORIGINAL_BYTES // (1024 * 1024)} MB",
-            advice="open it in your mail program to save its attachments",
-        )
+        content = await _fetch_part_or_fail(runtime, fetched, number)
+        if content is None:
+            raise NotFound(
+                f"this email is larger than {MAX_ORIGINAL_BYTES // (1024 * 1024)} MB and part "
+                f"{number} cannot be downloaded on its own",
+                advice="open it in your mail program to save its attachments",
+            )
+        return content
     found = await asyncio.to_thread(get_part_data, fetched.raw, number)
     if found is None:
         raise NotFound(f"the email has no part {number}", advice="open the email to see its files")

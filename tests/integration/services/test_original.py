@@ -257,10 +257,17 @@ def test_an_inline_image_needs_a_valid_token(world):
 
 
 def test_a_message_over_the_size_cap_shows_its_header_text_and_attachment_names(world, monkeypatch):
+    cv = bytes(range(256)) * 8
     activity_id, _ = world.deliver(
-        html_mail(attachments=(("big.bin", "application/octet-stream", b"x" * 50_000),))
+        html_mail(
+            attachments=(
+                ("cv.pdf", "application/pdf", cv),
+                ("big.bin", "application/octet-stream", b"x" * 50_000),
+            )
+        )
     )
     monkeypatch.setattr(original, "MAX_ORIGINAL_BYTES", 10_000)
+    before = mailbox.snapshot_flags(world.dovecot, world.mail_user, "INBOX")
 
     view = open_as(world, world.robin_id, activity_id)
 
@@ -268,18 +275,31 @@ def test_a_message_over_the_size_cap_shows_its_header_text_and_attachment_names(
     assert view.subject == "Your interview on Thursday"
     assert "see you on Thursday" in view.text
     assert [(a.number, a.filename) for a in view.attachments] == [
-        (None, "An inline image"),  # by its structure only: not downloadable here
-        (None, "big.bin"),
+        ("1.2.2", "An inline image"),  # by its structure: each small file downloads alone
+        ("2", "cv.pdf"),
+        (None, "big.bin"),  # itself over the cap
     ]
     assert "mail program" in view.advice
-    with pytest.raises(NotFound) as raised:  # a timeline link to one of its files says why
-        asyncio.run(
+
+    def part(number: str) -> original.PartContent:
+        return asyncio.run(
             original.get_original_part(
-                runtime=world.runtime, user_id=world.robin_id, activity_id=activity_id, number="3"
+                runtime=world.runtime,
+                user_id=world.robin_id,
+                activity_id=activity_id,
+                number=number,
             )
         )
-    assert "larger than" in str(raised.value)
-    assert "mail program" in str(raised.value.advice)
+
+    assert (part("2").filename, part("2").data) == ("cv.pdf", cv)  # base64, decoded
+    assert part("1.2.2").data == PNG
+    for refused in ("3", "1.1", "9"):  # over the cap, the body, no such part
+        with pytest.raises(NotFound) as raised:
+            part(refused)
+        assert "larger than" in str(raised.value)
+        assert "mail program" in str(raised.value.advice)
+    # read-only: BODY.PEEK, nothing marked \Seen
+    assert mailbox.snapshot_flags(world.dovecot, world.mail_user, "INBOX") == before
 
 
 def test_a_moved_message_is_found_on_a_plain_imap4rev1_server(

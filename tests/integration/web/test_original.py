@@ -286,3 +286,26 @@ def test_an_activity_logged_without_part_numbers_shows_plain_chips(world, robin)
     assert chip_links(page.text) == {}
     assert re.search(r'<li class="chip">.*?old cv\.pdf', page.text)
     assert "/original/parts/" not in page.text
+
+
+def test_a_timeline_chip_downloads_a_file_of_a_message_over_the_size_cap(world, robin, monkeypatch):
+    monkeypatch.setattr(original, "MAX_ORIGINAL_BYTES", 10_000)
+    activity_id, _ = world.deliver(
+        html_mail(
+            attachments=(
+                ("cv.pdf", "application/pdf", CV),
+                ("portfolio.zip", "application/zip", b"PK" + b"0" * 50_000),
+            )
+        )
+    )
+
+    links = chip_links(robin.get(f"/records/{world.anna_id}").text)
+
+    assert robin.get(links["cv.pdf"]).content == CV  # fetched alone from the server
+    page = robin.get(f"/activities/{activity_id}/original")
+    assert "Too large to show whole" in page.text
+    assert f'href="{links["cv.pdf"]}"' in page.text
+    assert f'href="{links["portfolio.zip"]}"' not in page.text  # itself over the cap
+    refused = robin.get(links["portfolio.zip"])
+    assert refused.status_code == 404
+    assert "mail program" in refused.text
