@@ -306,6 +306,7 @@ def test_a_timeline_chip_downloads_a_file_of_a_message_over_the_size_cap(world, 
     assert "Too large to show whole" in page.text
     assert f'href="{links["cv.pdf"]}"' in page.text
     assert f'href="{links["portfolio.zip"]}"' not in page.text  # itself over the cap
+    assert "too large: save it from your mail program" in page.text
     refused = robin.get(links["portfolio.zip"])
     assert refused.status_code == 404
     assert "mail program" in refused.text
