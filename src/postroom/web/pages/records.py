@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from starlette.responses import RedirectResponse, Response
 
 from postroom.domain.records import DraftError, PersonDraft, PhoneEntry
@@ -184,21 +184,22 @@ FormText = Annotated[str, Form()]
 
 
 def _posted_form(
-    name: str,
-    kind: str,
-    company: str,
-    title: str,
-    location: str,
-    owner: str,
-    notes: str,
-    tags: str,
-    links: str,
-    region: str,
-    email: list[str],
-    primary: str,
-    phone: list[str],
-    phone_label: list[str],
+    name: FormText = "",
+    kind: FormText = "candidate",
+    company: FormText = "",
+    title: FormText = "",
+    location: FormText = "",
+    owner: FormText = "",
+    notes: FormText = "",
+    tags: FormText = "",
+    links: FormText = "",
+    region: FormText = "",
+    email: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    primary: FormText = "0",
+    phone: Annotated[list[str], Form()] = [],  # noqa: B006
+    phone_label: Annotated[list[str], Form()] = [],  # noqa: B006
 ) -> RecordForm:
+    """The record form as posted: the fields add and edit both take (a dependency)."""
     labels = [*phone_label, *[""] * len(phone)]
     return RecordForm(
         name=name,
@@ -214,6 +215,9 @@ def _posted_form(
         emails=[(address, str(i) == primary) for i, address in enumerate(email)],
         phones=list(zip(phone, labels[: len(phone)], strict=True)),
     )
+
+
+PostedForm = Annotated[RecordForm, Depends(_posted_form)]
 
 
 def _form_page(
@@ -263,38 +267,9 @@ def new_page(
 def create(
     request: Request,
     user: CurrentUser,
-    name: FormText = "",
-    kind: FormText = "candidate",
-    company: FormText = "",
-    title: FormText = "",
-    location: FormText = "",
-    owner: FormText = "",
-    notes: FormText = "",
-    tags: FormText = "",
-    links: FormText = "",
-    region: FormText = "",
-    email: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
-    primary: FormText = "0",
-    phone: Annotated[list[str], Form()] = [],  # noqa: B006
-    phone_label: Annotated[list[str], Form()] = [],  # noqa: B006
+    form: PostedForm,
     on_duplicate: FormText = "error",
 ) -> Response:
-    form = _posted_form(
-        name,
-        kind,
-        company,
-        title,
-        location,
-        owner,
-        notes,
-        tags,
-        links,
-        region,
-        email,
-        primary,
-        phone,
-        phone_label,
-    )
     policy: records.OnDuplicate = (
         on_duplicate if on_duplicate in ("merge", "create") else "error"  # type: ignore[assignment]
     )
@@ -304,12 +279,12 @@ def create(
                 session=session,
                 draft=form.draft(),
                 on_duplicate=policy,
-                default_region=_blank(region),
+                default_region=_blank(form.region),
             )
     except Conflict as exc:
         with get_runtime(request).read() as session:
             duplicate = records.find_duplicate_for_draft(
-                session=session, draft=form.draft(), default_region=_blank(region)
+                session=session, draft=form.draft(), default_region=_blank(form.region)
             )
         return _form_page(
             request,
@@ -469,37 +444,8 @@ def edit(
     request: Request,
     user: CurrentUser,
     record_id: int,
-    name: FormText = "",
-    kind: FormText = "candidate",
-    company: FormText = "",
-    title: FormText = "",
-    location: FormText = "",
-    owner: FormText = "",
-    notes: FormText = "",
-    tags: FormText = "",
-    links: FormText = "",
-    region: FormText = "",
-    email: Annotated[list[str], Form()] = [],  # noqa: B006
-    primary: FormText = "0",
-    phone: Annotated[list[str], Form()] = [],  # noqa: B006
-    phone_label: Annotated[list[str], Form()] = [],  # noqa: B006
+    form: PostedForm,
 ) -> Response:
-    form = _posted_form(
-        name,
-        kind,
-        company,
-        title,
-        location,
-        owner,
-        notes,
-        tags,
-        links,
-        region,
-        email,
-        primary,
-        phone,
-        phone_label,
-    )
     with get_runtime(request).read() as session:
         record = records.get_record(session=session, record_id=record_id)
     try:
@@ -508,7 +454,7 @@ def edit(
                 session=session,
                 record_id=record_id,
                 draft=form.draft(),
-                default_region=_blank(region),
+                default_region=_blank(form.region),
             )
     except (InputError, Conflict) as exc:
         return _form_page(
