@@ -8,7 +8,7 @@ duplicate) re-renders its form with the values typed and what to do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -47,29 +47,45 @@ def _int_or_none(value: str | None) -> int | None:
 # --- the list ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class ListFilters:
+    """The list's search, filters and sort as the URL says them (the list and its export)."""
+
+    q: str = ""
+    kind: str = ""
+    tag: str = ""
+    owner: str = ""
+    sort: str = "name"
+
+    @property
+    def is_filtered(self) -> bool:
+        return any(_blank(v) for v in (self.q, self.kind, self.tag, self.owner))
+
+    def query(self, *, page: int = 1, per_page: int = PER_PAGE) -> RecordQuery:
+        return RecordQuery(
+            text=_blank(self.q),
+            kind=_blank(self.kind),
+            tag=_blank(self.tag),
+            owner_id=_int_or_none(self.owner),
+            sort="last_contact" if self.sort == "last_contact" else "name",
+            page=page,
+            per_page=per_page,
+        )
+
+
+Filters = Annotated[ListFilters, Depends()]
+
+
 @router.get("/records")
 def list_page(
     request: Request,
     user: CurrentUser,
     session: ReadSession,
-    q: str = "",
-    kind: str = "",
-    tag: str = "",
-    owner: str = "",
-    sort: str = "name",
+    filters: Filters,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
-    query = RecordQuery(
-        text=_blank(q),
-        kind=_blank(kind),
-        tag=_blank(tag),
-        owner_id=_int_or_none(owner),
-        sort="last_contact" if sort == "last_contact" else "name",
-        page=page,
-        per_page=PER_PAGE,
-    )
-    found = records.list_records(session=session, query=query)
-    params = {"q": q, "kind": kind, "tag": tag, "owner": owner, "sort": sort}
+    found = records.list_records(session=session, query=filters.query(page=page))
+    params = asdict(filters)
     kept = {k: v for k, v in params.items() if v and not (k == "sort" and v == "name")}
 
     def url(**change: Any) -> str:
@@ -83,11 +99,11 @@ def list_page(
         {
             "found": found,
             "filters": params,
-            "is_filtered": bool(_blank(q) or _blank(kind) or _blank(tag) or _blank(owner)),
+            "is_filtered": filters.is_filtered,
             "owners": records.list_owners(session=session),
             "tags": records.list_tags(session=session),
             "url": url,
-            "query": q,
+            "query": filters.q,
         },
     )
 
@@ -97,21 +113,10 @@ def export_csv(
     request: Request,
     user: CurrentUser,
     session: ReadSession,
-    q: str = "",
-    kind: str = "",
-    tag: str = "",
-    owner: str = "",
-    sort: str = "name",
+    filters: Filters,
 ) -> Response:
     """The records the list shows (every page), as a CSV file the import reads back."""
-    query = RecordQuery(
-        text=_blank(q),
-        kind=_blank(kind),
-        tag=_blank(tag),
-        owner_id=_int_or_none(owner),
-        sort="last_contact" if sort == "last_contact" else "name",
-    )
-    text = records.export_records_csv(session=session, query=query)
+    text = records.export_records_csv(session=session, query=filters.query())
     filename = f"postroom-records-{datetime.now(UTC):%Y-%m-%d}.csv"
     return Response(
         "\ufeff" + text,  # the BOM: spreadsheets then read UTF-8 as UTF-8
