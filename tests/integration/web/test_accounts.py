@@ -83,6 +83,13 @@ def dovecot_form(dovecot, mail_user, **changes: str) -> dict[str, str]:
     return {**form, **changes}
 
 
+def post_new(client, form: dict[str, str], action: str, **kwargs):
+    """Post the add-account form with ``action`` (test or save), as its page would."""
+    return post_form(
+        client, "/accounts/new", {**form, "action": action}, page="/accounts/new", **kwargs
+    )
+
+
 def steps_of(html: str) -> dict[str, str]:
     return dict(re.findall(r'data-step="(\w+)" data-outcome="(\w+)"', html))
 
@@ -98,12 +105,8 @@ def test_test_connection_then_save_on_dovecot(robin_client, runtime, dovecot, ma
     form = robin_client.get("/accounts/new")
     assert form.status_code == 200
     assert ROBIN in form.text  # the owner's address is offered
-    token = csrf_of(form.text)
 
-    tested = robin_client.post(
-        "/accounts/new",
-        data={**dovecot_form(dovecot, mail_user), "action": "test", "csrf_token": token},
-    )
+    tested = post_new(robin_client, dovecot_form(dovecot, mail_user), "test")
     assert tested.status_code == 200
     assert steps_of(tested.text) == {
         "dns": "ok",
@@ -119,11 +122,7 @@ def test_test_connection_then_save_on_dovecot(robin_client, runtime, dovecot, ma
     with runtime.read() as session:
         assert account_service.list_account_views(session=session, owner_id=None) == []
 
-    saved = robin_client.post(
-        "/accounts/new",
-        data={**dovecot_form(dovecot, mail_user), "action": "save", "csrf_token": token},
-        follow_redirects=False,
-    )
+    saved = post_new(robin_client, dovecot_form(dovecot, mail_user), "save", follow_redirects=False)
     assert saved.status_code == 303
     account_id = int(saved.headers["location"].rsplit("/", 1)[1])
     health = robin_client.get(f"/accounts/{account_id}")
@@ -144,14 +143,10 @@ def test_test_connection_then_save_on_dovecot(robin_client, runtime, dovecot, ma
 def test_save_tests_first_and_keeps_the_form_when_the_login_is_refused(
     robin_client, runtime, dovecot, mail_user
 ):
-    token = csrf_of(robin_client.get("/accounts/new").text)
-    refused = robin_client.post(
-        "/accounts/new",
-        data={
-            **dovecot_form(dovecot, mail_user, password="wrong-password"),
-            "action": "save",
-            "csrf_token": token,
-        },
+    refused = post_new(
+        robin_client,
+        dovecot_form(dovecot, mail_user, password="wrong-password"),
+        "save",
         follow_redirects=False,
     )
     assert refused.status_code == 422
@@ -181,11 +176,7 @@ def test_save_tests_first_and_keeps_the_form_when_the_login_is_refused(
 def test_each_failed_step_says_what_happened_and_what_to_do(
     robin_client, dovecot, mail_user, changes, step, words
 ):
-    token = csrf_of(robin_client.get("/accounts/new").text)
-    tested = robin_client.post(
-        "/accounts/new",
-        data={**dovecot_form(dovecot, mail_user, **changes), "action": "test", "csrf_token": token},
-    )
+    tested = post_new(robin_client, dovecot_form(dovecot, mail_user, **changes), "test")
     assert tested.status_code == 200
     assert steps_of(tested.text)[step] == "failed"
     assert words in tested.text
@@ -193,14 +184,10 @@ def test_each_failed_step_says_what_happened_and_what_to_do(
 
 
 def test_an_untrusted_certificate_fails_the_tls_step(robin_client, dovecot, mail_user):
-    token = csrf_of(robin_client.get("/accounts/new").text)
-    tested = robin_client.post(
-        "/accounts/new",
-        data={
-            **dovecot_form(dovecot, mail_user, tls="implicit", imap_port=str(dovecot.tls_port)),
-            "action": "test",
-            "csrf_token": token,
-        },
+    tested = post_new(
+        robin_client,
+        dovecot_form(dovecot, mail_user, tls="implicit", imap_port=str(dovecot.tls_port)),
+        "test",
     )
     steps = steps_of(tested.text)
     assert steps["tcp"] == "ok"
@@ -209,14 +196,8 @@ def test_an_untrusted_certificate_fails_the_tls_step(robin_client, dovecot, mail
 
 
 def test_plain_text_to_a_remote_host_is_refused_on_the_form(robin_client, dovecot, mail_user):
-    token = csrf_of(robin_client.get("/accounts/new").text)
-    refused = robin_client.post(
-        "/accounts/new",
-        data={
-            **dovecot_form(dovecot, mail_user, imap_host="imap.example.com"),
-            "action": "save",
-            "csrf_token": token,
-        },
+    refused = post_new(
+        robin_client, dovecot_form(dovecot, mail_user, imap_host="imap.example.com"), "save"
     )
     assert refused.status_code == 422
     assert "only to a loopback host" in refused.text
