@@ -31,7 +31,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import phonenumbers
 from sqlalchemy.orm import Session
@@ -261,6 +261,7 @@ def add_person_tag(*, session: Session, person_id: int, tag: str) -> bool:
 
 RecordSort = Literal["name", "last_contact"]
 MAX_PER_PAGE = 200
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,10 +319,10 @@ class RecordRow:
 
 
 @dataclass(frozen=True, slots=True)
-class RecordList:
-    """A page of records: ``rows`` of ``total``, page ``page`` (from 1) of ``per_page``."""
+class Listing(Generic[Row]):
+    """A page of a list: ``rows`` of ``total``, page ``page`` (from 1) of ``per_page``."""
 
-    rows: tuple[RecordRow, ...]
+    rows: tuple[Row, ...]
     total: int
     page: int
     per_page: int
@@ -329,6 +330,11 @@ class RecordList:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True, slots=True)
+class RecordList(Listing[RecordRow]):
+    """A page of records."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,15 +415,8 @@ class CompanyRow:
 
 
 @dataclass(frozen=True, slots=True)
-class CompanyList:
-    rows: tuple[CompanyRow, ...]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+class CompanyList(Listing[CompanyRow]):
+    """A page of companies."""
 
 
 @dataclass(frozen=True, slots=True)
