@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from postroom.domain.accounts import TlsMode
@@ -104,9 +104,17 @@ class AccountForm:
 FormText = Annotated[str, Form()]
 
 
-def _form(
-    label: str, addresses: str, imap_host: str, imap_port: str, tls: str, username: str, vis: str
+def _posted_form(
+    label: FormText = "",
+    addresses: FormText = "",
+    imap_host: FormText = "",
+    imap_port: FormText = "",
+    tls: FormText = TlsMode.IMPLICIT.value,
+    username: FormText = "",
+    visibility: FormText = Visibility.EVERYTHING.value,
 ) -> AccountForm:
+    """The account form as posted to add or edit (a dependency of both), trimmed; the password
+    is a parameter of the route, never part of the form."""
     return AccountForm(
         label=label.strip(),
         addresses=addresses,
@@ -114,8 +122,11 @@ def _form(
         imap_port=imap_port.strip(),
         tls=tls,
         username=username.strip(),
-        visibility=vis,
+        visibility=visibility,
     )
+
+
+PostedForm = Annotated[AccountForm, Depends(_posted_form)]
 
 
 def _state_kind(value: health.AccountState) -> str:
@@ -170,20 +181,13 @@ def new_page(request: Request, user: CurrentUser) -> Response:
 def add_account(
     request: Request,
     user: CurrentUser,
-    label: FormText = "",
-    addresses: FormText = "",
-    imap_host: FormText = "",
-    imap_port: FormText = "",
-    tls: FormText = TlsMode.IMPLICIT.value,
-    username: FormText = "",
+    form: PostedForm,
     password: FormText = "",
-    visibility: FormText = Visibility.EVERYTHING.value,
     action: FormText = "save",
 ) -> Response:
     """ "Test connection" (action=test) or "Save", which tests first and saves only when the
     test passes."""
     runtime = get_runtime(request)
-    form = _form(label, addresses, imap_host, imap_port, tls, username, visibility)
     try:
         if not password:
             raise InputError("the password is empty", advice="give the mailbox's password")
@@ -339,14 +343,8 @@ def edit_account(
     request: Request,
     user: CurrentUser,
     account_id: int,
-    label: FormText = "",
-    addresses: FormText = "",
-    imap_host: FormText = "",
-    imap_port: FormText = "",
-    tls: FormText = TlsMode.IMPLICIT.value,
-    username: FormText = "",
+    form: PostedForm,
     password: FormText = "",
-    visibility: FormText = Visibility.EVERYTHING.value,
     action: FormText = "save",
     skip_test: Annotated[bool, Form()] = False,
 ) -> Response:
@@ -356,7 +354,6 @@ def edit_account(
     login = _saved_login(request, user, account_id)
     with runtime.read() as session:
         view = accounts.get_account_view(session=session, account_id=account_id, owner_id=user.id)
-    form = _form(label, addresses, imap_host, imap_port, tls, username, visibility)
     secret = Secret(password) if password else None
     try:
         if action == "test" or not skip_test:
