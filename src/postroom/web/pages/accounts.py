@@ -25,6 +25,7 @@ from postroom.services import accounts, connection_test, folders, health
 from postroom.services.accounts import Visibility
 from postroom.services.connection_test import ConnectionReport
 from postroom.services.secrets import Secret, load_or_create_key
+from postroom.services.syncing import AccountLogin
 from postroom.web.deps import CurrentUser, ReadSession, get_runtime, write
 from postroom.web.templating import flash, render
 
@@ -416,6 +417,19 @@ def remove_account(request: Request, user: CurrentUser, account_id: int) -> Resp
 # --- folders -------------------------------------------------------------------------------
 
 
+def _folder_login(request: Request, user: CurrentUser, account_id: int) -> AccountLogin:
+    runtime = get_runtime(request)
+    keyring = load_or_create_key(runtime.settings)
+    with runtime.read() as session:
+        return folders.load_login(
+            session=session,
+            keyring=keyring,
+            settings=runtime.settings,
+            account_id=account_id,
+            owner_id=user.id,
+        )
+
+
 def _folders_page(
     request: Request,
     user: CurrentUser,
@@ -425,16 +439,9 @@ def _folders_page(
     status_code: int = 200,
 ) -> Response:
     runtime = get_runtime(request)
-    keyring = load_or_create_key(runtime.settings)
     with runtime.read() as session:
         view = accounts.get_account_view(session=session, account_id=account_id, owner_id=user.id)
-        login = folders.load_login(
-            session=session,
-            keyring=keyring,
-            settings=runtime.settings,
-            account_id=account_id,
-            owner_id=user.id,
-        )
+    login = _folder_login(request, user, account_id)
     choices: list[folders.FolderChoice] = []
     server_error: PostroomError | None = None
     try:
@@ -473,16 +480,7 @@ def change_folder(
         accounts.get_account_view(session=session, account_id=account_id, owner_id=user.id)
     try:
         if action == "track":
-            keyring = load_or_create_key(runtime.settings)
-            with runtime.read() as session:
-                login = folders.load_login(
-                    session=session,
-                    keyring=keyring,
-                    settings=runtime.settings,
-                    account_id=account_id,
-                    owner_id=user.id,
-                )
-            listed = folders.list_server_folders(login)
+            listed = folders.list_server_folders(_folder_login(request, user, account_id))
             with write(request) as session:
                 folders.track_folders(
                     session=session,
