@@ -20,14 +20,13 @@ from email.utils import format_datetime, make_msgid
 from sqlalchemy import select
 
 from postroom.domain.records import PersonDraft
-from postroom.imap import ServerAddress
-from postroom.services.accounts import add_account
 from postroom.services.records import add_person
 from postroom.services.runtime import Runtime
-from postroom.services.secrets import Secret, load_or_create_key
-from postroom.store.models import Activity, MailMessage, TlsMode
+from postroom.services.secrets import load_or_create_key
+from postroom.store.models import Activity, MailMessage
 from postroom.sync.account import AccountLogin, AccountSyncer
 from tests.support import mailbox
+from tests.support.accounts import add_dovecot_account
 from tests.support.dovecot import DovecotServer, MailUser
 from tests.support.web import add_user
 
@@ -90,29 +89,19 @@ def make_world(runtime: Runtime, dovecot: DovecotServer, mail_user: MailUser) ->
     cleo = add_user(runtime, CLEO, name="Cleo Cole")
     keyring = load_or_create_key(runtime.settings)
     with runtime.write() as session:
-        account = add_account(
-            session=session,
+        login = add_dovecot_account(
+            session,
             keyring=keyring,
-            user_email=ROBIN,
+            dovecot=dovecot,
+            mail_user=mail_user,
+            owner=ROBIN,
             label="Robin at Firm",
-            imap_host="127.0.0.1",
-            imap_port=dovecot.port,
-            tls=TlsMode.PLAIN,
-            allow_plaintext=True,
-            username=mail_user.username,
-            password=Secret(mail_user.password),
-            own_addresses=[ROBIN],
         )
         anna = add_person(session=session, draft=PersonDraft("Anna Berg", emails=(ANNA,)))
-        account_id, anna_id = account.id, anna.person.id
-    login = AccountLogin(
-        account_id=account_id,
-        label="Robin at Firm",
-        address=ServerAddress("127.0.0.1", dovecot.port, TlsMode.PLAIN, allow_plaintext=True),
-        username=mail_user.username,
-        password=mail_user.password,
+        anna_id = anna.person.id
+    return MailWorld(
+        runtime, dovecot, mail_user, robin.id, cleo.id, login.account_id, anna_id, login
     )
-    return MailWorld(runtime, dovecot, mail_user, robin.id, cleo.id, account_id, anna_id, login)
 
 
 def html_mail(

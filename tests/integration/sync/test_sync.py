@@ -18,6 +18,7 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import delete, func, select, update
 from tests.support import cli, mailbox
+from tests.support.accounts import add_dovecot_account
 from tests.support.dovecot import MailUser
 from tests.support.mailbox import message as make_mail
 from tests.support.tcpproxy import TcpProxy
@@ -53,30 +54,12 @@ def world(session_factory, mail_user, dovecot):
     """An account on the test Dovecot (plain on loopback), two records, and its login."""
     keyring = Keyring(Keyring.generate_key())
     with session_factory.begin() as session:
-        account = add_account(
-            session=session,
-            keyring=keyring,
-            user_email=ME,
-            label="robin",
-            imap_host="127.0.0.1",
-            imap_port=dovecot.port,
-            tls=TlsMode.PLAIN,
-            allow_plaintext=True,
-            username=mail_user.username,
-            password=Secret(mail_user.password),
-            own_addresses=[ME],
+        login = add_dovecot_account(
+            session, keyring=keyring, dovecot=dovecot, mail_user=mail_user, owner=ME, label="robin"
         )
         anna = add_person(session=session, draft=PersonDraft("Anna", emails=(ANNA,))).person.id
         bob = add_person(session=session, draft=PersonDraft("Bob", emails=(BOB,))).person.id
-        account_id = account.id
-    login = AccountLogin(
-        account_id=account_id,
-        label="robin",
-        address=ServerAddress("127.0.0.1", dovecot.port, TlsMode.PLAIN, allow_plaintext=True),
-        username=mail_user.username,
-        password=mail_user.password,
-    )
-    return {"login": login, "anna": anna, "bob": bob, "account": account_id}
+    return {"login": login, "anna": anna, "bob": bob, "account": login.account_id}
 
 
 def syncer(session_factory, login, **kwargs) -> AccountSyncer:
