@@ -126,10 +126,8 @@ def _seed_account(runtime, label: str, username: str) -> int:
 def test_every_state_on_the_list_and_a_first_sync_in_progress(page_syncing, live_app_syncing):
     from datetime import UTC, datetime, timedelta
 
-    from postroom.domain.matching import Direction
-    from postroom.mail.types import MessageKind
-    from postroom.store import sync_state
-    from postroom.store.models import FolderState, MailAccount, MailMessage, MessageLocation
+    from postroom.store.models import FolderState, MailAccount
+    from tests.support.accounts import add_folder, add_synced_messages
 
     runtime = live_app_syncing.runtime
     first = _seed_account(runtime, "New hire mailbox", "jo@firm.example")
@@ -138,34 +136,11 @@ def test_every_state_on_the_list_and_a_first_sync_in_progress(page_syncing, live
     _seed_account(runtime, "Shared mailbox", "team@firm.example")
     with runtime.write() as session:
         for name, role, count in (("INBOX", "inbox", 4210), ("Sent", "sent", 812)):
-            folder = sync_state.ensure_folder(
-                session=session,
-                account_id=first,
-                name_raw=name.encode(),
-                name=name,
-                delimiter="/",
-                role=role,
+            folder = add_folder(
+                session, first, name, role, state=FolderState.BACKFILLING, server_count=count
             )
-            session.flush()
-            folder.state, folder.server_count = FolderState.BACKFILLING, count
-            folder.uidvalidity = 1
-            done = count * 3 // 10  # the newest 30 % synced already
-            messages = [
-                MailMessage(
-                    account_id=first,
-                    identity_key=f"{name}-{uid}",
-                    fingerprint=f"{name}-{uid}",
-                    direction=Direction.RECEIVED,
-                    kind=MessageKind.CONVERSATION,
-                )
-                for uid in range(done)
-            ]
-            session.add_all(messages)
-            session.flush()
-            session.add_all(
-                MessageLocation(folder_id=folder.id, uidvalidity=1, uid=uid + 1, message_id=m.id)
-                for uid, m in enumerate(messages)
-            )
+            # the newest 30 % synced already
+            add_synced_messages(session, first, folder.id, count * 3 // 10)
         row = session.get(MailAccount, retrying)
         row.last_error = "cannot connect to imap.firm.example:993: timed out"
         row.last_error_advice = "check the server name, the port and any firewall"

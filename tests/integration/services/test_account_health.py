@@ -12,7 +12,6 @@ from sqlalchemy import select
 from postroom.config import Settings
 from postroom.domain.matching import Direction
 from postroom.errors import Conflict, InputError, NotFound
-from postroom.mail.types import MessageKind
 from postroom.services import accounts, connection_test, health
 from postroom.services.connection_test import Outcome, Step
 from postroom.services.secrets import Keyring, Secret
@@ -30,6 +29,7 @@ from postroom.store.models import (
     TlsMode,
     Visibility,
 )
+from tests.support.accounts import add_folder, add_synced_messages
 
 KEYRING = Keyring(Keyring.generate_key())
 OWNER = "robin@firm.example"
@@ -47,36 +47,6 @@ def _add(session, *, owner=OWNER, username="robin@firm.example", host="imap.firm
     )
 
 
-def _folder(session, account_id, name, role, *, state, server_count):
-    row = sync_state.ensure_folder(
-        session=session,
-        account_id=account_id,
-        name_raw=name.encode(),
-        name=name,
-        delimiter="/",
-        role=role,
-    )
-    session.flush()
-    row.state, row.server_count, row.uidvalidity = state, server_count, 1
-    return row
-
-
-def _messages(session, account_id, folder_id, count, *, start=1):
-    for uid in range(start, start + count):
-        message = MailMessage(
-            account_id=account_id,
-            identity_key=f"k{folder_id}-{uid}",
-            fingerprint=f"f{folder_id}-{uid}",
-            direction=Direction.RECEIVED,
-            kind=MessageKind.CONVERSATION,
-        )
-        session.add(message)
-        session.flush()
-        session.add(
-            MessageLocation(folder_id=folder_id, uidvalidity=1, uid=uid, message_id=message.id)
-        )
-
-
 def test_the_states_in_their_order(session_factory):
     with session_factory.begin() as session:
         account_id = _add(session).id
@@ -87,10 +57,10 @@ def test_the_states_in_their_order(session_factory):
         )
 
     with session_factory.begin() as session:
-        inbox = _folder(
+        inbox = add_folder(
             session, account_id, "INBOX", "inbox", state=FolderState.BACKFILLING, server_count=10
         )
-        _messages(session, account_id, inbox.id, 4)
+        add_synced_messages(session, account_id, inbox.id, 4)
     with session_factory() as session:
         found = health.get_account_health(session=session, account_id=account_id, owner_id=None)
     assert found.state is health.AccountState.FIRST_SYNC
@@ -138,10 +108,10 @@ def test_the_states_in_their_order(session_factory):
 def test_a_dropped_folder_is_not_synced_and_counts_stay(session_factory):
     with session_factory.begin() as session:
         account_id = _add(session).id
-        archive = _folder(
+        archive = add_folder(
             session, account_id, "Archive", None, state=FolderState.LIVE, server_count=5
         )
-        _messages(session, account_id, archive.id, 2)
+        add_synced_messages(session, account_id, archive.id, 2)
         archive.is_tracked = False
     with session_factory() as session:
         [folder] = health.get_account_health(
@@ -235,10 +205,10 @@ def test_update_checks_like_add_and_clears_the_last_failure(session_factory):
 def test_remove_keeps_activities_and_drops_the_rest(session_factory):
     with session_factory.begin() as session:
         account_id = _add(session).id
-        inbox = _folder(
+        inbox = add_folder(
             session, account_id, "INBOX", "inbox", state=FolderState.LIVE, server_count=1
         )
-        _messages(session, account_id, inbox.id, 1)
+        add_synced_messages(session, account_id, inbox.id, 1)
         person = Person(name="Anna", name_key="anna")
         session.add(person)
         session.flush()

@@ -25,6 +25,7 @@ from postroom.store.models import (
     Quarantine,
     TlsMode,
 )
+from tests.support.accounts import add_folder
 from tests.support.web import add_user, client_for, csrf_of, post_form, sign_in
 
 ROBIN = "robin@firm.example"
@@ -207,25 +208,12 @@ def test_plain_text_to_a_remote_host_is_refused_on_the_form(robin_client, doveco
 def _seed_health(runtime, account_id: int) -> None:
     """INBOX live but missing 1 message, Sent in its first sync, a quarantined message."""
     with runtime.write() as session:
-        inbox = sync_state.ensure_folder(
-            session=session,
-            account_id=account_id,
-            name_raw=b"INBOX",
-            name="INBOX",
-            delimiter="/",
-            role="inbox",
+        inbox = add_folder(
+            session, account_id, "INBOX", "inbox", state=FolderState.LIVE, server_count=3
         )
-        sent = sync_state.ensure_folder(
-            session=session,
-            account_id=account_id,
-            name_raw=b"Sent",
-            name="Sent",
-            delimiter="/",
-            role="sent",
+        add_folder(
+            session, account_id, "Sent", "sent", state=FolderState.BACKFILLING, server_count=40
         )
-        session.flush()
-        inbox.state, inbox.server_count = FolderState.LIVE, 3
-        sent.state, sent.server_count = FolderState.BACKFILLING, 40
         session.add(
             Quarantine(
                 account_id=account_id,
