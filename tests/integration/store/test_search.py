@@ -72,6 +72,12 @@ def activity(n: int, person_id: int, **changes: Any) -> NewActivity:
     return NewActivity(**{**row, **changes})
 
 
+def insert(session_factory, *rows: NewActivity) -> None:
+    """Store ``rows`` in a transaction of their own."""
+    with session_factory.begin() as session:
+        insert_activities(session=session, rows=list(rows))
+
+
 def found(session_factory, query: str, **kwargs: Any) -> list[int]:
     """The fingerprint numbers of the activities ``query`` finds, in order."""
     with session_factory() as session:
@@ -135,17 +141,12 @@ def test_many_words_are_capped():
 
 def test_bulk_insert_fill_body_and_delete_keep_the_index_current(session_factory, people):
     anna = people["anna"]
-    with session_factory.begin() as session:
-        insert_activities(
-            session=session,
-            rows=[
-                activity(1, anna, subject="Offer for the Zürich role", text="Salary attached."),
-                activity(
-                    2, anna, body_state=BodyState.PENDING, text=None, reply_text=None
-                ),  # text to come
-                activity(3, anna, subject="Lunch?", text="Let's meet at the café."),
-            ],
-        )
+    insert(
+        session_factory,
+        activity(1, anna, subject="Offer for the Zürich role", text="Salary attached."),
+        activity(2, anna, body_state=BodyState.PENDING, text=None, reply_text=None),  # text to come
+        activity(3, anna, subject="Lunch?", text="Let's meet at the café."),
+    )
     assert found(session_factory, "zurich") == [1]
     assert found(session_factory, "ZÜRICH") == [1]
     assert found(session_factory, "cafe") == [3]
@@ -176,14 +177,11 @@ def test_bulk_insert_fill_body_and_delete_keep_the_index_current(session_factory
 
 
 def test_activities_deleted_with_their_record_leave_the_index(session_factory, people):
-    with session_factory.begin() as session:
-        insert_activities(
-            session=session,
-            rows=[
-                activity(1, people["anna"], text="interview on Monday"),
-                activity(2, people["jose"], text="interview on Tuesday"),
-            ],
-        )
+    insert(
+        session_factory,
+        activity(1, people["anna"], text="interview on Monday"),
+        activity(2, people["jose"], text="interview on Tuesday"),
+    )
     assert sorted(found(session_factory, "interview")) == [1, 2]
     with session_factory.begin() as session:
         session.execute(delete(Person).where(Person.id == people["anna"]))  # ON DELETE CASCADE
@@ -217,16 +215,13 @@ def test_an_orm_insert_is_indexed_in_its_own_transaction(session_factory, people
 
 def test_words_are_anded_the_last_is_a_prefix_and_phrases_are_consecutive(session_factory, people):
     anna = people["anna"]
-    with session_factory.begin() as session:
-        insert_activities(
-            session=session,
-            rows=[
-                activity(1, anna, text="The senior engineer role in Berlin."),
-                activity(2, anna, text="An engineer who is senior, in Paris."),
-                activity(3, anna, text="Engineering manager, Berlin."),
-                activity(4, anna, text="e-mail me at anna@cafe.example, 1.5 days notice"),
-            ],
-        )
+    insert(
+        session_factory,
+        activity(1, anna, text="The senior engineer role in Berlin."),
+        activity(2, anna, text="An engineer who is senior, in Paris."),
+        activity(3, anna, text="Engineering manager, Berlin."),
+        activity(4, anna, text="e-mail me at anna@cafe.example, 1.5 days notice"),
+    )
     assert sorted(found(session_factory, "senior engineer")) == [1, 2]
     assert found(session_factory, '"senior engineer"') == [1]
     assert sorted(found(session_factory, "berlin engin")) == [1, 3]
@@ -241,27 +236,20 @@ def test_words_are_anded_the_last_is_a_prefix_and_phrases_are_consecutive(sessio
     "hostile", ['"', "*", "NEAR(", "AND OR", "'", "--", "a'b", 'x"y', "NOT", "-x", "(((", "^a"]
 )
 def test_hostile_queries_never_fail(session_factory, people, hostile):
-    with session_factory.begin() as session:
-        insert_activities(
-            session=session,
-            rows=[activity(1, people["anna"], text="near and or not x y a b")],
-        )
+    insert(session_factory, activity(1, people["anna"], text="near and or not x y a b"))
     result = found(session_factory, hostile)
     assert result in ([], [1])
 
 
 def test_results_are_ranked_then_newest_and_paged(session_factory, people):
     anna = people["anna"]
-    with session_factory.begin() as session:
-        insert_activities(
-            session=session,
-            rows=[
-                activity(1, anna, subject="Hello", text="about the contract here"),
-                activity(2, anna, subject="Contract", text="see the contract, contract attached"),
-                activity(3, anna, subject="Hi", text="the contract is fine"),
-                activity(4, anna, subject="Re", text="nothing"),
-            ],
-        )
+    insert(
+        session_factory,
+        activity(1, anna, subject="Hello", text="about the contract here"),
+        activity(2, anna, subject="Contract", text="see the contract, contract attached"),
+        activity(3, anna, subject="Hi", text="the contract is fine"),
+        activity(4, anna, subject="Re", text="nothing"),
+    )
     ranked = found(session_factory, "contract")
     assert ranked[0] == 2  # in the subject, and more often
     assert ranked[1:] == [3, 1]  # the same rank: newest first
@@ -320,16 +308,13 @@ def test_the_viewers_own_records_come_first(session_factory, people):
 
 def test_newest_first_and_a_count_that_stops(session_factory, people):
     anna = people["anna"]
-    with session_factory.begin() as session:
-        insert_activities(
-            session=session,
-            rows=[
-                activity(1, anna, subject="Contract", text="contract contract"),
-                activity(2, anna, text="the contract", occurred_at=None),  # undated: last
-                activity(3, anna, text="a contract here"),
-                activity(4, anna, text="the contract again"),
-            ],
-        )
+    insert(
+        session_factory,
+        activity(1, anna, subject="Contract", text="contract contract"),
+        activity(2, anna, text="the contract", occurred_at=None),  # undated: last
+        activity(3, anna, text="a contract here"),
+        activity(4, anna, text="the contract again"),
+    )
     assert found(session_factory, "contract")[0] == 1  # by relevance
     assert found(session_factory, "contract", order="newest") == [4, 3, 1, 2]
     assert found(session_factory, "contract", order="newest", limit=2, offset=1) == [3, 1]
@@ -408,14 +393,11 @@ def test_the_migration_indexes_the_activities_already_stored_and_goes_back(blank
 
 
 def test_sharp_s_is_ss_on_both_databases(session_factory, people):
-    with session_factory.begin() as session:
-        insert_activities(
-            session=session,
-            rows=[
-                activity(1, people["anna"], text="Die Adresse: Hauptstraße 5, Gießen."),
-                activity(2, people["anna"], text="Hauptstrasse 7"),
-            ],
-        )
+    insert(
+        session_factory,
+        activity(1, people["anna"], text="Die Adresse: Hauptstraße 5, Gießen."),
+        activity(2, people["anna"], text="Hauptstrasse 7"),
+    )
     assert sorted(found(session_factory, "hauptstraße")) == [1, 2]
     assert sorted(found(session_factory, "HAUPTSTRASSE")) == [1, 2]
     assert found(session_factory, "giessen") == [1]
