@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -38,6 +39,7 @@ PREVIEW_LINES = 6
 """Lines of the new text a card shows before "show more"."""
 
 MAX_PER_PAGE = 200
+Member = TypeVar("Member", bound=Enum)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,22 +261,14 @@ def _entries(
     return tuple(_entry(a, gone, failed.get(a.message_id or 0, []), addresses) for a, gone in rows)
 
 
-def _kind(value: str | None) -> ActivityKind | None:
+def _member(enum: type[Member], value: str | None, what: str, advice: str) -> Member | None:
+    """``value`` as a member of ``enum``; None when empty; else ``InputError`` naming ``what``."""
     if not value:
         return None
     try:
-        return ActivityKind(value)
+        return enum(value)
     except ValueError as exc:
-        raise InputError(f"activity kind {value!r}", advice="use email or bounce") from exc
-
-
-def _direction(value: str | None) -> Direction | None:
-    if not value:
-        return None
-    try:
-        return Direction(value)
-    except ValueError as exc:
-        raise InputError(f"direction {value!r}", advice="use received or sent") from exc
+        raise InputError(f"{what} {value!r}", advice=advice) from exc
 
 
 def get_timeline(
@@ -297,7 +291,8 @@ def get_timeline(
         raise InputError(f"page {page} does not exist", advice="pages start at 1")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise InputError(f"per page {per_page}", advice=f"use 1 to {MAX_PER_PAGE}")
-    activity_kind, activity_direction = _kind(kind), _direction(direction)
+    activity_kind = _member(ActivityKind, kind, "activity kind", "use email or bounce")
+    activity_direction = _member(Direction, direction, "direction", "use received or sent")
     total = activity_store.count_timeline(
         session=session, person_id=record_id, kind=activity_kind, direction=activity_direction
     )
