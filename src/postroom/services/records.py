@@ -503,6 +503,17 @@ def _page_bounds(page: int, per_page: int) -> tuple[int, int]:
     return per_page, (page - 1) * per_page
 
 
+def _where(query: RecordQuery) -> record_store.PersonFilter:
+    """The records ``query`` keeps, whatever its page (the list and the export)."""
+    return record_store.PersonFilter(
+        text=query.text,
+        kind=_kind(query.kind),
+        tag=query.tag,
+        company_id=query.company_id,
+        owner_id=query.owner_id,
+    )
+
+
 def _rows(session: Session, people: list[Person]) -> tuple[RecordRow, ...]:
     summary = activity_store.summarize_persons(session=session, person_ids=[p.id for p in people])
     return tuple(_row(p, summary.get(p.id)) for p in people)
@@ -522,13 +533,7 @@ def list_records(*, session: Session, query: RecordQuery = RecordQuery()) -> Rec
         if query.offset < 0:
             raise InputError(f"offset {query.offset}", advice="use 0 or more")
         offset = query.offset
-    where = record_store.PersonFilter(
-        text=query.text,
-        kind=_kind(query.kind),
-        tag=query.tag,
-        company_id=query.company_id,
-        owner_id=query.owner_id,
-    )
+    where = _where(query)
     total = record_store.count_persons(session=session, where=where)
     people = record_store.search_persons(
         session=session, where=where, sort=query.sort, limit=limit, offset=offset
@@ -759,13 +764,7 @@ def export_records_csv(*, session: Session, query: RecordQuery = RecordQuery()) 
     ``services.importing.import_csv`` reads back: several emails (primary first), phones and
     tags in one cell each, separated by ``"; "``; phones in columns by their label.
     """
-    where = record_store.PersonFilter(
-        text=query.text,
-        kind=_kind(query.kind),
-        tag=query.tag,
-        company_id=query.company_id,
-        owner_id=query.owner_id,
-    )
+    where = _where(query)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_HEADERS)
