@@ -82,8 +82,11 @@ def page_syncing(browser, live_app_syncing) -> Iterator[object]:
     assert errors == [], f"scripts failed on the page: {errors}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Chromium for one test module. Not for the whole session: while Playwright's sync API
+    runs, this thread has a running event loop, and every later test of the worker that calls
+    ``asyncio.run`` (the sync engine, Open original) would fail."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
