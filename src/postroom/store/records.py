@@ -53,6 +53,7 @@ from postroom.store.models import (
     UserAccount,
     utcnow,
 )
+from postroom.store.search import folded
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,6 +436,12 @@ def get_user(*, session: Session, user_id: int) -> UserAccount | None:
     return session.get(UserAccount, user_id)
 
 
+def _company_name_contains(session: Session, text: str) -> ColumnElement[bool]:
+    """The company's name contains ``text``, accents and case ignored (``munchen`` finds
+    München), as record search does (``domain.records.fold_for_search``)."""
+    return folded(session, Company.name_key).contains(fold_for_search(text), autoescape=True)
+
+
 def get_company(*, session: Session, company_id: int) -> Company | None:
     return session.get(Company, company_id)
 
@@ -442,7 +449,7 @@ def get_company(*, session: Session, company_id: int) -> Company | None:
 def count_companies(*, session: Session, text: str | None = None) -> int:
     query = select(func.count(Company.id))
     if text and text.strip():
-        query = query.where(Company.name_key.contains(normalize_name_key(text), autoescape=True))
+        query = query.where(_company_name_contains(session, text))
     return int(session.scalar(query) or 0)
 
 
@@ -460,7 +467,7 @@ def list_companies(
         people, people.c.company_id == Company.id
     )
     if text and text.strip():
-        query = query.where(Company.name_key.contains(normalize_name_key(text), autoescape=True))
+        query = query.where(_company_name_contains(session, text))
     query = query.order_by(Company.name_key, Company.id).limit(limit).offset(offset)
     return [(company, int(n)) for company, n in session.execute(query)]
 

@@ -386,7 +386,7 @@ def count_persons(*, session: Session, terms: SearchTerms) -> int:
     return int(session.execute(query).scalar_one())
 
 
-def _folded(session: Session, column: InstrumentedAttribute[str]) -> ColumnElement[str]:
+def folded(session: Session, column: InstrumentedAttribute[str]) -> ColumnElement[str]:
     """``column`` folded as ``fold_for_search`` folds, in SQL: PostgreSQL with built-in
     functions (as migration 0005), SQLite with ``fold_for_search`` itself, registered on the
     connection as ``postroom_fold`` (deterministic). ``column`` holds casefolded, collapsed
@@ -412,7 +412,7 @@ def _company_filter(session: Session, terms: SearchTerms) -> ColumnElement[bool]
     needles = _needles(terms)
     domain = func.coalesce(Company.domain, "")
     return or_(
-        _contains_all(_folded(session, Company.name_key), needles),
+        _contains_all(folded(session, Company.name_key), needles),
         _contains_all(domain, needles),
     )
 

@@ -59,3 +59,13 @@ def test_a_company_without_people_says_so(admin_client, runtime):
     assert anna.company is not None
     page = admin_client.get(f"/companies/{anna.company.id}")
     assert "Nobody here yet" in page.text
+
+
+def test_company_search_ignores_accents_and_case(admin_client, runtime):
+    add(runtime, "Anna", "Bäckerei München GmbH")
+    add(runtime, "Bob", "Straße Ltd")
+    add(runtime, "Carl", "Acme")
+    for query in ("munchen", "MÜNCHEN", "backerei", "strasse"):
+        found = admin_client.get("/companies", params={"q": query})
+        assert "1 company found" in found.text, query
+        assert "Acme" not in found.text
