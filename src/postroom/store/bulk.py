@@ -27,12 +27,12 @@ import functools
 import json
 import re
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, Enum, Table, any_, bindparam, func, select
+from sqlalchemy import JSON, Boolean, DateTime, Enum, Table, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -160,7 +160,8 @@ def _compile(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Plan:
     unescaped = {v: k for k, v in escaped.items()}
     unnest = None
     if dialect.name == "postgresql" and dialect.driver == "psycopg":  # %b: psycopg 3's binary
-        unnest = _unnest(sql, unescaped)
+        booleans = {n for n in names if isinstance(table.c[n].type, Boolean)}
+        unnest = _unnest(sql, unescaped, booleans)
     if unnest is not None and sorted(unnest[1]) != sorted(names):
         unnest = None  # not the expected shape: row by row, as SQLAlchemy would
 
@@ -229,11 +230,17 @@ def _iso_timestamps(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[
 _BOUND = re.compile(r"%\(([^)]+)\)s(?:::(.+))?")
 
 
-def _unnest(sql: str, unescaped: dict[str, str]) -> tuple[str, list[str]] | None:
+def _unnest(
+    sql: str,
+    unescaped: dict[str, str],
+    booleans: Collection[str] = (),
+) -> tuple[str, list[str]] | None:
     """``INSERT INTO t (a, b) VALUES (%(a)s::INTEGER, %(b)s) ON CONFLICT DO NOTHING`` as
     ``INSERT INTO t (a, b) SELECT * FROM unnest(%b::INTEGER[], %b::TEXT[]) ON CONFLICT ...``
     (each parameter an array, sent in binary), and the column names in that order; None
-    when the statement has another shape."""
+    when the statement has another shape. A parameter SQLAlchemy gave no cast is sent as
+    ``TEXT[]`` (PostgreSQL turns text into the column's type as it stores it), but for the
+    ``booleans``: text is never stored into a boolean column, so theirs is ``BOOLEAN[]``."""
     head, values, rest = sql.partition(" VALUES (")
     group, on_conflict, tail = rest.rpartition(") ON CONFLICT ")
     if not (values and on_conflict) or "%" in head + tail:
@@ -244,8 +251,9 @@ def _unnest(sql: str, unescaped: dict[str, str]) -> tuple[str, list[str]] | None
         match = _BOUND.fullmatch(item)
         if match is None:
             return None
-        bound.append(unescaped.get(match[1], match[1]))
-        arrays.append(f"%b::{match[2] or 'TEXT'}[]")
+        name = unescaped.get(match[1], match[1])
+        bound.append(name)
+        arrays.append(f"%b::{match[2] or ('BOOLEAN' if name in booleans else 'TEXT')}[]")
     unnest = f"{head} SELECT * FROM unnest({', '.join(arrays)}) ON CONFLICT {tail}"
     return unnest, bound
 

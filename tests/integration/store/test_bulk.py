@@ -64,3 +64,25 @@ def test_in_parameter_takes_many_values_of_any_text(session_factory):
         )
         assert session.scalars(by_id, {"ids": list_parameter(session, [])}).all() == []
     assert count(session_factory, PrivateEntry) == 1500
+
+
+def test_boolean_columns_are_inserted_on_both_backends(session_factory):
+    """PostgreSQL's unnest path sent uncast parameters as TEXT[], which a boolean column
+    refuses; now they go as BOOLEAN[]."""
+    from postroom.store.models import Person, PersonEmail
+
+    with session_factory.begin() as session:
+        person = Person(name="Anna", name_key="anna")
+        session.add(person)
+        session.flush()
+        rows = [
+            (person.id, "a@x.example", "a@x.example", True),
+            (person.id, "b@x.example", "b@x.example", False),
+        ]
+        columns = ("person_id", "address", "address_key", "is_primary")
+        assert insert_rows(session, PersonEmail, columns, rows) == 2
+    with session_factory() as session:
+        stored = session.execute(
+            select(PersonEmail.address, PersonEmail.is_primary).order_by(PersonEmail.address)
+        ).all()
+    assert [tuple(r) for r in stored] == [("a@x.example", True), ("b@x.example", False)]
