@@ -19,9 +19,12 @@ Invariants:
   reported, and the rows around it are kept; the caller commits once at the end. (On SQLite
   this needs the pysqlite savepoint fix in ``store.db``; until then each row is committed when
   its savepoint is released, so a crash mid-import keeps the rows before it.)
-* A row is checked (``domain.records.check_draft``) before it is stored: one bad value (an
-  address that is not one, a phone that is not valid) makes the whole row an error listing
-  every problem, rather than a record quietly missing that value.
+* A row is checked (``domain.records.check_draft``) before it is stored. A bad value (an
+  address that is not one, a phone that is not a number, a title too long, an owner who is
+  not a user) is left out and the rest of the row imported; the entry lists each value left
+  out and why (``ImportEntry.left_out``), so no record is quietly missing a value. Only a
+  row that cannot be a record at all (no name, an unknown kind, more fields than the
+  header) is an error.
 
 CSV: the encoding is UTF-16 when the file starts with its byte order mark, else UTF-8 (BOM
 optional), else Windows-1252. The delimiter is sniffed from the header line among ``, ; TAB |``
@@ -40,7 +43,7 @@ import enum
 import io
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 from itertools import pairwise
 from typing import Any, Literal
@@ -66,12 +69,28 @@ from postroom.services.records import (
     create_checked_person,
     find_duplicate_of,
     merge_checked_person,
+    resolve_owner_id,
 )
 
 ImportPolicy = Literal["merge", "skip", "create"]
 """What to do with a row that duplicates a record: merge into it, skip it, or create anyway."""
 
 Unit = Literal["line", "card"]
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    """A value of a row that was not imported, and why: ``phone 'abc' left out: not a
+    valid number``. ``field`` is the draft's field (``email``, ``phone``, ``title``,
+    ``owner``...); ``reason`` the problem ``check_draft`` found, without the field's name."""
+
+    field: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        value = self.value if len(self.value) <= 40 else self.value[:39] + "…"
+        return f"{self.field} {value!r} left out: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +101,19 @@ class ImportEntry:
     position in the vCard file (1 = first). ``record_id`` is the record created, merged into,
     or (when skipped) duplicated; None for an error. ``reason`` says why it was merged, skipped
     or refused, e.g. ``"same email anna@acme.example as line 2: added phone +442079460958"``.
+    ``left_out`` lists the values of a created or merged row that were not imported.
     """
 
     source: int
     name: str
     record_id: int | None = None
     reason: str | None = None
+    left_out: tuple[LeftOut, ...] = ()
+
+    @property
+    def message(self) -> str:
+        """The reason and every value left out, in one line (``""`` when there is none)."""
+        return "; ".join([*([self.reason] if self.reason else []), *map(str, self.left_out)])
 
 
 @dataclass(slots=True)
@@ -115,6 +141,30 @@ class ImportReport:
             *(("error", e) for e in self.errors),
         ]
         return sorted(outcomes, key=lambda pair: pair[1].source)
+
+    def list_attention(self) -> list[tuple[str, ImportEntry]]:
+        """The outcomes a user should look at, in file order: errors, skipped rows, and rows
+        imported with values left out (a big import's report shows these, not every row)."""
+        return [
+            (outcome, entry)
+            for outcome, entry in self.list_outcomes()
+            if outcome in ("error", "skipped") or entry.left_out
+        ]
+
+    @property
+    def left_out_count(self) -> int:
+        """How many rows were imported with values left out."""
+        return sum(1 for e in (*self.created, *self.merged) if e.left_out)
+
+    def count_left_out(self) -> list[tuple[str, str, int]]:
+        """``[("phone", "not a valid number", 4998), ...]``: how many values were left out
+        for each field and reason, most first (the summary of a big import)."""
+        counts: dict[tuple[str, str], int] = {}
+        for entry in (*self.created, *self.merged):
+            for item in entry.left_out:
+                counts[item.field, item.reason] = counts.get((item.field, item.reason), 0) + 1
+        ranked = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
+        return [(field, reason, count) for (field, reason), count in ranked]
 
 
 @dataclass(frozen=True, slots=True)
@@ -623,6 +673,7 @@ def import_records(
     """
     report = ImportReport(unit=parsed.unit, ignored_fields=list(parsed.ignored_fields))
     created_by: dict[int, int] = {}  # record id -> the source that created it in this import
+    owners: dict[str, bool] = {}  # owner key -> whether it is a Postroom user
     for item in parsed.records:
         if item.skip_reason is not None:
             report.skipped.append(ImportEntry(item.source, item.name, None, item.skip_reason))
@@ -631,10 +682,13 @@ def import_records(
             report.errors.append(ImportEntry(item.source, item.name, None, item.error))
             continue
         try:
-            checked = check_draft(item.draft, default_region=default_region)
+            checked, left_out = _check_leaving_out(item.draft, default_region)
         except DraftError as exc:
             report.errors.append(ImportEntry(item.source, item.name, None, str(exc)))
             continue
+        if checked.owner_key is not None and not _is_user(session, checked, owners):
+            left_out += (LeftOut("owner", checked.owner_key, "not a Postroom user"),)
+            checked = replace(checked, owner_key=None)
         try:
             with session.begin_nested():
                 outcome, entry = _store_record(
@@ -650,8 +704,87 @@ def import_records(
             message = str(exc.orig) if isinstance(exc, IntegrityError | DataError) else str(exc)
             report.errors.append(ImportEntry(item.source, checked.name, None, message))
             continue
-        getattr(report, outcome).append(entry)
+        getattr(report, outcome).append(replace(entry, left_out=left_out))
     return report
+
+
+def _is_user(session: Session, checked: CheckedDraft, known: dict[str, bool]) -> bool:
+    """Whether the draft's owner is a Postroom user (asked once per import per owner)."""
+    key = checked.owner_key or ""
+    if key not in known:
+        try:
+            resolve_owner_id(session=session, draft=checked)
+            known[key] = True
+        except DraftError:
+            known[key] = False
+    return known[key]
+
+
+def _problem(field_name: str, value: str, problems: Sequence[str]) -> LeftOut:
+    """``LeftOut("phone", "abc", "not a valid number")`` from ``check_draft``'s problems
+    about one value (``"phone 'abc' is not a valid number"``)."""
+    reasons = []
+    for problem in problems:
+        for prefix in (f"{field_name} {value.strip()!r} ", f"{field_name} "):
+            if problem.startswith(prefix):
+                problem = problem[len(prefix) :]
+                break
+        reasons.append(problem.removeprefix("is "))
+    return LeftOut(field_name, value.strip(), "; ".join(reasons))
+
+
+def _check_leaving_out(
+    draft: PersonDraft, default_region: str | None
+) -> tuple[CheckedDraft, tuple[LeftOut, ...]]:
+    """``draft`` checked, with each value ``check_draft`` refuses left out and listed.
+
+    Each value is tried alone with ``check_draft`` (so the rules and messages are the
+    domain's own); only rows with a problem pay for that. Raises ``DraftError`` with every
+    problem when the row cannot be a record even without its bad values (no name, an
+    unknown kind).
+    """
+    try:
+        return check_draft(draft, default_region=default_region), ()
+    except DraftError as exc:
+        first_error = exc
+    left_out: list[LeftOut] = []
+
+    def problems(**values: Any) -> tuple[str, ...]:
+        try:
+            check_draft(PersonDraft(name="x", **values), default_region=default_region)
+        except DraftError as exc:
+            return exc.problems
+        return ()
+
+    def keep(field_name: str, values: Sequence[Any], text: Any, **as_draft: Any) -> list[Any]:
+        kept = []
+        for value in values:
+            found = problems(**{key: make(value) for key, make in as_draft.items()})
+            if found:
+                left_out.append(_problem(field_name, text(value), found))
+            else:
+                kept.append(value)
+        return kept
+
+    def single(field_name: str, value: str | None, **as_draft: Any) -> str | None:
+        if value is None:
+            return None
+        return next(iter(keep(field_name, [value], str, **as_draft)), None)
+
+    cleaned = replace(
+        draft,
+        emails=tuple(keep("email", draft.emails, str, emails=lambda v: (v,))),
+        phones=tuple(keep("phone", draft.phones, lambda p: p.number, phones=lambda p: (p,))),
+        tags=tuple(keep("tag", draft.tags, str, tags=lambda v: (v,))),
+        company=single("company", draft.company, company=lambda v: v),
+        title=single("title", draft.title, title=lambda v: v),
+        location=single("location", draft.location, location=lambda v: v),
+        owner_email=single("owner", draft.owner_email, owner_email=lambda v: v),
+    )
+    try:
+        return check_draft(cleaned, default_region=default_region), tuple(left_out)
+    except DraftError:
+        raise first_error from None
 
 
 def _store_record(

@@ -9,6 +9,7 @@ from postroom.services import records
 from postroom.services.importing import (
     ImportEntry,
     ImportReport,
+    LeftOut,
     import_csv,
     import_vcard,
     parse_csv_records,
@@ -74,8 +75,17 @@ def test_csv_with_messy_headers_and_duplicates_in_the_db_and_the_file(session_fa
         unit="line",
         created=[
             ImportEntry(2, "Anna Berg", 2),
-            ImportEntry(8, "Eve Fox", 3),
-            ImportEntry(11, "Hal Ito", 4),
+            ImportEntry(
+                7,
+                "Bob",
+                3,
+                left_out=(
+                    LeftOut("email", "bob@", "not an address"),
+                    LeftOut("phone", "12345", "not a valid number"),
+                ),
+            ),
+            ImportEntry(8, "Eve Fox", 4),
+            ImportEntry(11, "Hal Ito", 5),
         ],
         merged=[
             ImportEntry(
@@ -96,12 +106,6 @@ def test_csv_with_messy_headers_and_duplicates_in_the_db_and_the_file(session_fa
         ],
         skipped=[ImportEntry(5, "", None, "empty row")],
         errors=[
-            ImportEntry(
-                7,
-                "Bob",
-                None,
-                "email 'bob@' is not an address; phone '12345' is not a valid number",
-            ),
             ImportEntry(10, "Gus", None, "the row has 15 fields but the header has 14"),
         ],
         ignored_fields=["Title", "Birthday"],
@@ -120,19 +124,21 @@ def test_csv_with_messy_headers_and_duplicates_in_the_db_and_the_file(session_fa
     assert (anna.title, anna.location, anna.notes) == ("Head of Sales", "London", "met at a fair")
     assert anna.links == ["https://linkedin.com/in/anna"]
     assert [t.tag for t in anna.tags] == ["python", "remote"]
-    eve = _person(session_factory, 3)
+    bob = _person(session_factory, 3)
+    assert (bob.name, bob.emails, bob.phones) == ("Bob", [], [])
+    eve = _person(session_factory, 4)
     assert [e.address_key for e in eve.emails] == ["eve@fox.example", "eve@home.example"]
     assert [(p.number, p.label) for p in eve.phones] == [("+442079460000", "work")]
     assert eve.notes == "two\r\nlines"
-    assert _person(session_factory, 4).kind is PersonKind.CONTACT
+    assert _person(session_factory, 5).kind is PersonKind.CONTACT
     assert _person(session_factory, carla.id).title == "CTO"
     assert hook.calls == [
         (2, ["anna@acme.example"]),
         (2, ["anna@home.example"]),
-        (3, ["eve@fox.example", "eve@home.example"]),
-        (4, ["hal@client.example"]),
+        (4, ["eve@fox.example", "eve@home.example"]),
+        (5, ["hal@client.example"]),
     ]
-    assert _count(session_factory) == 4
+    assert _count(session_factory) == 5
 
 
 def test_skip_policy_skips_duplicates_with_the_reason(session_factory):
@@ -279,24 +285,106 @@ def test_files_that_cannot_be_imported_at_all():
         parse_csv_records(b"Name\n\x81\x8d\x8f\n")
 
 
-def test_unknown_owner_and_over_long_values_are_row_errors(session_factory):
+def test_unknown_owner_and_over_long_values_are_left_out_and_the_rest_imported(
+    session_factory,
+):
     with session_factory.begin() as session:
         store.find_or_create_user(session=session, email="rec@firm.example")
         report = import_csv(
             session=session,
             data=_csv(
-                "name,owner,title",
-                "Ann,rec@firm.example,",
-                "Bo,ghost@firm.example,",
-                f"Cy,,{'x' * 301}",
+                "name,owner,title,email",
+                "Ann,rec@firm.example,,ann@x.example",
+                "Bo,ghost@firm.example,,bo@x.example",
+                f"Cy,,{'x' * 301},cy@x.example",
+                "Di,ghost@firm.example,CTO,",
             ).encode(),
         )
-    assert report.created == [ImportEntry(2, "Ann", 1)]
-    assert report.errors == [
-        ImportEntry(3, "Bo", None, "owner 'ghost@firm.example' is not a Postroom user"),
-        ImportEntry(4, "Cy", None, "title is longer than 300 characters"),
+    assert report.created == [
+        ImportEntry(2, "Ann", 1),
+        ImportEntry(
+            3, "Bo", 2, left_out=(LeftOut("owner", "ghost@firm.example", "not a Postroom user"),)
+        ),
+        ImportEntry(
+            4, "Cy", 3, left_out=(LeftOut("title", "x" * 301, "longer than 300 characters"),)
+        ),
+        ImportEntry(
+            5, "Di", 4, left_out=(LeftOut("owner", "ghost@firm.example", "not a Postroom user"),)
+        ),
     ]
+    assert report.errors == []
+    assert report.created[2].message == f"title '{'x' * 39}…' left out: longer than 300 characters"
+    assert report.count_left_out() == [
+        ("owner", "not a Postroom user", 2),
+        ("title", "longer than 300 characters", 1),
+    ]
+    assert report.left_out_count == 3
     assert _person(session_factory, 1).owner is not None
+    bo = _person(session_factory, 2)
+    assert (bo.owner, [e.address_key for e in bo.emails]) == (None, ["bo@x.example"])
+    cy = _person(session_factory, 3)
+    assert (cy.title, [e.address_key for e in cy.emails]) == (None, ["cy@x.example"])
+    assert _person(session_factory, 4).title == "CTO"
+
+
+def test_a_big_file_whose_phones_have_no_country_code_is_imported_without_them(
+    session_factory,
+):
+    """The defect of issue 12: 5,000 rows, one phone format without a country code, gave 0
+    created and 5,000 errors. Now every row is created, each saying its phone was left out."""
+    rows = [f"Person {n},p{n}@x.example,020 7946 {n % 10000:04d},Acme" for n in range(5000)]
+    with session_factory.begin() as session:
+        report = import_csv(session=session, data=_csv("name,email,phone,company", *rows).encode())
+    assert (len(report.created), len(report.errors), report.left_out_count) == (5000, 0, 5000)
+    reason = "has no country code (write it with + or give a default region)"
+    assert report.count_left_out() == [("phone", reason, 5000)]
+    assert report.created[0].message == f"phone '020 7946 0000' left out: {reason}"
+    assert len(report.list_attention()) == 5000
+    assert _count(session_factory) == 5000
+    person = _person(session_factory, 1)
+    assert (person.name, [e.address_key for e in person.emails]) == (
+        "Person 0",
+        ["p0@x.example"],
+    )
+    assert person.phones == []
+
+
+def test_a_row_that_cannot_be_a_record_is_still_an_error_with_every_problem(session_factory):
+    with session_factory.begin() as session:
+        report = import_csv(
+            session=session,
+            data=_csv("first name,last name,phone,type", ",,12345,", "Al,,,lead").encode(),
+        )
+    assert report.created == []
+    assert report.errors == [
+        ImportEntry(
+            2,
+            "",
+            None,
+            "name is empty; phone '12345' has no country code "
+            "(write it with + or give a default region)",
+        ),
+        ImportEntry(3, "Al", None, "kind 'lead' is not candidate or contact"),
+    ]
+    assert report.list_attention() == [("error", e) for e in report.errors]
+
+
+def test_a_merged_row_reports_the_values_left_out_with_what_it_added(session_factory):
+    with session_factory.begin() as session:
+        records.add_person(session=session, draft=PersonDraft("Ann", emails=("ann@x.example",)))
+        report = import_csv(
+            session=session,
+            data=_csv(
+                "name,email,phone,tags", "Ann B,ann@x.example; ann@,+44 20 7946 0958,remote"
+            ).encode(),
+        )
+    [entry] = report.merged
+    assert entry.left_out == (LeftOut("email", "ann@", "not an address"),)
+    assert entry.message == (
+        "same email ann@x.example as record #1 (Ann): added phone +442079460958, tag remote"
+        "; email 'ann@' left out: not an address"
+    )
+    assert report.list_attention() == [("merged", entry)]
 
 
 def test_a_row_that_fails_while_stored_is_rolled_back_alone(session_factory):
