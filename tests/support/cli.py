@@ -49,8 +49,12 @@ def run(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
-def add_account(env: dict[str, str], server: DovecotServer, user: MailUser, owner: str) -> None:
-    """``postroom account add`` for ``user`` on the test server (plain IMAP on loopback)."""
+def add_account(
+    env: dict[str, str], server: DovecotServer, user: MailUser, owner: str, *, test: bool = True
+) -> None:
+    """``postroom account add`` for ``user`` on the test server (plain IMAP on loopback),
+    connection tested first; ``test=False`` saves it untested (``--no-test``: a wrong password
+    on purpose)."""
     run(
         env,
         "account",
@@ -69,5 +73,6 @@ def add_account(env: dict[str, str], server: DovecotServer, user: MailUser, owne
         "--address",
         owner,
         "--password-stdin",
+        *(() if test else ("--no-test",)),
         stdin=user.password + "\n",
     )

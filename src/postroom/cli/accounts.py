@@ -1,8 +1,13 @@
-"""``postroom account add|list|password`` and the org-wide settings (internal domains, private
-list).
+"""``postroom account add|edit|remove|list|password`` and the org-wide settings (internal
+domains, private list).
 
 The password is never an option on the command line (it would land in the shell history and
 in ``ps``): it is asked for without echo, or read from standard input with ``--password-stdin``.
+
+Nothing entered is stuck (docs/concepts.md, "Mail accounts"): ``add`` and ``edit`` test the
+connection (``services.connection_test``) before they save, and refuse to save settings that
+fail, naming the failing step and what to do, unless ``--no-test`` is given; ``remove`` takes
+an account away with its folders and sync state, while the activities it logged stay.
 """
 
 from __future__ import annotations
@@ -11,13 +16,17 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from postroom.cli.runtime import console, make_table, open_runtime, user_errors
+from postroom.config import Settings
 from postroom.domain.accounts import TlsMode
+from postroom.domain.addresses import normalize_address
 from postroom.errors import InputError
 from postroom.services import accounts as account_service
-from postroom.services import users
+from postroom.services import connection_test, users
 from postroom.services.accounts import Visibility
+from postroom.services.connection_test import ConnectionReport, Outcome
 from postroom.services.secrets import Secret, load_or_create_key
 
 app = typer.Typer(help="Mail accounts.", no_args_is_help=True)
@@ -57,12 +66,27 @@ def add(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the password from standard input")
     ] = False,
+    no_test: Annotated[
+        bool, typer.Option("--no-test", help="save without testing the connection first")
+    ] = False,
 ) -> None:
-    """Add an IMAP account; its password is stored encrypted."""
+    """Add an IMAP account, after testing its connection and login (unless --no-test); its
+    password is stored encrypted."""
     tls_mode = _choice(TlsMode, tls, "--tls")
     seen = _choice(Visibility, visibility, "--visibility")
     password = _read_password(password_stdin)
     runtime = open_runtime()
+    if not no_test:
+        _test_connection(
+            runtime.settings,
+            imap_host=host,
+            imap_port=port,
+            tls=tls_mode,  # type: ignore[arg-type]
+            username=username,
+            password=Secret(password),
+            allow_plaintext=allow_plaintext,
+            what="account",
+        )
     keyring = load_or_create_key(runtime.settings)
     with runtime.sessions.begin() as session:
         account = account_service.add_account(
@@ -85,6 +109,132 @@ def add(
     console.print(f"added account #{summary[0]} ({summary[1]}:{summary[2]}, {summary[3]})")
 
 
+@app.command("edit")
+@user_errors
+def edit(
+    account: Annotated[int, typer.Argument(help="account id (see `postroom account list`)")],
+    label: Annotated[str | None, typer.Option(help="a new name for the account")] = None,
+    host: Annotated[str | None, typer.Option(help="IMAP server host name")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="IMAP port (with a new --tls alone: 993, else 143)")
+    ] = None,
+    tls: Annotated[
+        str | None, typer.Option(help="implicit, starttls, or plain (loopback only)")
+    ] = None,
+    allow_plaintext: Annotated[
+        bool, typer.Option(help="allow --tls plain to a loopback host")
+    ] = False,
+    username: Annotated[str | None, typer.Option(help="IMAP login")] = None,
+    address: Annotated[
+        list[str] | None,
+        typer.Option("--address", help="own addresses: replaces the list (repeatable)"),
+    ] = None,
+    add_address: Annotated[
+        list[str] | None, typer.Option("--add-address", help="add an own address (repeatable)")
+    ] = None,
+    remove_address: Annotated[
+        list[str] | None,
+        typer.Option("--remove-address", help="remove an own address (repeatable)"),
+    ] = None,
+    visibility: Annotated[str | None, typer.Option(help="everything, subject or metadata")] = None,
+    ask_password: Annotated[
+        bool, typer.Option("--password", help="ask for a new password (not echoed)")
+    ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read a new password from standard input")
+    ] = False,
+    no_test: Annotated[
+        bool, typer.Option("--no-test", help="save without testing the connection first")
+    ] = False,
+) -> None:
+    """Change an account's settings. A new server, port, TLS mode, login or password is
+    tested before it is saved (unless --no-test); a running `postroom worker` takes the
+    settings at its next account list reload."""
+    tls_mode = None if tls is None else _choice(TlsMode, tls, "--tls")
+    seen = None if visibility is None else _choice(Visibility, visibility, "--visibility")
+    changes_server = any(v is not None for v in (host, port, tls_mode, username))
+    changes_password = ask_password or password_stdin
+    changes_addresses = any(v is not None for v in (address, add_address, remove_address))
+    if not (changes_server or changes_password or changes_addresses or label or seen):
+        raise InputError(
+            "nothing to change",
+            advice="give the settings to change, e.g. --tls starttls (see --help)",
+        )
+    new_password = Secret(_read_password(password_stdin)) if changes_password else None
+    runtime = open_runtime()
+    keyring = load_or_create_key(runtime.settings)
+    with runtime.read() as session:
+        view = account_service.get_account_view(session=session, account_id=account, owner_id=None)
+        saved = (
+            connection_test.saved_login(
+                session=session,
+                keyring=keyring,
+                settings=runtime.settings,
+                account_id=account,
+                owner_id=None,
+            )
+            if changes_server and new_password is None and not no_test
+            else None
+        )
+    own = _own_addresses(view, address, add_address, remove_address) if changes_addresses else None
+    if (changes_server or changes_password) and not no_test:
+        new_tls = view.tls if tls_mode is None else tls_mode
+        keeps_tls = tls_mode is None or tls_mode is view.tls
+        _test_connection(
+            runtime.settings,
+            imap_host=view.imap_host if host is None else host,
+            imap_port=port if port is not None else (view.imap_port if keeps_tls else None),
+            tls=new_tls,  # type: ignore[arg-type]
+            username=view.username if username is None else username,
+            password=new_password if new_password is not None else saved.password,  # type: ignore[union-attr]
+            allow_plaintext=allow_plaintext or (new_tls is TlsMode.PLAIN and tls_mode is None),
+            what=f"account #{account}",
+        )
+    with runtime.write() as session:
+        after = account_service.update_account(
+            session=session,
+            keyring=keyring,
+            account_id=account,
+            owner_id=None,
+            label=label,
+            imap_host=host,
+            imap_port=port,
+            tls=tls_mode,  # type: ignore[arg-type]
+            username=username,
+            password=new_password,
+            own_addresses=own,
+            visibility=seen,  # type: ignore[arg-type]
+            allow_plaintext=allow_plaintext,
+        )
+    console.print(
+        f"account #{after.id} saved: {escape(after.label)}, {after.imap_host}:{after.imap_port}"
+        f" ({after.tls.value}), login {escape(after.username)}, "
+        f"own addresses {escape(', '.join(after.own_addresses) or 'none')}, "
+        f"visibility {after.visibility.value}"
+    )
+
+
+def _own_addresses(
+    view: account_service.AccountView,
+    replace: list[str] | None,
+    add: list[str] | None,
+    remove: list[str] | None,
+) -> list[str]:
+    """The account's own addresses after ``--address`` (the whole list), ``--add-address``
+    and ``--remove-address``; an address to remove must be one of them."""
+    wanted = list(view.own_addresses if replace is None else replace) + list(add or ())
+    for gone in remove or ():
+        key = normalize_address(gone)
+        kept = [a for a in wanted if normalize_address(a) != key]
+        if key is None or len(kept) == len(wanted):
+            raise InputError(
+                f"{gone.strip()!r} is not an own address of account #{view.id}",
+                advice="see `postroom account list` for its addresses",
+            )
+        wanted = kept
+    return wanted
+
+
 @app.command("password")
 @user_errors
 def password(
@@ -103,6 +253,61 @@ def password(
             session=session, keyring=keyring, account_id=account, password=secret
         )
     console.print(f"account #{account}: new password stored (encrypted)")
+
+
+_MARKS = {
+    Outcome.OK: "[green]✓[/]",
+    Outcome.FAILED: "[red]✗[/]",
+    Outcome.WARNING: "[yellow]![/]",
+}
+
+
+def _print_report(report: ConnectionReport) -> None:
+    """The steps that ran, one line each; a warning's advice under it (a failure's advice
+    goes into the error line)."""
+    console.print(
+        f"testing {escape(report.username)} on {report.host}:{report.port} ({report.tls.value})"
+    )
+    for step in report.steps:
+        if step.outcome is Outcome.SKIPPED:
+            continue
+        console.print(f"{_MARKS[step.outcome]} {step.title}: {escape(step.message)}")
+        if step.advice and step.outcome is Outcome.WARNING:
+            console.print(f"  what to do: {escape(step.advice)}")
+
+
+def _test_connection(
+    settings: Settings,
+    *,
+    imap_host: str,
+    imap_port: int | None,
+    tls: TlsMode,
+    username: str,
+    password: Secret,
+    allow_plaintext: bool,
+    what: str,
+) -> None:
+    """Test the settings before they are saved; raises ``InputError`` naming the failing step
+    and what to do (the settings are checked as ``add_account`` checks them, first)."""
+    account_service.check_imap_server(
+        imap_host=imap_host, imap_port=imap_port, tls=tls, allow_plaintext=allow_plaintext
+    )
+    report = connection_test.try_new_server(
+        settings=settings,
+        imap_host=imap_host,
+        imap_port=imap_port,
+        tls=tls,
+        username=username,
+        password=password,
+    )
+    _print_report(report)
+    failed = report.failed
+    if failed is not None:
+        raise InputError(
+            f"{what} not saved: the {failed.title} step failed: {failed.message}",
+            advice=(f"{failed.advice}; " if failed.advice else "")
+            + "or give --no-test to save without testing",
+        )
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -157,10 +362,13 @@ def remove(
     runtime = open_runtime()
     with runtime.read() as session:
         view = account_service.get_account_view(session=session, account_id=account, owner_id=None)
-    if not yes:
-        typer.confirm(
-            f"Remove #{view.id} {view.label} ({view.username} on {view.imap_host})?", abort=True
-        )
+    if not yes and not typer.confirm(
+        f"Remove account #{view.id} {view.label} ({view.username} on {view.imap_host}), its"
+        " folders and sync state? The activities it logged stay on the records",
+        default=False,
+    ):
+        console.print("nothing removed")
+        raise typer.Exit(code=1)
     with runtime.write() as session:
         account_service.remove_account(session=session, account_id=account, owner_id=None)
     console.print(f"removed account #{view.id}; the activities it logged stay on the records")

@@ -25,6 +25,7 @@ def _add(env, host: str, port: int, username: str, password: str, *extra: str) -
         "--address",
         ME,
         "--password-stdin",
+        "--no-test",  # saved as given: `account test` is what these tests try
         *extra,
         stdin=password + "\n",
     )

@@ -79,7 +79,7 @@ def test_a_refused_login_is_shown_with_what_to_do_and_a_new_password_resumes_the
     engine, session_factory, tmp_path, dovecot, mail_user
 ):
     env = {**cli.postroom_env(engine, tmp_path / "home"), "COLUMNS": "200"}
-    cli.add_account(env, dovecot, replace(mail_user, password="not-the-password"), ME)
+    cli.add_account(env, dovecot, replace(mail_user, password="not-the-password"), ME, test=False)
     cli.run(env, "record", "add", "Anna", "-e", ANNA)
     mailbox.append(dovecot, mail_user, "INBOX", mailbox.message(ANNA, ME, "waiting"))
 
