@@ -11,10 +11,11 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -53,9 +54,13 @@ def close_runtime() -> None:
     open_runtime.cache_clear()
 
 
-def fail(message: str, advice: str | None = None) -> None:
-    """Print one error line (and its advice) and exit with code 1."""
-    err_console.print(f"[bold red]error:[/] {message}" + (f" [dim]({advice})[/]" if advice else ""))
+def fail(message: str, advice: str | None = None) -> NoReturn:
+    """Print one error line (and its advice) and exit with code 1. The texts are shown as
+    they are (a ``[`` in a message is not Rich markup)."""
+    err_console.print(
+        f"[bold red]error:[/] {escape(message)}"
+        + (f" [dim]({escape(advice)})[/]" if advice else "")
+    )
     sys.exit(1)
 
 
@@ -68,6 +73,19 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except typer.Exit:
             raise
+        except typer.Abort:  # Ctrl-C or end of input at a prompt (click turns both into Abort)
+            if "password_stdin" in kwargs:  # the command asked for a password
+                fail(
+                    "no password was given (Ctrl-C or end of input at the prompt); "
+                    "nothing was changed",
+                    "run the command again and type the password, or pipe it in with "
+                    "--password-stdin",
+                )
+            console.line()  # end the prompt's line (click does so only after a hidden input)
+            fail(
+                "stopped at a prompt (Ctrl-C or end of input); nothing was changed",
+                "run the command again and answer the prompt",
+            )
         except PostroomError as exc:
             fail(str(exc.args[0]) if exc.args else type(exc).__name__, exc.advice or None)
         except OperationalError as exc:
@@ -80,13 +98,15 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
             logging.getLogger("postroom.cli").debug("database error", exc_info=True)
             fail(f"database error: {type(exc).__name__}", "run `postroom status` for details")
         except KeyboardInterrupt:
-            fail("interrupted")
+            fail(
+                "interrupted (Ctrl-C); a change it had not finished was not saved",
+                "run the command again",
+            )
         except Exception as exc:  # a bug, not the user's doing: say so, keep the trace for -v
             logging.getLogger("postroom.cli").info("internal error", exc_info=True)
             fail(
                 f"internal error: {type(exc).__name__}: {exc}",
                 "this is a bug in Postroom; run again with -v for the details and report it",
             )
-        raise AssertionError("unreachable")
 
     return wrapper

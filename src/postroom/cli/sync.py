@@ -84,12 +84,19 @@ def sync_command(
                 progress.update(tasks[key], total=total)
             progress.advance(tasks[key], done)
 
-        reports = sync_accounts_once(
-            logins=logins,
-            sessions=runtime.sessions,
-            batch_size=batch_size,
-            on_progress=on_progress,
-        )
+        try:
+            reports = sync_accounts_once(
+                logins=logins,
+                sessions=runtime.sessions,
+                batch_size=batch_size,
+                on_progress=on_progress,
+            )
+        except KeyboardInterrupt:
+            progress.stop()
+            fail(
+                "sync interrupted (Ctrl-C); every batch committed before it is kept",
+                "it is safe to run `postroom sync --once` again: it goes on where this one stopped",
+            )
     failed = 0
     for login, report in zip(logins, reports, strict=True):
         if report.error:
@@ -108,6 +115,17 @@ def sync_command(
         raise typer.Exit(code=1)
 
 
+def show_sync_log() -> None:
+    """The sync's news on stderr, with the time, even without ``--verbose``: each account
+    connected and live, each tenth of a first sync (``sync.account``), warnings."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    sync_log = logging.getLogger("postroom.sync")
+    sync_log.setLevel(min(logging.INFO, logging.getLogger().level or logging.INFO))
+    sync_log.addHandler(handler)
+    sync_log.propagate = False
+
+
 def worker_command(
     refresh: Annotated[float, typer.Option(help="seconds between account list reloads")] = 60.0,
     reconcile: Annotated[
@@ -122,6 +140,7 @@ def worker_command(
     runtime = open_runtime()
     keyring = load_or_create_key(runtime.settings)
     settle_sync_process()
+    show_sync_log()
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.config import Settings
+from postroom.errors import ConfigError
 from postroom.store.db import create_db_engine, make_session_factory, reading, transaction, upgrade
 
 
@@ -39,10 +40,30 @@ class Runtime:
 
 def start_runtime(settings: Settings) -> Runtime:
     """The data folder made, the database at the newest schema, and a session factory."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    make_data_folder(settings)
     engine = create_db_engine(settings.database_url)
     upgrade(engine)
     return Runtime(settings, engine, make_session_factory(engine))
+
+
+def make_data_folder(settings: Settings) -> None:
+    """The data folder (``POSTROOM_HOME``) made if missing; a ``ConfigError`` that names the
+    setting when the path is a file, or cannot be made."""
+    home = settings.home
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (home, *home.parents) if p.exists() and not p.is_dir()), home)
+        raise ConfigError(
+            f"the data folder {home} cannot be made: {blocker} is a file, not a folder",
+            advice="set POSTROOM_HOME to a folder, unset it for the default, "
+            "or move that file away",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"the data folder {home} cannot be made: {exc.strerror}",
+            advice="set POSTROOM_HOME to a folder you may write to",
+        ) from exc
 
 
 def redact_url(url: str) -> str:
