@@ -176,7 +176,8 @@ def test_import_a_csv_through_the_page(signed_in, live_app, tmp_path):
         "Anna Berg,anna@acme.example,+44 20 7946 0958,Acme,CTO\n"
         "Bob Stone,bob@other.example,,Other Ltd,Engineer\n"
         "José García,jose@acme.example,,Acme,Designer\n"
-        "Bad Row,not-an-address,,,\n",
+        "Bad Row,not-an-address,,,\n"
+        ",nameless@x.example,,,\n",
         encoding="utf-8",
     )
     page.goto("/records")
@@ -187,10 +188,11 @@ def test_import_a_csv_through_the_page(signed_in, live_app, tmp_path):
     page.get_by_role("button", name="Import").click()
     expect(
         page.get_by_role(
-            "heading", name="people.csv: 4 lines: 2 created, 0 merged, 1 skipped, 1 error"
+            "heading", name="people.csv: 5 lines: 3 created, 0 merged, 1 skipped, 1 error"
         )
     ).to_be_visible()
-    expect(page.get_by_text("not-an-address")).to_be_visible()
+    expect(page.get_by_text("email 'not-an-address' left out: not an address")).to_be_visible()
+    expect(page.get_by_text("name is empty")).to_be_visible()
     screenshot(page, "records-import-report")
     page.get_by_role("link", name="Bob Stone").click()
     expect(page.get_by_role("heading", name="Bob Stone")).to_be_visible()
