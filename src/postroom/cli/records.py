@@ -1,11 +1,16 @@
-"""``postroom record add|import|list|show``: Name records and their timelines.
+"""``postroom record add|edit|remove|import|list|show``: Name records and their timelines.
 
 Calls ``services.records``, ``services.timeline`` and ``services.importing`` only, the same
-use cases as the web app; past mail with a record's new addresses is linked by the services.
+use cases as the web app; past mail with a record's new addresses is linked by the services
+(``edit --add-email`` as ``add`` does: docs/concepts.md, Matching). Nothing entered is stuck:
+every value can be changed or taken off again with ``edit``, and a record removed (after a
+confirmation) with ``remove``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +18,8 @@ import typer
 from rich.markup import escape
 
 from postroom.cli.runtime import console, make_table, open_runtime, user_errors
-from postroom.domain.records import PersonDraft, PhoneEntry
+from postroom.domain.addresses import normalize_address
+from postroom.domain.records import PersonDraft, PhoneEntry, normalize_phone, normalize_tag
 from postroom.errors import InputError
 from postroom.services import importing, records, timeline
 from postroom.services.timeline import Mailbox
@@ -86,6 +92,143 @@ def add(
         )
 
 
+@app.command("edit")
+@user_errors
+def edit(
+    record_id: Annotated[int, typer.Argument(help="record id (see `postroom record list`)")],
+    name: Annotated[str | None, typer.Option(help="full name")] = None,
+    kind: Annotated[str | None, typer.Option(help="candidate or contact")] = None,
+    company: Annotated[str | None, typer.Option(help='company name ("" clears it)')] = None,
+    title: Annotated[str | None, typer.Option(help='job title ("" clears it)')] = None,
+    location: Annotated[str | None, typer.Option(help='location ("" clears it)')] = None,
+    notes: Annotated[str | None, typer.Option(help='notes ("" clears them)')] = None,
+    add_email: Annotated[
+        list[str] | None, typer.Option("--add-email", help="add an address (repeatable)")
+    ] = None,
+    remove_email: Annotated[
+        list[str] | None, typer.Option("--remove-email", help="take an address off (repeatable)")
+    ] = None,
+    add_phone: Annotated[
+        list[str] | None, typer.Option("--add-phone", help="add a phone number (repeatable)")
+    ] = None,
+    remove_phone: Annotated[
+        list[str] | None, typer.Option("--remove-phone", help="take a number off (repeatable)")
+    ] = None,
+    add_tag: Annotated[
+        list[str] | None, typer.Option("--add-tag", help="add a tag (repeatable)")
+    ] = None,
+    remove_tag: Annotated[
+        list[str] | None, typer.Option("--remove-tag", help="take a tag off (repeatable)")
+    ] = None,
+    add_link: Annotated[
+        list[str] | None, typer.Option("--add-link", help="add a link (repeatable)")
+    ] = None,
+    remove_link: Annotated[
+        list[str] | None, typer.Option("--remove-link", help="take a link off (repeatable)")
+    ] = None,
+    region: Annotated[str | None, typer.Option(help="default phone region, e.g. GB, US")] = None,
+) -> None:
+    """Change a record: its fields, and its emails, phones, tags and links one by one. Past
+    mail with an added address appears on its timeline."""
+    changes = (name, kind, company, title, location, notes)
+    lists = (add_email, remove_email, add_phone, remove_phone, add_tag, remove_tag)
+    if all(v is None for v in (*changes, *lists, add_link, remove_link)):
+        raise InputError(
+            "nothing to change", advice="give what to change, e.g. --add-email (see --help)"
+        )
+    runtime = open_runtime()
+    with runtime.sessions.begin() as session:
+        r = records.get_record(session=session, record_id=record_id)
+        emails = [e.address for e in sorted(r.emails, key=lambda e: not e.is_primary)]
+        emails = _without(emails, remove_email, normalize_address, "email", r.id)
+        phones = [PhoneEntry(p.number, p.label) for p in r.phones]
+        for raw in remove_phone or ():
+            number = normalize_phone(raw, region)
+            kept = [p for p in phones if p.number != number]
+            if number is None or len(kept) == len(phones):
+                raise InputError(
+                    f"record #{r.id} has no phone {raw.strip()!r}",
+                    advice="see its numbers with `postroom record show`",
+                )
+            phones = kept
+        tags = _without(list(r.tags), remove_tag, normalize_tag, "tag", r.id)
+        links = _without(list(r.links), remove_link, str.strip, "link", r.id)
+        draft = PersonDraft(
+            name=r.name if name is None else name,
+            kind=r.kind if kind is None else kind,
+            emails=(*emails, *(add_email or ())),
+            phones=(*phones, *(PhoneEntry(p) for p in add_phone or ())),
+            company=_field(company, r.company.name if r.company else None),
+            title=_field(title, r.title),
+            location=_field(location, r.location),
+            links=(*links, *(add_link or ())),
+            tags=(*tags, *(add_tag or ())),
+            notes=_field(notes, r.notes),
+            owner_email=r.owner.email if r.owner else None,
+        )
+        after = records.update_record(
+            session=session, record_id=r.id, draft=draft, default_region=region
+        )
+    console.print(
+        f"updated record #{after.id} {escape(after.name)} "
+        f"({_activities(after.activity_count)} on its timeline)"
+    )
+
+
+def _activities(count: int) -> str:
+    return f"{count} activity" if count == 1 else f"{count} activities"
+
+
+def _field(value: str | None, current: str | None) -> str | None:
+    """``None``: keep the current value; ``""``: clear it; else the new value."""
+    if value is None:
+        return current
+    return value.strip() or None
+
+
+def _without(
+    values: list[str],
+    remove: list[str] | None,
+    key: Callable[[str], str | None],
+    what: str,
+    record_id: int,
+) -> list[str]:
+    """``values`` less each of ``remove``, compared by ``key``; a value to remove must be
+    there (a typo is said, not ignored)."""
+    for raw in remove or ():
+        gone = key(raw)
+        kept = [v for v in values if key(v) != gone]
+        if gone is None or len(kept) == len(values):
+            raise InputError(
+                f"record #{record_id} has no {what} {raw.strip()!r}",
+                advice="see its values with `postroom record show`",
+            )
+        values = kept
+    return values
+
+
+@app.command("remove")
+@user_errors
+def remove(
+    record_id: Annotated[int, typer.Argument(help="record id (see `postroom record list`)")],
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False,
+) -> None:
+    """Remove a record and its timeline (the mail itself stays: add its address to another
+    record to see it there)."""
+    runtime = open_runtime()
+    with runtime.read() as session:
+        r = records.get_record(session=session, record_id=record_id)
+    if not yes and not typer.confirm(
+        f"Remove record #{r.id} {r.name} and the {_activities(r.activity_count)} on its timeline?",
+        default=False,
+    ):
+        console.print("nothing removed")
+        raise typer.Exit(code=1)
+    with runtime.write() as session:
+        gone = records.delete_record(session=session, record_id=record_id)
+    console.print(f"removed record #{record_id} {escape(gone)}")
+
+
 @app.command("import")
 @user_errors
 def import_file(
@@ -100,8 +243,13 @@ def import_file(
     file_format: Annotated[
         str | None, typer.Option("--format", help="csv or vcard (default: from the extension)")
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="list every row, not only those that need attention"),
+    ] = False,
 ) -> None:
-    """Import records from CSV or vCard; prints what was created, merged, skipped, and why."""
+    """Import records from CSV or vCard. Prints a summary and the rows that need attention
+    (errors, skipped rows, values left out); --verbose lists every row."""
     if on_duplicate not in ("merge", "skip", "create"):
         raise InputError(f"--on-duplicate {on_duplicate!r}", advice="use merge, skip or create")
     if kind not in ("candidate", "contact"):
@@ -124,26 +272,59 @@ def import_file(
             default_kind=kind,  # type: ignore[arg-type]
             on_addresses_added=records.LINK_PAST_MAIL,
         )
-    unit = report.unit
-    table = make_table(unit, "outcome", "record", "name", "reason")
-    styles = {"created": "green", "merged": "cyan", "skipped": "yellow", "error": "red"}
-    for outcome, entry in report.list_outcomes():
-        table.add_row(
-            str(entry.source),
-            f"[{styles[outcome]}]{outcome}[/]",
-            f"#{entry.record_id}" if entry.record_id else "",
-            entry.name,
-            entry.reason or "",
-        )
-    console.print(table)
-    console.print(
-        f"{report.total} {unit}s: {len(report.created)} created, {len(report.merged)} merged, "
-        f"{len(report.skipped)} skipped, {len(report.errors)} errors"
-    )
-    if report.ignored_fields:
-        console.print(f"[dim]not imported: {', '.join(report.ignored_fields)}[/]")
+    _print_import_report(report, file.name, verbose=verbose, region=region)
     if report.errors:
         raise typer.Exit(code=1)
+
+
+ATTENTION_SHOWN = 20
+"""Rows needing attention an import report lists without ``--verbose``."""
+
+
+def _count(n: int, word: str) -> str:
+    """``1 error``, ``2 errors``, ``5,000 lines``."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _print_import_report(
+    report: importing.ImportReport, filename: str, *, verbose: bool, region: str | None
+) -> None:
+    """A summary line, what was left out (counted by reason), then the rows that need
+    attention (at most ``ATTENTION_SHOWN``), or every row when ``verbose``."""
+    unit = report.unit
+    rows = report.list_outcomes() if verbose else report.list_attention()
+    shown = rows if verbose else rows[:ATTENTION_SHOWN]
+    if shown:
+        table = make_table(unit, "outcome", "record", "name", "what happened")
+        styles = {"created": "green", "merged": "cyan", "skipped": "yellow", "error": "red"}
+        for outcome, entry in shown:
+            table.add_row(
+                str(entry.source),
+                f"[{styles[outcome]}]{outcome}[/]",
+                f"#{entry.record_id}" if entry.record_id else "",
+                escape(entry.name),
+                escape(entry.message),
+            )
+        console.print(table)
+    if len(shown) < len(rows):
+        console.print(
+            f"[dim]{len(shown)} of {_count(len(rows), unit)} that need attention shown "
+            "(--verbose lists every row)[/]"
+        )
+    console.print(
+        f"[bold]{escape(filename)}: {_count(report.total, unit)}:[/] "
+        f"{len(report.created):,} created, {len(report.merged):,} merged, "
+        f"{len(report.skipped):,} skipped, {_count(len(report.errors), 'error')}"
+    )
+    for field, reason, n in report.count_left_out():
+        console.print(
+            f"[yellow]left out:[/] {field} on {_count(n, unit)} ({escape(reason)})",
+            highlight=False,
+        )
+        if field == "phone" and "country code" in reason and region is None:
+            console.print("[dim]  --region GB (or US...) reads numbers without a country code[/]")
+    if report.ignored_fields:
+        console.print(f"[dim]not imported: {escape(', '.join(report.ignored_fields))}[/]")
 
 
 @app.command("list")
