@@ -70,12 +70,17 @@ def status() -> None:
     with runtime.read() as session:
         summary = health.database_summary(session=session)
         accounts = health.list_account_health(session=session, owner_id=None)
+        worker = health.worker_summary(session=session)
     table = make_table("what", "value", title=f"Postroom {__version__}", show_header=False)
     table.add_row("database", redact_url(runtime.settings.database_url))
     table.add_row("schema", summary.schema or "-")
     for label, value in summary.counts:
         table.add_row(label, str(value))
     console.print(table)
+    if worker.is_running:
+        console.print(f"[green]worker[/]: {escape(worker.text)}")
+    else:
+        console.print(f"[yellow]{escape(worker.text)}[/]")
     for account in accounts:
         _print_account(account)
 

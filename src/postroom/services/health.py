@@ -13,6 +13,8 @@ Invariants:
   sync waits for a new password), ``retrying`` (the last attempt failed, next at
   ``retry_at``), ``first_sync`` (a tracked folder is still taking its history), ``ok`` (synced
   at least once), else ``never_synced``.
+* A worker is running when its heartbeat (``store.workers``) was written within twice its
+  interval; a worker killed without a clean stop stops counting after that.
 * A folder is ``behind`` by N when it is live but the server holds N messages more than were
   synced or quarantined: mail the sync has not got (yet), shown instead of ``live``.
 """
@@ -31,6 +33,7 @@ from postroom.services.accounts import owned_account
 from postroom.store import accounts as account_store
 from postroom.store import messages as message_store
 from postroom.store import sync_state
+from postroom.store import workers as worker_store
 from postroom.store.db import current_revision
 from postroom.store.models import (
     Activity,
@@ -321,3 +324,48 @@ def database_summary(*, session: Session) -> DatabaseSummary:
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
     return DatabaseSummary(schema=current_revision(engine), counts=counts)
+
+
+NO_WORKER = "no worker running: start `postroom worker` or `postroom serve`"
+
+
+@dataclass(frozen=True, slots=True)
+class RunningWorker:
+    """A ``postroom worker`` (or ``serve``) whose heartbeat is recent."""
+
+    host: str
+    pid: int
+    started_at: datetime
+    seen_at: datetime
+
+    @property
+    def text(self) -> str:
+        return f"running on {self.host} (pid {self.pid}) since {self.started_at:%Y-%m-%d %H:%M} UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSummary:
+    """Whether mail is being synced around the clock: the workers running, longest first."""
+
+    running: tuple[RunningWorker, ...]
+
+    @property
+    def is_running(self) -> bool:
+        return bool(self.running)
+
+    @property
+    def text(self) -> str:
+        """``running on HOST (pid N) since T`` (each, joined by ``; ``), or what to start."""
+        if not self.running:
+            return NO_WORKER
+        return "; ".join(worker.text for worker in self.running)
+
+
+def worker_summary(*, session: Session) -> WorkerSummary:
+    """The workers seen within twice their heartbeat interval."""
+    return WorkerSummary(
+        tuple(
+            RunningWorker(host=w.host, pid=w.pid, started_at=w.started_at, seen_at=w.seen_at)
+            for w in worker_store.list_running_workers(session=session)
+        )
+    )

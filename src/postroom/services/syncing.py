@@ -64,12 +64,20 @@ def load_logins(
     account_ids: Sequence[int] | None = None,
 ) -> list[AccountLogin]:
     """The enabled accounts (or those asked for) with their passwords opened."""
+    return _logins(session, keyring, build_ssl_context(settings), account_ids)
+
+
+def _logins(
+    session: Session,
+    keyring: Keyring,
+    context: ssl.SSLContext | None,
+    account_ids: Sequence[int] | None = None,
+) -> list[AccountLogin]:
     query = select(MailAccount).order_by(MailAccount.id)
     if account_ids is not None:
         query = query.where(MailAccount.id.in_(account_ids))
     else:
         query = query.where(MailAccount.is_enabled)
-    context = build_ssl_context(settings)
     return [
         AccountLogin(
             account_id=account.id,
@@ -158,11 +166,15 @@ async def watch_accounts(
 ) -> None:
     """Sync every enabled account around the clock until ``stop`` is set (``postroom worker``
     and ``postroom serve``): IDLE push, a reconcile every ``reconcile_every`` seconds, the
-    account list reloaded every ``refresh_every``."""
+    account list reloaded every ``refresh_every`` (and at least at every reconcile): accounts
+    added, removed or edited and folders tracked or untracked meanwhile are taken then, without
+    a restart (docs/sync.md, "Push and reconcile")."""
+    # one TLS context for the worker's life: logins compare equal until an account changes
+    context = build_ssl_context(settings)
 
     def load() -> list[AccountLogin]:
         with sessions() as session:
-            return load_logins(session=session, keyring=keyring, settings=settings)
+            return _logins(session, keyring, context)
 
     await run_supervisor(
         load_logins=load,

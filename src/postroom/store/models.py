@@ -29,6 +29,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -528,3 +529,22 @@ class Activity(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     """For a bounce: the status and diagnostic the server gave."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- the sync worker -------------------------------------------------------------------
+
+
+class SyncWorker(Base):
+    """A running ``postroom worker`` (or ``postroom serve``): its supervisor writes ``seen_at``
+    every ``beat_every`` seconds and deletes the row when it stops, so ``postroom status`` can
+    say whether mail is being synced (docs/sync.md, "Is a worker running")."""
+
+    __tablename__ = "sync_worker"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(String(253))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    beat_every: Mapped[float] = mapped_column(Float)
+    """Seconds between two heartbeats: a row not seen for twice that is a worker gone."""

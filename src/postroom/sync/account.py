@@ -8,6 +8,13 @@ the history is complete, IDLE until the server reports a change or the reconcile
 then sync again. A push can get lost, so every folder is reconciled at least every
 ``reconcile_every`` seconds; IDLE is re-issued within RFC 2177's 29 minutes.
 
+The folders a user tracks or untracks while the account is watched are taken from the database
+at each reconcile of INBOX's connection (docs/sync.md, "Folders a user adds"): a running worker
+never needs a restart for them.
+
+While watching, the log says (at INFO) when the account is connected, each tenth of a folder's
+first sync, when a folder's first sync is done and when every folder of the account is live.
+
 Failures: a network error, BYE or timeout closes the connection and the loop reconnects after a
 jittered backoff; an authentication failure stops the account (``needs_reauth``) instead of
 retrying bad credentials in a loop until the server locks the account. One account's trouble
@@ -19,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -27,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.imap import AuthFailed, ImapClient, ImapError, ServerAddress, is_inbox
 from postroom.store import sync_state
-from postroom.store.models import utcnow
+from postroom.store.models import FolderState, utcnow
 from postroom.sync.backoff import Backoff
 from postroom.sync.database import run_db
 from postroom.sync.folder import FolderReport, FolderSyncer
@@ -66,6 +73,8 @@ REAUTH_POLL = 60.0
 """Seconds between checks whether a refused account got a new password."""
 HISTORY_SLICE = 4
 """History batches per sync while watching: new mail waits for at most this many batches."""
+MILESTONES = 10
+"""A folder's first sync is logged each time it passes another 1/MILESTONES of the folder."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +136,12 @@ class AccountSyncer:
         self.reconcile_every = reconcile_every
         self.idle_renew = idle_renew
         self.on_progress = on_progress
+        self._first_syncs: dict[int, _FirstSync] = {}
+        """While watching: the folders still in their first sync, by id."""
+        self._live: set[int] = set()
+        """While watching: the folders whose history is complete."""
+        self._announced = False
+        """While watching: the account was logged as live since it last connected."""
 
     # --- connections ---------------------------------------------------------------------
 
@@ -248,17 +263,21 @@ class AccountSyncer:
     async def _sync_folder(
         self, client: ImapClient, folder_id: int, history: int | None
     ) -> FolderReport:
+        first_sync = self._first_syncs.get(folder_id)
         syncer = FolderSyncer(
             client=client,
             sessions=self.sessions,
             account_id=self.login.account_id,
             folder_id=folder_id,
             batch_size=self.batch_size,
-            on_progress=self.on_progress,
+            on_progress=self.on_progress if first_sync is None else first_sync.progress,
             pool=self.pool,
         )
         try:
-            return await syncer.sync(max_history_batches=history)
+            report = await syncer.sync(max_history_batches=history)
+            if first_sync is not None and report.backfill_done:
+                self._first_sync_done(folder_id, first_sync)
+            return report
         except ImapError as exc:
             if exc.retryable:
                 raise
@@ -297,10 +316,17 @@ class AccountSyncer:
         finally:
             await client.logout()
         await run_db(self._record_success)
+        log.info("%s: connected", self._who)
+        self._announced = False  # announced live again after this connection's first cycle
+        await self._follow(folder_ids)
+        lanes = await self._lanes(folder_ids)
+        watched = frozenset(lane[0] for lane in lanes)
         try:
             async with asyncio.TaskGroup() as group:
-                for watched, *extra in await self._lanes(folder_ids):
-                    group.create_task(self._watch_folder(watched, extra, stop))
+                for index, (lead, *extra) in enumerate(lanes):
+                    # the first lane takes the other tracked folders, re-read at each reconcile
+                    follows = watched if index == 0 else None
+                    group.create_task(self._watch_folder(lead, extra, stop, follows))
         except ExceptionGroup as failed:
             # one lane's connection dropped (the others were cancelled): the account retries
             first = _first_failure(failed)
@@ -308,8 +334,18 @@ class AccountSyncer:
                 raise  # not a server's trouble: a bug, seen as one
             raise first from failed
 
-    async def _watch_folder(self, folder_id: int, extra: list[int], stop: asyncio.Event) -> None:
-        """Keep one folder (plus ``extra`` ones, reconciled only) in sync on one connection."""
+    async def _watch_folder(
+        self,
+        folder_id: int,
+        extra: list[int],
+        stop: asyncio.Event,
+        follows: frozenset[int] | None = None,
+    ) -> None:
+        """Keep one folder (plus ``extra`` ones, reconciled only) in sync on one connection.
+
+        With ``follows`` (the folders that have a connection of their own), ``extra`` is read
+        again at each reconcile: every other tracked folder of the account, as it is now, so a
+        folder tracked or untracked while the account is watched is taken or left then."""
         client = await self.open()
         try:
             loop = asyncio.get_running_loop()
@@ -319,12 +355,15 @@ class AccountSyncer:
                 report = await self._sync_folder(client, folder_id, HISTORY_SLICE)
                 if extras_behind or loop.time() >= next_reconcile:
                     extras_behind = False
+                    if follows is not None:
+                        extra = await self._extras(follows, extra)
                     for other in extra:
                         taken = await self._sync_folder(client, other, HISTORY_SLICE)
                         extras_behind |= not (taken.backfill_done or taken.errors)
                     next_reconcile = loop.time() + self.reconcile_every
                     await run_db(self._record_success)
                     await run_db(self._mark_deleted)
+                self._announce_live()
                 if not (report.backfill_done or report.errors) or extras_behind:
                     continue  # more history to take; new mail is checked first every time
                 # (a folder the server refused is tried again at the next reconcile)
@@ -342,7 +381,82 @@ class AccountSyncer:
         finally:
             await client.close()
 
+    async def _extras(self, follows: frozenset[int], before: Sequence[int]) -> list[int]:
+        """The tracked folders other than ``follows``, as the database has them now; the
+        folders taken or left since ``before`` are logged."""
+        tracked = await run_db(self._tracked)
+        now = [folder_id for folder_id in tracked if folder_id not in follows]
+        added = [tracked[f] for f in now if f not in before]
+        gone = len([f for f in before if f not in now])
+        if added:
+            log.info("%s: now syncing %s", self._who, ", ".join(added))
+            await self._follow(now)
+        if gone:
+            log.info("%s: stopped syncing %d folder(s) no longer tracked", self._who, gone)
+            self._live.intersection_update([*follows, *now])
+            for folder_id in [f for f in self._first_syncs if f not in follows and f not in now]:
+                del self._first_syncs[folder_id]
+        return now
+
+    @property
+    def _who(self) -> str:
+        return f"account #{self.login.account_id} {self.login.label}"
+
+    async def _follow(self, folder_ids: Sequence[int]) -> None:
+        """Note which of ``folder_ids`` are live and how far the others' first sync is, for
+        the log; the account is announced live again once they all are."""
+        new = [f for f in folder_ids if f not in self._live and f not in self._first_syncs]
+        if not new:
+            return
+        for folder_id, (name, live, done) in (await run_db(self._progress_of, new)).items():
+            if live:
+                self._live.add(folder_id)
+            else:
+                self._first_syncs[folder_id] = _FirstSync(self._who, name, done)
+                self._announced = False
+
+    def _first_sync_done(self, folder_id: int, first_sync: _FirstSync) -> None:
+        del self._first_syncs[folder_id]
+        self._live.add(folder_id)
+        log.info(
+            "%s: %s first sync done (%s messages)",
+            self._who,
+            first_sync.name,
+            f"{first_sync.total or first_sync.done:,}",
+        )
+
+    def _announce_live(self) -> None:
+        if self._announced or self._first_syncs:
+            return
+        self._announced = True
+        log.info(
+            "%s: live, %d folder(s) up to date; new mail is logged as it arrives",
+            self._who,
+            len(self._live),
+        )
+
     # --- database (in threads) ----------------------------------------------------------
+
+    def _tracked(self) -> dict[int, str]:
+        with self.sessions() as session:
+            return {
+                f.id: f.name
+                for f in sync_state.list_tracked_folders(
+                    session=session, account_id=self.login.account_id
+                )
+            }
+
+    def _progress_of(self, folder_ids: Sequence[int]) -> dict[int, tuple[str, bool, int]]:
+        """``{folder id: (name, live, messages synced)}``."""
+        with self.sessions() as session:
+            counts = sync_state.count_folder_messages(
+                session=session, account_id=self.login.account_id
+            )
+            return {
+                f.id: (f.name, f.state is FolderState.LIVE, counts.get(f.id, (0, 0))[0])
+                for f in sync_state.list_folders(session=session, account_id=self.login.account_id)
+                if f.id in folder_ids
+            }
 
     def _roles(self, folder_ids: list[int]) -> dict[int, str | None]:
         with self.sessions() as session:
@@ -381,6 +495,43 @@ class AccountSyncer:
     def _record_folder_failure(self, folder_id: int, error: str) -> None:
         with self.sessions.begin() as session:
             sync_state.record_folder_failure(session=session, folder_id=folder_id, error=error)
+
+
+@dataclass(slots=True)
+class _FirstSync:
+    """A folder's first sync while watching: logs each tenth it passes."""
+
+    who: str
+    name: str
+    done: int
+    """Messages synced, counted from the database when the watch began, then by batch."""
+    total: int | None = None
+    logged: int = -1
+    """The last tenth logged (-1: none yet)."""
+
+    def progress(self, folder: str, done: int, total: int | None) -> None:
+        if total is not None:
+            self.total = total
+            if self.logged < 0:  # where a resumed first sync stands
+                self.logged = self._tenth()
+            return
+        self.done += done
+        tenth = self._tenth()
+        if tenth > self.logged and tenth < MILESTONES:
+            self.logged = tenth
+            log.info(
+                "%s: %s first sync %d%% (%s of %s)",
+                self.who,
+                self.name,
+                tenth * 100 // MILESTONES,
+                f"{self.done:,}",
+                f"{self.total or 0:,}",
+            )
+
+    def _tenth(self) -> int:
+        if not self.total:
+            return 0
+        return min(MILESTONES, self.done * MILESTONES // self.total)
 
 
 def _first_failure(failed: ExceptionGroup[Exception]) -> Exception | None:

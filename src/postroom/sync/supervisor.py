@@ -1,9 +1,17 @@
 """Every account, around the clock: one task per account, restarted when its settings change.
 
-The supervisor reloads the account list every ``refresh_every`` seconds: new accounts start,
+The supervisor reloads the account list every ``refresh_every`` seconds, and at least as often
+as the folders are reconciled (docs/sync.md, "Push and reconcile"): new accounts start,
 removed or disabled ones stop, and an account whose login changed (a new password after an
-authentication failure, another host) is restarted with it. Accounts never block each other:
-each runs ``AccountSyncer.run`` in its own task, which never raises for IMAP trouble.
+authentication failure, another host, port, TLS mode or user name) is restarted with it. What
+the sync reads from the database at every batch (visibility, addresses, records) needs no
+restart, and the tracked folders are re-read by each account at its reconcile. Accounts never
+block each other: each runs ``AccountSyncer.run`` in its own task, which never raises for IMAP
+trouble.
+
+While it runs, the supervisor writes a heartbeat (``store.workers``) at the same interval, in a
+task of its own so that stopping an account never delays it; ``postroom status`` reads it to
+say whether a worker is running. The row is deleted when the supervisor stops.
 """
 
 from __future__ import annotations
@@ -11,11 +19,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from postroom.store import workers
 from postroom.sync.account import AccountLogin, AccountSyncer, Connect
 from postroom.sync.database import run_db
 
@@ -40,6 +51,10 @@ async def run_supervisor(
 ) -> None:
     """Run until ``stop`` is set, then stop every account cleanly (IDLE ended, logged out)."""
     running: dict[int, _Running] = {}
+    refresh_every = min(refresh_every, reconcile_every)
+    heartbeat = _Heartbeat(sessions, refresh_every)
+    await run_db(heartbeat.start)
+    beating = asyncio.create_task(heartbeat.run(stop), name="heartbeat")
 
     def start(login: AccountLogin) -> None:
         account_stop = asyncio.Event()
@@ -73,3 +88,47 @@ async def run_supervisor(
     finally:
         for account_id in list(running):
             await halt(account_id)
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
+        with contextlib.suppress(Exception):  # a stop must not fail for the heartbeat's sake
+            await run_db(heartbeat.end)
+
+
+class _Heartbeat:
+    """This process's ``sync_worker`` row: written at start, seen every ``every`` seconds,
+    deleted at the end."""
+
+    def __init__(self, sessions: sessionmaker[Session], every: float) -> None:
+        self.sessions = sessions
+        self.every = every
+        self.worker_id: int | None = None
+
+    def start(self) -> None:
+        with self.sessions.begin() as session:
+            self.worker_id = workers.start_worker(
+                session=session, host=socket.gethostname(), pid=os.getpid(), beat_every=self.every
+            )
+
+    def beat(self) -> None:
+        assert self.worker_id is not None
+        with self.sessions.begin() as session:
+            alive = workers.beat_worker(session=session, worker_id=self.worker_id)
+        if not alive:  # the row was deleted under us (a new database, a cleanup): again
+            self.start()
+
+    def end(self) -> None:
+        if self.worker_id is not None:
+            with self.sessions.begin() as session:
+                workers.end_worker(session=session, worker_id=self.worker_id)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.every)
+            if stop.is_set():
+                return
+            try:
+                await run_db(self.beat)
+            except Exception:  # the database was busy or away: the next beat tries again
+                log.warning("the worker's heartbeat could not be written", exc_info=True)
