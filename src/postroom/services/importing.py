@@ -143,13 +143,18 @@ class ImportReport:
         return sorted(outcomes, key=lambda pair: pair[1].source)
 
     def list_attention(self) -> list[tuple[str, ImportEntry]]:
-        """The outcomes a user should look at, in file order: errors, skipped rows, and rows
-        imported with values left out (a big import's report shows these, not every row)."""
-        return [
-            (outcome, entry)
-            for outcome, entry in self.list_outcomes()
-            if outcome in ("error", "skipped") or entry.left_out
-        ]
+        """The outcomes a user should look at (a big import's report shows these, not every
+        row): errors first, then skipped rows, then rows imported with values left out, each
+        in file order."""
+        rank = {"error": 0, "skipped": 1}
+        return sorted(
+            (
+                (outcome, entry)
+                for outcome, entry in self.list_outcomes()
+                if outcome in rank or entry.left_out
+            ),
+            key=lambda pair: rank.get(pair[0], 2),
+        )
 
     @property
     def left_out_count(self) -> int:

@@ -369,6 +369,21 @@ def test_a_row_that_cannot_be_a_record_is_still_an_error_with_every_problem(sess
     assert report.list_attention() == [("error", e) for e in report.errors]
 
 
+def test_the_rows_that_need_attention_list_errors_first(session_factory):
+    with session_factory.begin() as session:
+        report = import_csv(
+            session=session,
+            data=_csv(
+                "name,email", "Ann,ann@", "Bo,bo@x.example", ",", "Cy,cy@x.example", ",x@y.example"
+            ).encode(),
+        )
+    assert [(outcome, e.source) for outcome, e in report.list_attention()] == [
+        ("error", 6),
+        ("skipped", 4),
+        ("created", 2),
+    ]
+
+
 def test_a_merged_row_reports_the_values_left_out_with_what_it_added(session_factory):
     with session_factory.begin() as session:
         records.add_person(session=session, draft=PersonDraft("Ann", emails=("ann@x.example",)))
