@@ -20,7 +20,7 @@ from rich.markup import escape
 from postroom.cli.runtime import console, make_table, open_runtime, user_errors
 from postroom.domain.addresses import normalize_address
 from postroom.domain.records import PersonDraft, PhoneEntry, normalize_phone, normalize_tag
-from postroom.errors import InputError
+from postroom.errors import Conflict, InputError
 from postroom.services import importing, records, timeline
 from postroom.services.timeline import Mailbox
 
@@ -74,13 +74,20 @@ def add(
         owner_email=owner,
     )
     runtime = open_runtime()
-    with runtime.sessions.begin() as session:
-        result = records.create_record(
-            session=session,
-            draft=draft,
-            on_duplicate=on_duplicate,  # type: ignore[arg-type]
-            default_region=region,
-        )
+    try:
+        with runtime.sessions.begin() as session:
+            result = records.create_record(
+                session=session,
+                draft=draft,
+                on_duplicate=on_duplicate,  # type: ignore[arg-type]
+                default_region=region,
+            )
+    except Conflict as exc:  # the service's advice is the web's too: name this command's option
+        raise Conflict(
+            str(exc.args[0]),
+            advice="give --on-duplicate merge to merge into it, or --on-duplicate create "
+            "for a separate record on purpose",
+        ) from exc
     person_id, person_name = result.record.id, result.record.name
     if result.is_created:
         console.print(f"created record #{person_id} {person_name}")
@@ -90,6 +97,8 @@ def add(
         console.print(
             f"merged into record #{person_id} {person_name} ({result.duplicate.reason}): {what}"
         )
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 @app.command("edit")

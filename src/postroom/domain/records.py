@@ -251,10 +251,21 @@ def _optional_text(value: str | None, field: str, limit: int, problems: list[str
     return text
 
 
+def _is_not_a_number(text: str, default_region: str | None) -> bool:
+    """Whether ``text`` is no phone number at all (``"hello"``), whatever its country code."""
+    try:
+        phonenumbers.parse(text, default_region.upper() if default_region else None)
+    except phonenumbers.NumberParseException as exc:
+        return exc.error_type == phonenumbers.NumberParseException.NOT_A_NUMBER
+    return False
+
+
 def _phone_problem(raw: str, default_region: str | None) -> str:
     text = raw.strip()
     if not text:
         return "phone is empty"
+    if _is_not_a_number(text, default_region):
+        return f"phone {text!r} is not a phone number (write it in digits, e.g. +44 20 7946 0958)"
     if not text.startswith(("+", "00")) and not default_region:
         return f"phone {text!r} has no country code (write it with + or give a default region)"
     return f"phone {text!r} is not a valid number"

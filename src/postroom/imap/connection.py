@@ -98,6 +98,12 @@ async def open_stream(
         ) from exc
     except ssl.SSLError as exc:
         sock.close()
+        if exc.reason == "WRONG_VERSION_NUMBER":  # the server's first bytes were not TLS
+            raise TlsFailed(
+                f"TLS handshake with {host}:{port} failed: the server did not answer in TLS "
+                "(WRONG_VERSION_NUMBER)",
+                advice="this port may speak plain IMAP or STARTTLS: try --tls starttls",
+            ) from exc
         raise TlsFailed(f"TLS handshake with {host}:{port} failed: {exc.reason or exc}") from exc
     except TimeoutError as exc:
         sock.close()

@@ -97,7 +97,7 @@ def _check_tls(tls: TlsMode, host: str, what: str, *, allow_plaintext: bool) -> 
     if not allow_plaintext:
         raise InputError(
             f"{what} without TLS was not explicitly allowed",
-            advice="allow plain text explicitly, and only for a local test server",
+            advice="allow it with --allow-plaintext, and only for a test server on this machine",
         )
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Literal, TypeVar
@@ -36,6 +36,7 @@ from typing import Generic, Literal, TypeVar
 import phonenumbers
 from sqlalchemy.orm import Session
 
+from postroom.domain.addresses import is_in_domain, normalize_address
 from postroom.domain.records import (
     CheckedDraft,
     DraftError,
@@ -50,6 +51,7 @@ from postroom.domain.records import (
 from postroom.errors import Conflict, InputError, NotFound
 from postroom.pipeline import link_past_messages
 from postroom.store import activities as activity_store
+from postroom.store import matching as match_store
 from postroom.store import records as record_store
 from postroom.store.models import Company, Person, PersonKind, UserAccount
 
@@ -387,6 +389,8 @@ class CreateOutcome:
     is_created: bool
     duplicate: DuplicateMatch | None
     changes: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+    """One per address of the draft that matching never logs (``never_collected``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,7 +586,33 @@ def create_record(
         is_created=result.is_created,
         duplicate=result.duplicate,
         changes=result.changes,
+        warnings=never_collected(session=session, emails=draft.emails),
     )
+
+
+def never_collected(*, session: Session, emails: Iterable[str]) -> tuple[str, ...]:
+    """A warning for each of ``emails`` that matching never logs as a contact
+    (docs/concepts.md, "Matching"): a user's own address (a sign-in email or a mail account's
+    address) or one in an internal domain. A record with only such addresses never collects
+    activities; the faces show these warnings when such an address is given."""
+    own, internal = match_store.load_never_contacts(session=session)
+    warnings: list[str] = []
+    for raw in emails:
+        key = normalize_address(raw)
+        if key is None:
+            continue
+        if key in own:
+            why = "a Postroom user's own address"
+        else:
+            domain = next((d for d in sorted(internal) if is_in_domain(key, frozenset({d}))), None)
+            if domain is None:
+                continue
+            why = f"in the internal domain {domain}"
+        warnings.append(
+            f"{raw.strip()} is {why}, whose mail is never logged: this record will never "
+            "collect activities through it"
+        )
+    return tuple(warnings)
 
 
 def find_duplicate_for_draft(

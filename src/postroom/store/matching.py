@@ -65,6 +65,16 @@ def load_match_policy(*, session: Session, account_id: int) -> MatchPolicy:
     )
 
 
+def load_never_contacts(*, session: Session) -> tuple[frozenset[str], frozenset[str]]:
+    """``(addresses, internal domains)`` that no account's matching ever logs as a contact:
+    every user's sign-in email and every account's own addresses (the owner's own, or a
+    colleague's for every other account), and the internal domains."""
+    addresses = {key for (key,) in session.execute(select(AccountAddress.address_key))}
+    addresses.update(email.lower() for (email,) in session.execute(select(UserAccount.email)))
+    domains = frozenset(d for (d,) in session.execute(select(InternalDomain.domain)))
+    return frozenset(addresses), domains
+
+
 def find_people_by_addresses(
     *, session: Session, address_keys: Iterable[str]
 ) -> dict[str, list[int]]:

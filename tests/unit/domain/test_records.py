@@ -126,6 +126,20 @@ def test_invalid_number_with_region_says_so():
     assert caught.value.problems == ("phone '12345' is not a valid number",)
 
 
+@pytest.mark.parametrize("region", [None, "GB"])
+def test_words_are_not_a_phone_number_whatever_the_region(region):
+    """Issue 12: "hello" was reported as having no country code, sending the user after one."""
+    with pytest.raises(DraftError) as caught:
+        check_draft(
+            PersonDraft("Bob", phones=(PhoneEntry("hello"), PhoneEntry("--"))),
+            default_region=region,
+        )
+    assert caught.value.problems == (
+        "phone 'hello' is not a phone number (write it in digits, e.g. +44 20 7946 0958)",
+        "phone '--' is not a phone number (write it in digits, e.g. +44 20 7946 0958)",
+    )
+
+
 def _checked(**fields) -> CheckedDraft:
     return check_draft(PersonDraft(**fields), default_region="GB")
 
