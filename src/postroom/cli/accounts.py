@@ -122,7 +122,7 @@ def edit(
         str | None, typer.Option(help="implicit, starttls, or plain (loopback only)")
     ] = None,
     allow_plaintext: Annotated[
-        bool, typer.Option(help="allow --tls plain to a loopback host")
+        bool, typer.Option("--allow-plaintext", help="allow --tls plain to a loopback host")
     ] = False,
     username: Annotated[str | None, typer.Option(help="IMAP login")] = None,
     address: Annotated[
