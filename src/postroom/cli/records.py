@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.markup import escape
+from rich.table import Table
 
 from postroom.cli.runtime import console, make_table, open_runtime, user_errors
 from postroom.domain.addresses import normalize_address
@@ -254,7 +256,7 @@ def import_file(
     ] = None,
     verbose: Annotated[
         bool,
-        typer.Option("--verbose", "-v", help="list every row, not only those that need attention"),
+        typer.Option("--verbose", help="list every row, not only those that need attention"),
     ] = False,
 ) -> None:
     """Import records from CSV or vCard. Prints a summary and the rows that need attention
@@ -326,10 +328,7 @@ def _print_import_report(
         f"{len(report.skipped):,} skipped, {_count(len(report.errors), 'error')}"
     )
     for field, reason, n in report.count_left_out():
-        console.print(
-            f"[yellow]left out:[/] {field} on {_count(n, unit)} ({escape(reason)})",
-            highlight=False,
-        )
+        console.print(f"[yellow]{field} left out on {_count(n, unit)}:[/] {escape(reason)}")
         if field == "phone" and "country code" in reason and region is None:
             console.print("[dim]  --region GB (or US...) reads numbers without a country code[/]")
     if report.ignored_fields:
@@ -370,24 +369,54 @@ def list_records(
             total = found.total
             if len(found.rows) < query.per_page:
                 break
-    table = make_table(
-        "id", "name", "kind", "email", "phone", "company", "tags", "last contact", "emails"
-    )
-    for r in rows:
-        table.add_row(
-            str(r.id),
-            r.name,
-            r.kind,
-            r.primary_email or "",
-            r.phone or "",
-            r.company.name if r.company else "",
-            ", ".join(r.tags),
-            r.last_contact_at.strftime("%Y-%m-%d") if r.last_contact_at else "never",
-            str(r.activity_count),
-        )
-    console.print(table if rows else "no records")
+    console.print(_record_table(rows) if rows else _no_records(search, tag, kind))
     if total > offset + len(rows):
         console.print(f"[dim]{len(rows)} of {total} records (--offset for more)[/]")
+
+
+WIDE = 120
+"""From this console width on, ``record list`` also shows kind, phone and tags."""
+
+
+def _local(value: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """``value`` in this machine's time zone (``TZ``), labelled: ``2025-03-03 11:00 CET``."""
+    local = value.astimezone()
+    return f"{local.strftime(fmt)} {local.tzname() or ''}".rstrip()
+
+
+def _record_table(rows: list[records.RecordRow]) -> Table:
+    """The records as a table that fits the console: at 80 columns id, name, company,
+    email, last contact (a local date) and the number of activities; kind, phone and tags
+    too from ``WIDE`` columns on."""
+    wide = console.width >= WIDE
+    extra = ("kind", "phone", "tags") if wide else ()
+    table = make_table("id", "name", *extra, "company", "email", "last contact", "activities")
+    table.box = box.SIMPLE_HEAD
+    table.show_edge = False
+    for column in table.columns:
+        if str(column.header) in ("id", "last contact", "activities"):
+            column.no_wrap = True
+            column.justify = "right" if column.header != "last contact" else "left"
+    for r in rows:
+        more = (r.kind, r.phone or "", ", ".join(r.tags)) if wide else ()
+        table.add_row(
+            str(r.id),
+            escape(r.name),
+            *map(escape, more),
+            escape(r.company.name) if r.company else "",
+            escape(r.primary_email or ""),
+            r.last_contact_at.astimezone().strftime("%Y-%m-%d") if r.last_contact_at else "never",
+            f"{r.activity_count:,}",
+        )
+    return table
+
+
+def _no_records(search: str | None, tag: str | None, kind: str | None) -> str:
+    if search or tag or kind:
+        return "no records match (try fewer words, or no --tag/--kind)"
+    return (
+        "no records yet: add one with `postroom record add NAME` or `postroom record import FILE`"
+    )
 
 
 def _boxes(boxes: tuple[Mailbox, ...]) -> str:
@@ -424,7 +453,7 @@ def show(
             console.print(f"  {label:9} {value}", markup=False)
     console.print(f"\n[bold]Activities[/] ({page.total})")
     for a in page.entries:
-        when = a.occurred_at.strftime("%Y-%m-%d %H:%M") if a.occurred_at else "undated"
+        when = _local(a.occurred_at) if a.occurred_at else "undated"
         arrow = "→ sent" if a.is_sent else "← received"
         kind = " [red]BOUNCE[/]" if a.is_bounce else ""
         gone = " [yellow](gone from the server)[/]" if a.is_gone_from_server else ""
