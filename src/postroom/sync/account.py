@@ -392,7 +392,7 @@ class AccountSyncer:
             log.info("%s: now syncing %s", self._who, ", ".join(added))
             await self._follow(now)
         if gone:
-            log.info("%s: stopped syncing %d folder(s) no longer tracked", self._who, gone)
+            log.info("%s: stopped syncing %s no longer tracked", self._who, _count(gone, "folder"))
             self._live.intersection_update([*follows, *now])
             for folder_id in [f for f in self._first_syncs if f not in follows and f not in now]:
                 del self._first_syncs[folder_id]
@@ -419,10 +419,10 @@ class AccountSyncer:
         del self._first_syncs[folder_id]
         self._live.add(folder_id)
         log.info(
-            "%s: %s first sync done (%s messages)",
+            "%s: %s first sync done (%s)",
             self._who,
             first_sync.name,
-            f"{first_sync.total or first_sync.done:,}",
+            _count(first_sync.total or first_sync.done, "message"),
         )
 
     def _announce_live(self) -> None:
@@ -430,9 +430,9 @@ class AccountSyncer:
             return
         self._announced = True
         log.info(
-            "%s: live, %d folder(s) up to date; new mail is logged as it arrives",
+            "%s: live, %s up to date; new mail is logged as it arrives",
             self._who,
-            len(self._live),
+            _count(len(self._live), "folder"),
         )
 
     # --- database (in threads) ----------------------------------------------------------
@@ -532,6 +532,11 @@ class _FirstSync:
         if not self.total:
             return 0
         return min(MILESTONES, self.done * MILESTONES // self.total)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 folder``, ``2 folders``, ``12,000 messages``."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _first_failure(failed: ExceptionGroup[Exception]) -> Exception | None:

@@ -63,7 +63,7 @@ async def run_supervisor(
             syncer.connect = connect
         task = asyncio.create_task(syncer.run(account_stop), name=f"account-{login.account_id}")
         running[login.account_id] = _Running(login, account_stop, task)
-        log.info("account %s (%s): watching", login.account_id, login.label)
+        log.info("account #%s %s: watching", login.account_id, login.label)
 
     async def halt(account_id: int) -> None:
         entry = running.pop(account_id)
