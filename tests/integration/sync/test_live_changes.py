@@ -27,7 +27,14 @@ from postroom.services.secrets import Keyring
 from postroom.services.syncing import watch_accounts
 from postroom.store import sync_state
 from postroom.store import workers as worker_store
-from postroom.store.models import Activity, MailAccount, MailFolder, SyncWorker, utcnow
+from postroom.store.models import (
+    Activity,
+    MailAccount,
+    MailFolder,
+    SyncWorker,
+    Visibility,
+    utcnow,
+)
 from postroom.sync.account import AccountSyncer
 
 ME = "robin@firm.example"
@@ -310,3 +317,42 @@ def test_the_log_says_each_tenth_of_a_first_sync_and_when_the_account_is_live(
     live = [line for line in lines if line.startswith(f"{who}: live, ")]
     assert len(live) == 1  # once, not at every cycle
     assert lines.index(live[0]) > lines.index(tenths[-1])
+
+
+def test_a_visibility_edited_while_the_worker_runs_applies_to_the_next_mail(
+    session_factory, dovecot, mail_user, tmp_path
+):
+    keyring = Keyring(Keyring.generate_key())
+    with session_factory.begin() as session:
+        login = add_dovecot_account(
+            session, keyring=keyring, dovecot=dovecot, mail_user=mail_user, owner=ME, label="r"
+        )
+    _anna(session_factory)
+    mailbox.append(dovecot, mail_user, "INBOX", make_mail(ANNA, ME, "everything"))
+
+    def logged() -> list[tuple[str, str | None]]:
+        with session_factory() as session:
+            return [
+                (a.subject, a.text) for a in session.scalars(select(Activity).order_by(Activity.id))
+            ]
+
+    async def scenario() -> None:
+        async with _worker(session_factory, keyring, tmp_path):
+            await _until(lambda: len(logged()) == 1, 30)
+
+            def metadata_only() -> None:
+                with session_factory.begin() as session:
+                    session.execute(
+                        update(MailAccount)
+                        .where(MailAccount.id == login.account_id)
+                        .values(visibility=Visibility.METADATA)
+                    )
+
+            await asyncio.to_thread(metadata_only)
+            await _append(dovecot, mail_user, "INBOX", "secret subject")
+            await _until(lambda: len(logged()) == 2, 3 * RECONCILE + 5)
+
+    asyncio.run(scenario())
+    first, second = logged()
+    assert first[0] == "everything"
+    assert second == ("", None)  # who wrote to whom and when, never what
