@@ -432,7 +432,8 @@ def show(
     ] = 50,
     full: Annotated[bool, typer.Option("--full", help="whole text, not just the new part")] = False,
 ) -> None:
-    """A record and its activity timeline, newest first."""
+    """A record and its activity timeline, newest first: who wrote to whom, which address a
+    bounce failed, times in this machine's time zone (set TZ to change it)."""
     runtime = open_runtime()
     with runtime.sessions() as session:
         r = records.get_record(session=session, record_id=record_id)

@@ -603,3 +603,24 @@ def test_vcard_framing_errors_are_reported_and_do_not_stop_the_rest(session_fact
 def test_a_file_without_cards_is_refused(session_factory):
     with session_factory() as session, pytest.raises(InputError, match="no vCard"):
         import_vcard(session=session, data=b"\n\n")
+
+
+def test_a_word_for_a_phone_and_a_bad_vcard_tel_are_left_out(session_factory):
+    card = (
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Cara Vee\r\nEMAIL:cara@v.example\r\n"
+        "TEL;TYPE=CELL:call me\r\nTEL;TYPE=WORK:+44 20 7946 0958\r\nEND:VCARD\r\n"
+    )
+    with session_factory.begin() as session:
+        cards = import_vcard(session=session, data=card.encode())
+        rows = import_csv(
+            session=session, data=_csv("name,phone", "Dan,hello", "Eve,+44 20 7946 0959").encode()
+        )
+    not_a_number = "not a phone number (write it in digits, e.g. +44 20 7946 0958)"
+    assert cards.created == [
+        ImportEntry(1, "Cara Vee", 1, left_out=(LeftOut("phone", "call me", not_a_number),))
+    ]
+    assert rows.created[0].message == f"phone 'hello' left out: {not_a_number}"
+    assert rows.created[1].left_out == ()
+    cara = _person(session_factory, 1)
+    assert [(p.number, p.label) for p in cara.phones] == [("+442079460958", "work")]
+    assert [e.address_key for e in cara.emails] == ["cara@v.example"]
