@@ -61,8 +61,12 @@ def add(
         list[str] | None, typer.Option("--address", help="own address or alias (repeatable)")
     ] = None,
     visibility: Annotated[str, typer.Option(help="everything, subject or metadata")] = "everything",
-    smtp_host: Annotated[str | None, typer.Option()] = None,
-    smtp_port: Annotated[int | None, typer.Option()] = None,
+    smtp_host: Annotated[
+        str | None, typer.Option(help="SMTP server host name, for sending (optional)")
+    ] = None,
+    smtp_port: Annotated[
+        int | None, typer.Option(help="default 465 (TLS); 587 or 25 mean STARTTLS")
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the password from standard input")
     ] = False,

@@ -25,6 +25,7 @@ app = typer.Typer(
     help="Postroom: every email with a known person, logged on their record exactly once.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # every command's: a docstring's line breaks are not kept
 )
 app.add_typer(records.app, name="record")
 app.add_typer(messages.app, name="message")

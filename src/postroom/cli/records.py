@@ -48,14 +48,14 @@ def add(
     phone: Annotated[list[str] | None, typer.Option("--phone", "-p", help="repeatable")] = None,
     company: Annotated[str | None, typer.Option(help="company name")] = None,
     title: Annotated[str | None, typer.Option(help="job title")] = None,
-    location: Annotated[str | None, typer.Option()] = None,
+    location: Annotated[str | None, typer.Option(help="city or region")] = None,
     link: Annotated[
         list[str] | None, typer.Option("--link", help="repeatable (LinkedIn...)")
     ] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="repeatable")] = None,
     kind: Annotated[str, typer.Option(help="candidate or contact")] = "candidate",
     owner: Annotated[str | None, typer.Option(help="owner's user email")] = None,
-    notes: Annotated[str | None, typer.Option()] = None,
+    notes: Annotated[str | None, typer.Option(help="free text about the person")] = None,
     region: Annotated[str | None, typer.Option(help="default phone region, e.g. GB, US")] = None,
     on_duplicate: Duplicate = "error",
 ) -> None:
@@ -345,8 +345,8 @@ def list_records(
     ] = None,
     kind: Annotated[str | None, typer.Option(help="candidate or contact")] = None,
     sort: Annotated[str, typer.Option(help="name or last_contact")] = "name",
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
-    offset: Annotated[int, typer.Option(min=0)] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="records to show")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="records to skip first")] = 0,
 ) -> None:
     """List records with their last contact and how many emails are logged on each."""
     if sort not in ("name", "last_contact"):
