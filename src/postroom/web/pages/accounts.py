@@ -151,7 +151,8 @@ def _context(**values: Any) -> dict[str, Any]:
 @router.get("/accounts")
 def list_page(request: Request, user: CurrentUser, session: ReadSession) -> Response:
     found = health.list_account_health(session=session, owner_id=user.id)
-    return render(request, "accounts/list.html", _context(accounts=found))
+    worker = health.worker_summary(session=session)
+    return render(request, "accounts/list.html", _context(accounts=found, worker=worker))
 
 
 # --- add -----------------------------------------------------------------------------------
