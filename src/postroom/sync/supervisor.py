@@ -130,5 +130,5 @@ class _Heartbeat:
                 return
             try:
                 await run_db(self.beat)
-            except Exception:  # the database was busy or away: the next beat tries again
-                log.warning("the worker's heartbeat could not be written", exc_info=True)
+            except Exception as exc:  # the database was busy or away: the next beat tries again
+                log.warning("the worker's heartbeat could not be written (%s); trying again", exc)
