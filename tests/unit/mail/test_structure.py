@@ -46,7 +46,7 @@ from postroom.mail import decode_text_part, parse_message, plan_text_fetch
 from postroom.mail.classify import is_dsn
 from postroom.mail.structure import TEXT_FETCH_BYTES
 from postroom.mail.types import Attachment, Body, TextPlan
-from tests.unit.mail.test_corpus import IMAP_TOOLS, list_corpus, normalize
+from tests.unit.mail.test_corpus import IMAP_TOOLS, list_corpus, never_empty, normalize
 
 # --- reading FETCH responses -------------------------------------------------------------------
 
@@ -717,7 +717,7 @@ CROSS_CHECK_EXCEPTIONS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("style", ["dovecot", "raw"])
-@pytest.mark.parametrize("name", IMAP_TOOLS_EML, ids=IMAP_TOOLS_EML)
+@pytest.mark.parametrize("name", never_empty(IMAP_TOOLS_EML))
 def test_imap_path_matches_whole_message_path(corpus_dir: Path, name: str, style: str) -> None:
     raw = (corpus_dir / "mail" / IMAP_TOOLS / name).read_bytes()
     full = parse_message(raw)
