@@ -356,3 +356,42 @@ def test_a_visibility_edited_while_the_worker_runs_applies_to_the_next_mail(
     first, second = logged()
     assert first[0] == "everything"
     assert second == ("", None)  # who wrote to whom and when, never what
+
+
+def test_with_a_ca_file_an_unchanged_account_is_not_restarted_at_every_reload(
+    session_factory, dovecot, mail_user, tmp_path, caplog
+):
+    """Each reload used to open the CA file into a new TLS context, so every login compared
+    unequal to the running one and every account was restarted at every reload."""
+    keyring = Keyring(Keyring.generate_key())
+    with session_factory.begin() as session:
+        login = add_dovecot_account(
+            session, keyring=keyring, dovecot=dovecot, mail_user=mail_user, owner=ME, label="r"
+        )
+    settings = Settings(
+        home=tmp_path,
+        database_url="sqlite://",
+        secret_key=None,
+        imap_ca_file=dovecot.ca_pem_path,
+    )
+    caplog.set_level(logging.INFO, logger="postroom.sync")
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            watch_accounts(
+                sessions=session_factory,
+                keyring=keyring,
+                settings=settings,
+                stop=stop,
+                refresh_every=0.2,
+                reconcile_every=RECONCILE,
+            )
+        )
+        await asyncio.sleep(10 * 0.2 + 1)
+        stop.set()
+        await asyncio.wait_for(task, 60)
+
+    asyncio.run(scenario())
+    started = [r for r in caplog.records if r.getMessage().endswith(": watching")]
+    assert [r.getMessage() for r in started] == [f"account #{login.account_id} r: watching"]
