@@ -135,19 +135,20 @@ def test_a_day_with_records_accounts_and_mail(cli, tmp_path):
     assert "activities" in out
 
 
-def test_csv_import_prints_every_row_with_its_outcome(cli, tmp_path):
+def test_csv_import_reports_each_row_that_needs_attention(cli, tmp_path):
     csv = tmp_path / "people.csv"
     csv.write_text(
         "Name,Email,Phone,Company\n"
         "Anna Berg,anna@acme.example,+44 20 7946 0958,Acme\n"
         "Anna Berg,anna@acme.example,,Acme\n"
-        "Bad Row,not-an-address,,\n",
+        "Bad Email,not-an-address,,\n"
+        ",nobody@acme.example,,\n",
         encoding="utf-8",
     )
     code, out = cli("record", "import", str(csv))
     assert code == 1  # one row could not be imported: the user must know
-    assert "3 lines: 1 created, 1 merged, 0 skipped, 1 errors" in out
-    assert "not-an-address" in out
+    assert "4 lines: 2 created, 1 merged, 0 skipped, 1 error" in out
+    assert "not-an-address" in out  # left out of its row, which is imported without it
 
 
 def test_user_errors_are_one_line_without_traceback(cli, tmp_path):
