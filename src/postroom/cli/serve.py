@@ -21,6 +21,7 @@ import typer
 import uvicorn
 
 from postroom.cli.runtime import console, open_runtime, user_errors
+from postroom.cli.sync import show_sync_log
 from postroom.errors import InputError
 from postroom.services import users
 from postroom.web.app import create_app
@@ -82,10 +83,11 @@ def serve_command(
 
     console.print(f"Postroom is at [bold]{url}/[/]" + ("  (syncing mail)" if sync else ""))
     if setup_token is not None:
-        console.print(
-            f"First run: open [bold]{url}/setup?token={setup_token}[/] to create the admin "
-            "(or `postroom user add EMAIL --admin`)."
-        )
+        # the link on a line of its own, never folded: it is copied whole
+        console.print("First run: create the admin at (or `postroom user add EMAIL --admin`):")
+        console.print(f"  [bold]{url}/setup?token={setup_token}[/]", soft_wrap=True)
+    if sync:
+        show_sync_log()
     console.print("Ctrl-C or SIGTERM stops it.")
     try:
         server.run()
