@@ -308,6 +308,8 @@ def create(
     else:
         what = ", ".join(outcome.changes) or "nothing new"
         flash(request, f"Merged into {record.name}: {what}.")
+    for warning in outcome.warnings:  # an address whose mail is never logged
+        flash(request, f"Note: {warning}.", "info")
     return RedirectResponse(f"/records/{record.id}", status_code=303)
 
 
