@@ -180,10 +180,13 @@ def edit(
         after = records.update_record(
             session=session, record_id=r.id, draft=draft, default_region=region
         )
+        warnings = records.never_collected(session=session, emails=add_email or ())
     console.print(
         f"updated record #{after.id} {escape(after.name)} "
         f"({_activities(after.activity_count)} on its timeline)"
     )
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def _activities(count: int) -> str:

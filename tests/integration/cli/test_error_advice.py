@@ -162,3 +162,16 @@ def test_a_record_of_the_users_own_or_internal_address_is_warned_about(cli):
     code, out = cli("record", "add", "Anna", "-e", "anna@other.example")
     assert code == 0, out
     assert "warning" not in out
+
+
+def test_an_internal_address_added_by_record_edit_is_warned_about(cli):
+    assert cli("org", "internal-domain", "firm.example")[0] == 0
+    assert cli("record", "add", "Kim", "-e", "kim@home.example")[0] == 0
+
+    code, out = cli("record", "edit", "1", "--add-email", "kim@firm.example")
+
+    assert code == 0, out
+    assert out.splitlines()[1:] == [
+        "warning: kim@firm.example is in the internal domain firm.example, whose mail is "
+        "never logged: this record will never collect activities through it"
+    ]
