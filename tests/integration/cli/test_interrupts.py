@@ -1,6 +1,6 @@
 """A user's own doing is never "a bug in Postroom": Ctrl-C or end of input at a prompt, Ctrl-C
 during a sync, and a data folder that is a file each end with one line that says what happened
-and what to do (docs/cli.md: errors a user can cause)."""
+and what to do (README.md: "Every error a user can cause ends with one line")."""
 
 from __future__ import annotations
 
