@@ -12,7 +12,6 @@ import subprocess
 from sqlalchemy import func, select
 
 from postroom.store.models import Activity, MailAccount, MailFolder, MailMessage
-from tests.integration.cli.test_main import cli  # noqa: F401 (the fixture)
 from tests.support import cli as command
 from tests.support import mailbox
 
@@ -20,7 +19,7 @@ ME = "robin@firm.example"
 ANNA = "anna@acme.example"
 
 
-def _add(cli, dovecot, user, password: str, *extra: str) -> tuple[int, str]:  # noqa: F811
+def _add(cli, dovecot, user, password: str, *extra: str) -> tuple[int, str]:
     return cli(
         "account",
         "add",
@@ -57,7 +56,7 @@ def _count(session_factory, model, *where) -> int:
 
 
 def test_add_tests_the_connection_and_saves_only_what_works(
-    cli,  # noqa: F811
+    cli,
     session_factory,
     dovecot,
     mail_user,
@@ -90,7 +89,7 @@ def test_add_tests_the_connection_and_saves_only_what_works(
 
 
 def test_an_account_with_the_wrong_tls_mode_is_fixed_by_edit(
-    cli,  # noqa: F811
+    cli,
     engine,
     session_factory,
     tmp_path,
@@ -143,7 +142,7 @@ def test_an_account_with_the_wrong_tls_mode_is_fixed_by_edit(
 
 
 def test_edit_changes_label_addresses_and_visibility_without_a_server(
-    cli,  # noqa: F811
+    cli,
     session_factory,
 ):
     code, out = cli(
@@ -199,7 +198,7 @@ def test_edit_changes_label_addresses_and_visibility_without_a_server(
 
 
 def test_remove_asks_first_and_keeps_the_activities(
-    cli,  # noqa: F811
+    cli,
     engine,
     session_factory,
     tmp_path,

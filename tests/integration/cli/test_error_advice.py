@@ -4,36 +4,13 @@ and a record that can never collect activities says so when it is added (docs/co
 
 from __future__ import annotations
 
-import pytest
-from typer.testing import CliRunner
-
-from postroom.cli.main import app
-from postroom.cli.runtime import close_runtime, console, err_console, open_runtime
+from postroom.cli.runtime import open_runtime
 from postroom.domain.accounts import TlsMode
 from postroom.services import accounts as account_service
 from postroom.services.secrets import Secret, load_or_create_key
 
 ME = "robin@firm.example"
 ALIAS = "jobs@robin.example"
-
-
-@pytest.fixture
-def cli(engine, tmp_path, monkeypatch):
-    """Run ``postroom ...`` in-process against this test's database; returns (code, output)."""
-    monkeypatch.setenv("POSTROOM_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("POSTROOM_DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    monkeypatch.setattr(console, "width", 400)
-    monkeypatch.setattr(err_console, "width", 400)
-    close_runtime()
-
-    def run(*args: str, stdin: str | None = None) -> tuple[int, str]:
-        result = CliRunner().invoke(app, list(args), input=stdin)
-        if result.exception and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        return result.exit_code, result.output
-
-    yield run
-    close_runtime()
 
 
 def save_account(*, host: str, port: int, tls: TlsMode, username: str, password: str) -> int:

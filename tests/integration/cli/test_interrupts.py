@@ -12,34 +12,12 @@ import time
 import pytest
 from sqlalchemy import func
 from sqlalchemy import select as sql_select
-from typer.testing import CliRunner
 
-from postroom.cli.main import app
-from postroom.cli.runtime import close_runtime, console, err_console
 from postroom.store.models import Activity
 from tests.support import cli, mailbox
 
 ME = "robin@firm.example"
 ANNA = "anna@acme.example"
-
-
-@pytest.fixture
-def run_cli(tmp_path, monkeypatch):
-    """``postroom ...`` in-process with its own data folder (SQLite there); (code, output)."""
-    monkeypatch.setenv("POSTROOM_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("POSTROOM_DATABASE_URL", raising=False)
-    monkeypatch.setattr(console, "width", 400)
-    monkeypatch.setattr(err_console, "width", 400)
-    close_runtime()
-
-    def run(*args: str, stdin: str | None = None) -> tuple[int, str]:
-        result = CliRunner().invoke(app, list(args), input=stdin)
-        if result.exception and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        return result.exit_code, result.output
-
-    yield run
-    close_runtime()
 
 
 def error_lines(output: str) -> list[str]:

@@ -8,33 +8,7 @@ import sys
 from email.message import EmailMessage
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
-from postroom.cli.main import app
-from postroom.cli.runtime import close_runtime, console, err_console
-
 ME = "robin@firm.example"
-
-
-@pytest.fixture
-def cli(engine, tmp_path, monkeypatch):
-    """Run ``postroom ...`` in-process against this test's database; returns (code, output)."""
-    monkeypatch.setenv("POSTROOM_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("POSTROOM_DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    monkeypatch.setattr(console, "width", 200)
-    monkeypatch.setattr(err_console, "width", 200)
-    close_runtime()
-    runner = CliRunner()
-
-    def run(*args: str, stdin: str | None = None) -> tuple[int, str]:
-        result = runner.invoke(app, list(args), input=stdin)
-        if result.exception and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        return result.exit_code, result.output
-
-    yield run
-    close_runtime()
 
 
 def write_mail(path: Path, *, sender: str, to: str, body: str, msgid: str) -> Path:

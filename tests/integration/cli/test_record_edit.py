@@ -6,7 +6,7 @@ it appears on the record's timeline.
 
 from __future__ import annotations
 
-from tests.integration.cli.test_main import cli, write_mail  # noqa: F401 (the fixture)
+from tests.integration.cli.test_main import write_mail
 
 ME = "robin@firm.example"
 ANNA = "anna@acme.example"
@@ -14,20 +14,20 @@ ANNA_HOME = "anna.berg@home.example"
 LINK = "https://www.linkedin.com/in/anna-berg"
 
 
-def _ok(cli, *args: str, stdin: str | None = None) -> str:  # noqa: F811
+def _ok(cli, *args: str, stdin: str | None = None) -> str:
     code, out = cli(*args, stdin=stdin)
     assert code == 0, (args, out)
     return out
 
 
-def _fails(cli, *args: str, stdin: str | None = None) -> str:  # noqa: F811
+def _fails(cli, *args: str, stdin: str | None = None) -> str:
     code, out = cli(*args, stdin=stdin)
     assert code == 1, (args, out)
     assert out.strip().startswith("error:"), (args, out)
     return out
 
 
-def _anna(cli) -> None:  # noqa: F811
+def _anna(cli) -> None:
     _ok(
         cli,
         "record",
@@ -48,7 +48,7 @@ def _anna(cli) -> None:  # noqa: F811
     )
 
 
-def test_an_added_email_brings_past_mail_and_every_value_can_change(cli, tmp_path):  # noqa: F811
+def test_an_added_email_brings_past_mail_and_every_value_can_change(cli, tmp_path):
     _anna(cli)
     _ok(
         cli,
@@ -127,7 +127,7 @@ def test_an_added_email_brings_past_mail_and_every_value_can_change(cli, tmp_pat
     assert "Interview on Tuesday" in out  # still on the timeline
 
 
-def test_edit_says_what_is_wrong_and_changes_nothing(cli):  # noqa: F811
+def test_edit_says_what_is_wrong_and_changes_nothing(cli):
     _anna(cli)
     _ok(cli, "record", "add", "Bob Stone", "-e", "bob@other.example")
 
@@ -152,7 +152,7 @@ def test_edit_says_what_is_wrong_and_changes_nothing(cli):  # noqa: F811
     assert "tags      python" in out
 
 
-def test_remove_asks_first(cli):  # noqa: F811
+def test_remove_asks_first(cli):
     _anna(cli)
     _ok(cli, "record", "add", "Bob Stone", "-e", "bob@other.example")
 

@@ -14,7 +14,6 @@ from postroom.cli.runtime import close_runtime, console
 from postroom.domain.records import PersonDraft, PhoneEntry
 from postroom.services import records
 from postroom.store.db import make_session_factory
-from tests.integration.cli.test_main import cli  # noqa: F401 (the fixture)
 from tests.support.mailseed import ME, WHEN, add_mail_account, bounce, ingest, mail
 
 NO_CODE = "has no country code (write it with + or give a default region)"
@@ -27,7 +26,7 @@ def _csv(tmp_path, name, *lines):
 
 
 def test_a_big_import_prints_a_summary_and_the_rows_that_need_attention(
-    cli,  # noqa: F811
+    cli,
     tmp_path,
 ):
     rows = [f"Fine {n},fine{n}@x.example,+44 20 7946 {n:04d}" for n in range(10)]
@@ -53,7 +52,7 @@ def test_a_big_import_prints_a_summary_and_the_rows_that_need_attention(
     assert "need attention shown" not in out
 
 
-def test_an_import_summary_says_1_error_and_1_line(cli, tmp_path):  # noqa: F811
+def test_an_import_summary_says_1_error_and_1_line(cli, tmp_path):
     code, out = cli("record", "import", _csv(tmp_path, "one.csv", "name,email", "Ann,a@x.example"))
     assert code == 0, out
     assert "one.csv: 1 line: 1 created, 0 merged, 0 skipped, 0 errors" in out
@@ -109,7 +108,7 @@ def _seed(engine, tmp_path):
 
 
 def test_record_list_fits_80_columns_and_shows_last_contact_and_activities(
-    cli,  # noqa: F811
+    cli,
     engine,
     tmp_path,
     monkeypatch,
@@ -148,7 +147,7 @@ def test_record_list_fits_80_columns_and_shows_last_contact_and_activities(
     ],
 )
 def test_record_search_ignores_case_and_accents_and_searches_the_company(
-    cli,  # noqa: F811
+    cli,
     engine,
     tmp_path,
     words,
@@ -163,14 +162,14 @@ def test_record_search_ignores_case_and_accents_and_searches_the_company(
         assert "no records match" in out
 
 
-def test_record_list_without_records_says_what_to_do(cli):  # noqa: F811
+def test_record_list_without_records_says_what_to_do(cli):
     code, out = cli("record", "list")
     assert code == 0, out
     assert "postroom record add NAME" in out
 
 
 def test_record_show_says_who_wrote_to_whom_and_when_in_the_local_zone(
-    cli,  # noqa: F811
+    cli,
     engine,
     tmp_path,
     monkeypatch,

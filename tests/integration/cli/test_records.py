@@ -9,11 +9,10 @@ from postroom.cli.runtime import close_runtime
 from postroom.domain.records import PersonDraft
 from postroom.services import records
 from postroom.store.db import make_session_factory
-from tests.integration.cli.test_main import cli  # noqa: F401 (the fixture)
 from tests.support.mailseed import ME, WHEN, add_mail_account, bounce, ingest, mail
 
 
-def test_list_and_show_a_record_with_its_mail(cli, engine, tmp_path):  # noqa: F811
+def test_list_and_show_a_record_with_its_mail(cli, engine, tmp_path):
     sessions = make_session_factory(engine)
     account = add_mail_account(sessions)
     with sessions.begin() as session:

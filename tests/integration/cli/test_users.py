@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from postroom.services import users
 from postroom.services.runtime import start_runtime
-from tests.integration.cli.test_main import cli  # noqa: F401  (the in-process runner)
 
 PASSWORD = "correct horse battery"
 
 
-def test_add_an_admin_then_list(cli):  # noqa: F811
+def test_add_an_admin_then_list(cli):
     code, out = cli(
         "user",
         "add",
@@ -29,14 +28,14 @@ def test_add_an_admin_then_list(cli):  # noqa: F811
     assert PASSWORD not in out
 
 
-def test_a_short_password_is_refused_with_advice(cli):  # noqa: F811
+def test_a_short_password_is_refused_with_advice(cli):
     code, out = cli("user", "add", "bob@firm.example", "--password-stdin", stdin="short\n")
     assert code == 1
     assert "too short" in out
     assert "at least 10 characters" in out
 
 
-def test_a_user_who_exists_is_not_added_twice(cli):  # noqa: F811
+def test_a_user_who_exists_is_not_added_twice(cli):
     cli("user", "add", "ada@firm.example", "--password-stdin", stdin=PASSWORD + "\n")
     code, out = cli("user", "add", "ada@firm.example", "--password-stdin", stdin=PASSWORD + "\n")
     assert code == 1
@@ -44,7 +43,7 @@ def test_a_user_who_exists_is_not_added_twice(cli):  # noqa: F811
     assert "postroom user password" in out
 
 
-def test_a_new_password_signs_in_and_the_old_one_no_longer(cli, engine, tmp_path):  # noqa: F811
+def test_a_new_password_signs_in_and_the_old_one_no_longer(cli, engine, tmp_path):
     cli("user", "add", "ada@firm.example", "--password-stdin", stdin=PASSWORD + "\n")
     code, out = cli(
         "user", "password", "ada@firm.example", "--password-stdin", stdin="a much newer password\n"
@@ -66,7 +65,7 @@ def test_a_new_password_signs_in_and_the_old_one_no_longer(cli, engine, tmp_path
     runtime.engine.dispose()
 
 
-def test_password_of_an_unknown_user_says_how_to_find_users(cli):  # noqa: F811
+def test_password_of_an_unknown_user_says_how_to_find_users(cli):
     code, out = cli(
         "user", "password", "ghost@firm.example", "--password-stdin", stdin=PASSWORD + "\n"
     )
