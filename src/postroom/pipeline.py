@@ -233,12 +233,13 @@ def build_activity_rows(
     direction = prepared.plan.direction
     occurred_at = h.date or prepared.facts.internaldate
     participants = _participants_json(h)
-    rows = [
-        NewActivity(
+
+    def row(person_id: int, kind: ActivityKind, detail: str | None = None) -> NewActivity:
+        return NewActivity(
             fingerprint=fingerprint,
-            person_id=pid,
+            person_id=person_id,
             message_id=message_id,
-            kind=ActivityKind.EMAIL,
+            kind=kind,
             direction=direction,
             occurred_at=occurred_at,
             subject=subject,
@@ -247,32 +248,16 @@ def build_activity_rows(
             text=text,
             reply_text=reply,
             attachments=attachments,
+            detail=detail,
         )
-        for pid in prepared.plan.person_ids
-    ]
+
+    rows = [row(pid, ActivityKind.EMAIL) for pid in prepared.plan.person_ids]
     bounce = prepared.facts.classification.bounce
     if prepared.bounce_person_ids:
         detail = None
         if bounce is not None:
             detail = " ".join(x for x in (bounce.status, bounce.diagnostic) if x) or None
-        rows += [
-            NewActivity(
-                fingerprint=fingerprint,
-                person_id=pid,
-                message_id=message_id,
-                kind=ActivityKind.BOUNCE,
-                direction=direction,
-                occurred_at=occurred_at,
-                subject=subject,
-                participants=participants,
-                body_state=state,
-                text=text,
-                reply_text=reply,
-                attachments=attachments,
-                detail=detail,
-            )
-            for pid in prepared.bounce_person_ids
-        ]
+        rows += [row(pid, ActivityKind.BOUNCE, detail) for pid in prepared.bounce_person_ids]
     return rows
 
 
