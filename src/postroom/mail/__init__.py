@@ -20,8 +20,9 @@ it tolerated in ``defects``. An import-linter contract keeps
 
 from postroom.mail.classify import classify
 from postroom.mail.parse import parse_headers, parse_message, parse_message_head
+from postroom.mail.reply import split_reply
 from postroom.mail.structure import decode_text_part, plan_text_fetch
-from postroom.mail.text import extract_body, html_to_text, split_reply
+from postroom.mail.text import extract_body, html_to_text
 from postroom.mail.types import (
     Attachment,
     Body,

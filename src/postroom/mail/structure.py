@@ -46,13 +46,13 @@ from email.message import Message
 from email.utils import quote
 from typing import TypeGuard
 
+from postroom.mail.reply import split_reply
 from postroom.mail.text import (
     MAX_TEXT_BYTES,
     decode_header_value,
     decode_text,
     get_filename,
     html_to_text,
-    split_reply,
 )
 from postroom.mail.types import Attachment, Body, TextPlan
 

@@ -1,4 +1,4 @@
-"""Readable text from mail: charsets, header words, HTML, quoted replies, the body of a message.
+"""Readable text from mail: charsets, header words, HTML, the body of a message.
 
 Everything here is a pure function over ``str``/``bytes`` or a stdlib ``email.message.Message``
 tree (the fast ``compat32`` policy); nothing does I/O. Invariants:
@@ -9,11 +9,10 @@ tree (the fast ``compat32`` policy); nothing does I/O. Invariants:
   ``CharsetMismatchDefect``, ...) in the ``defects`` list the caller passes in, or in
   ``Body.defects``.
 * **Work is bounded.** Only the first :data:`MAX_TEXT_BYTES` of a text part are decoded and
-  converted, and :func:`split_reply` shows its library a bounded prefix (see there), so a hostile
-  message costs milliseconds, not minutes.
+  converted, so a hostile message costs milliseconds, not minutes.
 * The libraries do the parsing: ``inscriptis`` turns HTML into text (lxml; ``<style>``,
-  ``<script>`` and ``<head>`` are not rendered), ``email_reply_parser`` (zapier's port of GitHub's
-  parser) finds the quoted history, the stdlib decodes encoded words and RFC 2231 parameters.
+  ``<script>`` and ``<head>`` are not rendered), the stdlib decodes encoded words and RFC 2231
+  parameters. The new part of a reply is found in :mod:`postroom.mail.reply`.
   This module chooses the parts, decodes them and guards the libraries.
 """
 
@@ -28,22 +27,14 @@ from email.header import Header, decode_header
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from itertools import islice
 
-from email_reply_parser import EmailReplyParser
 from inscriptis import get_text
 
+from postroom.mail.reply import split_reply
 from postroom.mail.types import Attachment, Body
 
 MAX_TEXT_BYTES = 256 * 1024
 """Only this many bytes of a text part, and characters of an HTML document, are used."""
-
-REPLY_PREFIX_CHARS = 16 * 1024
-""":func:`split_reply` shows its library at most this many characters of a text, ..."""
-
-REPLY_PREFIX_ON_WORDS = 20
-"""... cut before the 21st ``On``: the library's quote-header regex backtracks cubically in the
-number of ``On`` it sees (1000 of them in 5 KB took 6 s)."""
 
 _UNKNOWN_LABELS = frozenset({"unknown-8bit", "x-unknown"})
 _CHARSET_SUPERSETS = {
@@ -63,7 +54,6 @@ _CHARSET_SUPERSETS = {
 }
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
 _MESSAGE_ID = re.compile(r"<[^<>]+>")
-_ON_WORD = re.compile("On")
 _HEADER_PARSER = BytesHeaderParser(policy=compat32)
 
 
@@ -193,34 +183,6 @@ def html_to_text(html: str) -> str:
     """
     text: str = get_text(html[:MAX_TEXT_BYTES])
     return text.strip()
-
-
-def split_reply(text: str) -> str:
-    """The new part of a reply: quoted history, its ``On ... wrote:`` / Outlook header and a
-    trailing signature removed (``email_reply_parser``).
-
-    Guards around the library:
-
-    * it sees at most :data:`REPLY_PREFIX_CHARS` characters, cut before the
-      :data:`REPLY_PREFIX_ON_WORDS` + 1st ``On`` (a reply is at the top; beyond that the library's
-      regexes are too slow). If the library finds nothing to remove in a prefix shorter than the
-      text, the whole text is new and is returned as it is.
-    * if the library returns nothing for a text that has content (a message that is all quote
-      or all signature), the text is returned stripped, as the reply.
-
-    >>> split_reply("Thanks, see you then.\\n\\nOn Mon, 1 Jan 2024, Anna wrote:\\n> Shall we meet?")
-    'Thanks, see you then.'
-    """
-    prefix = text[:REPLY_PREFIX_CHARS]
-    one_on_too_many = next(islice(_ON_WORD.finditer(prefix), REPLY_PREFIX_ON_WORDS, None), None)
-    if one_on_too_many is not None:
-        prefix = prefix[: one_on_too_many.start()]
-    reply: str = EmailReplyParser.parse_reply(prefix).strip()
-    if not reply:
-        return text.strip()
-    if len(prefix) < len(text) and reply == prefix.replace("\r\n", "\n").strip():
-        return text.strip()
-    return reply
 
 
 def extract_body(msg: Message) -> Body:
