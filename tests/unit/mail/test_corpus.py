@@ -10,7 +10,8 @@
 
 The file lists are read when the module is collected (ids are file names); the tests open the
 files through the ``corpus_dir`` fixture, and ``test_corpus_listing_matches_manifests`` checks
-that the lists are complete, so a missing corpus fails instead of collecting nothing.
+that the lists are complete. Without the corpus, every test here is left out, and the suite
+says so in one line at its start.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ MISSING = "corpus-missing"
 
 def never_empty(paths: list[str]) -> list[str]:
     """``paths``, or ``[MISSING]`` when there are none (no corpus beside the checkout): the
-    test then fails at its ``corpus_dir`` fixture, or on the missing file, instead of being
+    test is then left out with the other corpus tests (``tests/conftest.py``) instead of being
     skipped for an empty parameter set (docs/testing.md: no test is skipped)."""
     return paths or [MISSING]
 
@@ -285,7 +286,7 @@ def test_imap_tools_expectations(corpus_dir: Path, name: str):
             assert check(ours, upstream), f"{field}: {reason}"
 
 
-def test_imap_tools_exceptions_name_existing_messages():
+def test_imap_tools_exceptions_name_existing_messages(corpus_dir: Path):
     assert {name for name, _ in IMAP_TOOLS_EXCEPTIONS} <= set(IMAP_TOOLS_EXPECTED)
 
 
@@ -329,5 +330,5 @@ def test_reply_expectations(corpus_dir: Path, rel: str):
         assert normalize(ours) == normalize(upstream)
 
 
-def test_reply_exceptions_name_existing_expectations():
+def test_reply_exceptions_name_existing_expectations(corpus_dir: Path):
     assert set(REPLY_EXCEPTIONS) <= set(REPLY_EXPECTED)
