@@ -79,18 +79,13 @@ def sdist_dir(sdist: Sdist) -> Path:
 def _fetch(sdist: Sdist, target: Path) -> None:
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         download = Path(work) / "download"
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
-            + ["--no-binary", ":all:", "--dest", str(download)]
-            + [f"{sdist.name}=={sdist.version}"],
-            check=True,
-        )
+        pip = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
+        wanted = ["--no-binary", ":all:", "--dest", str(download), f"{sdist.name}=={sdist.version}"]
+        subprocess.run([*pip, *wanted], check=True)
         (archive,) = download.iterdir()
         digest = hashlib.sha256(archive.read_bytes()).hexdigest()
         if digest != sdist.sha256:
-            raise RuntimeError(
-                f"{archive.name}: SHA-256 {digest}, pinned {sdist.sha256}; not used"
-            )
+            raise RuntimeError(f"{archive.name}: SHA-256 {digest}, pinned {sdist.sha256}; not used")
         unpacked = Path(work) / "unpacked"
         with tarfile.open(archive) as tar:
             tar.extractall(unpacked, filter="data")
