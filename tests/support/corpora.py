@@ -81,7 +81,9 @@ def _fetch(sdist: Sdist, target: Path) -> None:
         download = Path(work) / "download"
         pip = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
         wanted = ["--no-binary", ":all:", "--dest", str(download), f"{sdist.name}=={sdist.version}"]
-        subprocess.run([*pip, *wanted], check=True)
+        done = subprocess.run([*pip, *wanted], capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise RuntimeError(f"pip could not fetch {sdist.folder_name}:\n{done.stderr}")
         (archive,) = download.iterdir()
         digest = hashlib.sha256(archive.read_bytes()).hexdigest()
         if digest != sdist.sha256:
