@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import sys
 from collections.abc import Callable
 from typing import NoReturn, ParamSpec, TypeVar
@@ -54,12 +55,29 @@ def close_runtime() -> None:
     open_runtime.cache_clear()
 
 
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+)
+"""Control characters (C0 but tab and newline, DEL, C1: terminal escape sequences start
+here), bidirectional controls and invisible characters."""
+
+
+def shown(text: object) -> str:
+    """Text from outside (mail, servers, files, paths) made safe to print with Rich: control
+    and bidirectional characters removed, then Rich markup escaped, so ``[/b]`` or
+    ``[link=...]`` prints as it is and no escape sequence reaches the terminal.
+
+    >>> shown("hello [/b] world\x1b[31m")
+    'hello \\[/b] world\\[31m'
+    """
+    return escape(_UNPRINTABLE.sub("", str(text)))
+
+
 def fail(message: str, advice: str | None = None) -> NoReturn:
     """Print one error line (and its advice) and exit with code 1. The texts are shown as
-    they are (a ``[`` in a message is not Rich markup)."""
+    they are (a ``[`` in a message is not Rich markup; see :func:`shown`)."""
     err_console.print(
-        f"[bold red]error:[/] {escape(message)}"
-        + (f" [dim]({escape(advice)})[/]" if advice else "")
+        f"[bold red]error:[/] {shown(message)}" + (f" [dim]({shown(advice)})[/]" if advice else "")
     )
     sys.exit(1)
 
