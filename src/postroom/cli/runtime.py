@@ -63,12 +63,12 @@ here), bidirectional controls and invisible characters."""
 
 
 def shown(text: object) -> str:
-    """Text from outside (mail, servers, files, paths) made safe to print with Rich: control
+    r"""Text from outside (mail, servers, files, paths) made safe to print with Rich: control
     and bidirectional characters removed, then Rich markup escaped, so ``[/b]`` or
     ``[link=...]`` prints as it is and no escape sequence reaches the terminal.
 
     >>> shown("hello [/b] world\x1b[31m")
-    'hello \\[/b] world\\[31m'
+    'hello \\[/b] world[31m'
     """
     return escape(_UNPRINTABLE.sub("", str(text)))
 
