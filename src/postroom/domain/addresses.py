@@ -5,16 +5,43 @@
 Rules (docs/concepts.md, "Matching"): the whole address is compared case-insensitively; the
 domain is converted to its IDNA (UTS #46) ASCII form; surrounding angle brackets, whitespace and
 a trailing dot on the domain are dropped. Gmail dot-folding and plus-addressing are *not*
-applied: they would merge distinct mailboxes on other providers.
+applied: they would merge distinct mailboxes on other providers. An address with an invisible
+character in it (:func:`has_invisible_characters`: a control, a zero-width or bidirectional
+mark, a non-breaking or other space than U+0020) is no address: IDNA would drop some of them
+from the domain and so match ``anna@acme.example\\u200b`` to Anna.
 """
 
 from __future__ import annotations
 
 import functools
+import unicodedata
 
 import idna
 
 _FORBIDDEN = frozenset(' \t\r\n<>(),;:"[]\\')
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
+"""Controls, format characters (zero-width, bidirectional marks, soft hyphen), surrogates,
+private-use and unassigned code points, and separators (spaces other than U+0020)."""
+_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+"""Letters and symbols that render as nothing (Hangul fillers, the blank Braille pattern)."""
+
+
+def has_invisible_characters(text: str) -> bool:
+    """Whether ``text`` holds a character that shows as nothing or as some other space than
+    U+0020 (see ``_INVISIBLE_CATEGORIES``): such a character in an address makes it look like
+    another one.
+
+    >>> has_invisible_characters("anna@acme.example")
+    False
+    >>> has_invisible_characters("anna@acme.example\\u200b")
+    True
+    """
+    if text.isascii():
+        return not text.isprintable()
+    return any(
+        c != " " and (unicodedata.category(c) in _INVISIBLE_CATEGORIES or c in _INVISIBLE_LETTERS)
+        for c in text
+    )
 
 
 def normalize_domain(domain: str) -> str | None:
@@ -40,6 +67,8 @@ def normalize_address(address: str) -> str | None:
     address = address.strip()
     if address.startswith("<") and address.endswith(">"):
         address = address[1:-1].strip()
+    if has_invisible_characters(address):
+        return None
     local, at, domain = address.rpartition("@")
     if not at or not local or any(c in _FORBIDDEN for c in local):
         return None

@@ -14,7 +14,12 @@ uses out of that tree and decodes them. Invariants:
   header fields; the text, reply split and attachment list are computed only by
   :func:`~postroom.mail.text.extract_body`, which the pipeline calls for the messages it keeps.
   :func:`parse_message` does both.
-* Address fields hold only ``local@domain`` entries (groups flattened, names decoded);
+* Address fields hold only ``local@domain`` entries (groups flattened, names decoded). An
+  addr-spec is taken as written: encoded words inside it are not decoded (RFC 2047 section 5
+  allows them only in a phrase: ``<=?utf-8?q?anna?=@acme.example>`` is not Anna's address),
+  and an entry with an invisible character in its address (a control, zero-width or
+  bidirectional mark, see ``domain.addresses.has_invisible_characters``) is left out, with an
+  ``InvalidAddressDefect``;
   ``date`` is timezone-aware (a zone-less date is taken as UTC) or None, with ``date_raw``
   keeping what the message said.
 * :func:`parse_headers` runs once per message of a first sync, so the usual inputs skip the
@@ -39,6 +44,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
 
+from postroom.domain.addresses import has_invisible_characters
 from postroom.errors import MessageParseError
 from postroom.mail.classify import classify
 from postroom.mail.text import (
@@ -320,15 +326,15 @@ def _parse_address_texts(texts: tuple[str, ...]) -> tuple[tuple[Mailbox, ...], t
         pairs = getaddresses(list(texts))
     mailboxes = []
     for name, address in pairs:
+        address = address.strip()
         local, _, domain = address.rpartition("@")
         if not local.strip() or not domain.strip():
             continue
-        mailboxes.append(
-            Mailbox(
-                name=" ".join(_decode_words(name, defects).split()),
-                address=_decode_words(address, defects).strip(),
-            )
-        )
+        if has_invisible_characters(address):
+            defects.append("InvalidAddressDefect")
+            continue
+        name = " ".join(_decode_words(name, defects).split())
+        mailboxes.append(Mailbox(name=name, address=address))
     return tuple(mailboxes), tuple(defects)
 
 

@@ -26,7 +26,8 @@ def reduce_by_fields(value: Any) -> tuple[type, tuple[Any, ...]]:
 class Mailbox:
     """One RFC 5322 mailbox: ``"Anna Berg" <anna@example.com>``.
 
-    ``address`` is decoded (encoded words undone) but not normalised; see
+    ``name`` is decoded (encoded words undone); ``address`` is the addr-spec as written (never
+    decoded, no invisible characters: see ``mail.parse``), not normalised; see
     ``postroom.domain.addresses.normalize_address`` for the matching key.
     """
 

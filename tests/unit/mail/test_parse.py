@@ -245,3 +245,53 @@ def test_parse_message_survives_random_mime_fragments(chunks: list[bytes]):
     raw = b"".join(chunks)
     if raw.strip():
         parse_message(raw)
+
+
+# --- addresses as written (issue 11 item 10) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        b"<=?utf-8?q?anna?=@acme.example>",
+        b"Anna <=?utf-8?q?anna?=@acme.example>",
+        b"=?utf-8?b?YW5uYQ==?=@acme.example",
+        b"Anna <=?utf-8?q?anna?=@acme.example>, bob@acme.example",  # the stdlib's path
+    ],
+)
+def test_encoded_words_inside_an_addr_spec_are_not_decoded(field: bytes):
+    headers = parse_headers(b"From: " + field + b"\r\n\r\n")
+    assert headers.from_[0].address.startswith("=?utf-8?")
+    assert all(box.address != "anna@acme.example" for box in headers.from_)
+
+
+def test_encoded_words_in_the_display_name_are_still_decoded():
+    headers = parse_headers(b"From: =?utf-8?q?J=C3=B6rg?= <joerg@acme.example>\r\n\r\n")
+    assert headers.from_ == (Mailbox(name="Jörg", address="joerg@acme.example"),)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "anna@acme.example\u200b",  # zero-width space after it
+        "anna\u200d@acme.example",  # zero-width joiner
+        "anna@acme\u202e.example",  # right-to-left override
+        "\u2066anna@acme.example",  # left-to-right isolate
+        "anna@acme.example\ufeff",  # byte order mark
+        "anna@acme.exam\u00adple",  # soft hyphen
+        "anna@acme.example\u3164",  # Hangul filler
+    ],
+)
+def test_an_address_with_an_invisible_character_is_not_taken(address: str):
+    raw = f"From: Anna <{address}>\r\nTo: bob@acme.example, {address}\r\n\r\n".encode()
+    head = parse_message_head(raw + b"Hello\r\n")
+    assert head.headers.from_ == ()
+    assert head.headers.to == (Mailbox(name="", address="bob@acme.example"),)
+    assert "InvalidAddressDefect" in head.defects
+    # the message itself still parses whole
+    assert parse_message(raw + b"Hello\r\n").body.text == "Hello\r\n".replace("\r\n", "\n")
+
+
+def test_a_control_character_in_an_address_is_not_taken():
+    headers = parse_headers(b"From: Anna <anna@acme.example\x01>\r\n\r\n")
+    assert headers.from_ == ()

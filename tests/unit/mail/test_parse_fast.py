@@ -31,6 +31,7 @@ from benchmarks import mailgen
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from postroom.domain.addresses import has_invisible_characters
 from postroom.errors import MessageParseError
 from postroom.mail import parse
 from postroom.mail.text import decode_words, list_message_ids, to_unicode
@@ -107,11 +108,11 @@ def old_parse_mailboxes(values: list[str | Header], defects: list[str]) -> tuple
         local, _, domain = address.rpartition("@")
         if not local.strip() or not domain.strip():
             continue
+        if has_invisible_characters(address.strip()):  # addresses are taken as written
+            defects.append("InvalidAddressDefect")
+            continue
         mailboxes.append(
-            Mailbox(
-                name=" ".join(decode_words(name, defects).split()),
-                address=decode_words(address, defects).strip(),
-            )
+            Mailbox(name=" ".join(decode_words(name, defects).split()), address=address.strip())
         )
     return tuple(mailboxes)
 
