@@ -26,6 +26,13 @@ Invariants:
   FETCH becomes ``FlagsChanged``).
 * ``uid_fetch`` with ``vanished=True``: the ``VANISHED (EARLIER)`` response is not part of the
   returned list; it is queued as a ``Vanished(earlier=True)`` event, in arrival order.
+* Bounded (``limits.Limits``, docs/sync.md "Limits of a connection"): every command has an
+  overall deadline besides the inactivity timeout (IDLE: ``max_seconds`` plus its start and
+  DONE); the untagged responses kept at once (a command's claimed ones plus queued events;
+  consecutive EXISTS merged into the last) and their octets are capped; ``uid_search_ranges``
+  clips the answer to the UID range its criteria start with, and ``uid_search`` expands at
+  most ``max_search_uids``. Going over a bound ends the connection with ``LimitExceeded`` or
+  ``CommandTimedOut``, like a lost connection.
 * A NO/BAD raises ``CommandFailed`` (``FolderMissing`` for a missing folder; ``AuthFailed`` for
   LOGIN/AUTHENTICATE); a lost connection raises ``ConnectionLost`` from every pending and later
   call. The client is then unusable: connect again.
@@ -37,6 +44,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 import ssl
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -56,12 +64,14 @@ from postroom.imap.errors import (
     ConnectionLost,
     FolderMissing,
     ImapError,
+    LimitExceeded,
     PlaintextRefused,
     ProtocolError,
     TlsFailed,
     is_retryable_code,
 )
 from postroom.imap.framing import RawResponse
+from postroom.imap.limits import DEFAULT_LIMITS, Limits
 from postroom.imap.responses import (
     Bye,
     Capabilities,
@@ -171,8 +181,8 @@ class _Running:
     claims: Callable[[Untagged], bool]
     tag: bytes = b""
     claimed: list[Untagged] = field(default_factory=list)
-    # the command's copy of every untagged response that arrived while it ran (claimed or not)
-    seen: list[Untagged] = field(default_factory=list)
+    kept: int = 0  # responses it holds (claimed or raw), and their octets
+    kept_octets: int = 0
     error: ProtocolError | None = None
     raw_fetches: list[RawResponse] | None = None
     """Set by ``uid_fetch_raw``: every FETCH response goes here unparsed, in arrival order."""
@@ -197,8 +207,10 @@ class ImapClient:
         *,
         timeout: float,
         command_timeout: float,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.address = address
+        self.limits = limits
         self.capabilities: frozenset[str] = frozenset()
         self.enabled: frozenset[str] = frozenset()
         self.is_authenticated = False
@@ -207,6 +219,7 @@ class ImapClient:
         self._command_timeout = command_timeout
         self._lock = asyncio.Lock()
         self._events: list[UntaggedEvent] = []
+        self._events_octets = 0
         self._running: _Running | None = None
         self._wake = asyncio.Event()
         self._wake_on: tuple[type[UntaggedEvent], ...] = ()
@@ -217,18 +230,25 @@ class ImapClient:
             on_untagged=self._on_untagged,
             on_lost=self._on_lost,
             label=f" {address.host}:{address.port}",
+            limits=limits,
         )
 
     # --- connecting --------------------------------------------------------------------------
 
     @classmethod
     async def connect(
-        cls, address: ServerAddress, *, timeout: float = 20.0, command_timeout: float = 90.0
+        cls,
+        address: ServerAddress,
+        *,
+        timeout: float = 20.0,
+        command_timeout: float = 90.0,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> ImapClient:
         """Connect, read the greeting, do STARTTLS if asked, and read the capabilities.
 
         ``timeout`` bounds DNS + TCP connect, the TLS handshake and the greeting, each;
-        ``command_timeout`` is the inactivity timeout of every later command.
+        ``command_timeout`` is the inactivity timeout of every later command; ``limits`` the
+        time and memory bounds of commands and responses (``limits.Limits``).
         Raises PlaintextRefused (before connecting), ConnectFailed, TlsFailed, ConnectionLost.
         """
         address.check()
@@ -240,7 +260,12 @@ class ImapClient:
             timeout=timeout,
         )
         return await cls.from_streams(
-            reader, writer, address, timeout=timeout, command_timeout=command_timeout
+            reader,
+            writer,
+            address,
+            timeout=timeout,
+            command_timeout=command_timeout,
+            limits=limits,
         )
 
     @classmethod
@@ -252,11 +277,14 @@ class ImapClient:
         *,
         timeout: float = 20.0,
         command_timeout: float = 90.0,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> ImapClient:
         """The client over streams that are already open (``connect`` uses it after
         ``open_stream``; tests use in-memory streams and a scripted server). Reads the greeting,
         does STARTTLS when ``address`` asks for it, reads the capabilities."""
-        client = cls(reader, writer, address, timeout=timeout, command_timeout=command_timeout)
+        client = cls(
+            reader, writer, address, timeout=timeout, command_timeout=command_timeout, limits=limits
+        )
         try:
             client._conn.start_reading()
             await client._read_greeting()
@@ -299,11 +327,13 @@ class ImapClient:
         async with self._lock:
             conn = self._conn
             conn.watch(self._command_timeout)
+            conn.limit_time(self.limits.command_seconds, what="STARTTLS")
             try:
                 pending = await conn.send(commands.starttls(), stop_reading_after=True)
                 completion = parse_tagged(await conn.wait(pending))
             finally:
                 conn.watch(None)
+                conn.limit_time(None)
             if completion.status != "OK":
                 raise TlsFailed(f"the server refused STARTTLS: {completion.text}")
             await conn.start_tls(context, self.address.host, self._timeout)
@@ -327,9 +357,17 @@ class ImapClient:
 
     def drain_events(self) -> list[UntaggedEvent]:
         """Every unsolicited response received so far, in arrival order (also those that
-        arrived during other commands), then cleared."""
+        arrived during other commands; consecutive ``Exists`` merged into the last), then
+        cleared."""
         events, self._events = self._events, []
+        self._events_octets = 0
         return events
+
+    @property
+    def connection_error(self) -> ImapError | None:
+        """The error that ended the connection (lost, timed out, a limit or framing error), or
+        None while it is usable. Once set, every command raises it: connect again."""
+        return self._conn.error
 
     # --- the one untagged handler ------------------------------------------------------------
 
@@ -337,10 +375,14 @@ class ImapClient:
         running = self._running
         if running is not None and running.raw_fetches is not None and raw.keyword == "FETCH":
             running.raw_fetches.append(raw)
+            self._keep(running, _octets(raw))
             return
         typed: Untagged
         try:
-            typed = parse_untagged(raw)
+            typed = parse_untagged(raw, max_set_ranges=self.limits.max_set_ranges)
+        except LimitExceeded as exc:
+            self._conn.abort(exc)
+            return
         except ProtocolError as exc:
             logger.warning("cannot parse an untagged %s response: %s", raw.keyword, exc)
             if running is not None and running.error is None:
@@ -349,15 +391,43 @@ class ImapClient:
         if not self._greeting.done() and isinstance(typed, Condition):
             self._greeting.set_result(typed)
             return
-        if running is not None:
-            running.seen.append(typed)
-            if running.claims(typed):
-                running.claimed.append(typed)
+        if running is not None and running.claims(typed):
+            claimed = running.claimed
+            if isinstance(typed, Exists) and claimed and isinstance(claimed[-1], Exists):
+                claimed[-1] = typed  # only the last count matters
                 return
+            claimed.append(typed)
+            self._keep(running, _octets(raw))
+            return
         event = to_event(raw, typed)
-        self._events.append(event)
+        events = self._events
+        if isinstance(event, Exists) and events and isinstance(events[-1], Exists):
+            events[-1] = event  # only the last count matters
+        else:
+            events.append(event)
+            self._events_octets += _octets(raw)
+            self._keep(running, 0)
         if self._wake_on and isinstance(event, (*self._wake_on, Bye)):
             self._wake.set()
+
+    def _keep(self, running: _Running | None, octets: int) -> None:
+        """Count one more response held (by ``running``, or as a queued event when octets is
+        0); end the connection when the held responses go over ``limits``."""
+        if running is not None and octets:
+            running.kept += 1
+            running.kept_octets += octets
+        count = len(self._events) + (running.kept if running is not None else 0)
+        total = self._events_octets + (running.kept_octets if running is not None else 0)
+        limits = self.limits
+        if count > limits.max_kept_responses or total > limits.max_kept_octets:
+            what = "the running command" if running is not None else "no command"
+            self._conn.abort(
+                LimitExceeded(
+                    f"the server sent more untagged responses than are kept at once "
+                    f"({count} responses, {total} octets, while {what} ran; limits "
+                    f"{limits.max_kept_responses} and {limits.max_kept_octets})"
+                )
+            )
 
     def _on_lost(self, error: ImapError) -> None:
         if not self._greeting.done():
@@ -391,10 +461,12 @@ class ImapClient:
         running = _Running(claims, tag=conn.next_tag(), raw_fetches=raw_fetches)
         self._running = running
         conn.watch(self._command_timeout)
+        conn.limit_time(self.limits.command_seconds, what=command.name)
         try:
             raw = await conn.wait(await conn.send(command, tag=running.tag))
         finally:
             conn.watch(None)
+            conn.limit_time(None)
             self._running = None
         completion = parse_tagged(raw)
         if running.error is not None:
@@ -492,6 +564,7 @@ class ImapClient:
             running = _Running(lambda r: isinstance(r, Capabilities), tag=conn.next_tag())
             self._running = running
             conn.watch(self._command_timeout)
+            conn.limit_time(self.limits.command_seconds, what="AUTHENTICATE")
             try:
                 pending = await conn.send(command, tag=running.tag, want_continuation=True)
                 if pending.continuation is not None:
@@ -499,6 +572,7 @@ class ImapClient:
                 raw = await conn.wait(pending)
             finally:
                 conn.watch(None)
+                conn.limit_time(None)
                 self._running = None
             return parse_tagged(raw), running.claimed
 
@@ -613,16 +687,29 @@ class ImapClient:
     async def uid_search(self, criteria: str) -> list[int]:
         """UIDs matching ``criteria`` (search-key text, e.g. ``"UID 1:500 SINCE 1-Jan-2026"``),
         ascending. Uses ``UID SEARCH RETURN (ALL)`` (ESEARCH: compact ranges, expanded here)
-        when advertised, else the classic ``UID SEARCH``."""
-        return [
-            uid
-            for low, high in await self.uid_search_ranges(criteria)
-            for uid in range(low, high + 1)
-        ]
+        when advertised, else the classic ``UID SEARCH``. The answer is clipped as in
+        ``uid_search_ranges``; more than ``limits.max_search_uids`` UIDs is a LimitExceeded
+        (the connection is closed): use ``uid_search_ranges`` for whole folders."""
+        ranges = await self.uid_search_ranges(criteria)
+        count = sum(high - low + 1 for low, high in ranges)
+        if count > self.limits.max_search_uids:
+            error = LimitExceeded(
+                f"the server answered a UID SEARCH with {count} UIDs, more than the "
+                f"{self.limits.max_search_uids} a list may hold"
+            )
+            self._conn.abort(error)
+            raise error
+        return [uid for low, high in ranges for uid in range(low, high + 1)]
 
     async def uid_search_ranges(self, criteria: str) -> list[tuple[int, int]]:
         """``uid_search`` as ascending, disjoint (low, high) ranges: a whole folder's UIDs in
-        a few tuples (ESEARCH sends them so), not a list of every number."""
+        a few tuples (ESEARCH sends them so), not a list of every number.
+
+        When ``criteria`` starts with a ``UID`` set (``"UID 1:500 ..."``, the sync's form),
+        the answer is clipped to that set: a server cannot add UIDs that were not asked for
+        (``*`` counts as 4294967295, so the highest UID, which ``n:*`` matches even below n,
+        is left out then). A set of more than ``limits.max_set_ranges`` ranges is a
+        LimitExceeded."""
         esearch = self.has("ESEARCH")
         command = commands.uid_search(criteria, esearch=esearch)
 
@@ -641,8 +728,10 @@ class ImapClient:
             if isinstance(response, ESearchResult):
                 ranges += response.all
             elif isinstance(response, SearchResult):
-                ranges += ((uid, uid) for uid in response.ids)
-        return merge_ranges(ranges)
+                ranges += response.ranges
+        merged = merge_ranges(ranges)
+        asked = asked_uid_ranges(criteria)
+        return merged if asked is None else intersect_ranges(merged, asked)
 
     async def uid_fetch(
         self,
@@ -761,6 +850,11 @@ class ImapClient:
             loop = asyncio.get_running_loop()
             try:
                 conn.watch(self._command_timeout)
+                # IDLE's own deadline: its start, max_seconds of quiet, gathering, then DONE
+                conn.limit_time(
+                    self._command_timeout + max_seconds + gather_seconds + IDLE_DONE_TIMEOUT,
+                    what="IDLE",
+                )
                 pending = await conn.send(commands.idle(), tag=running.tag, want_continuation=True)
                 if pending.continuation is None:  # refused at once
                     completion = parse_tagged(await conn.wait(pending))
@@ -787,6 +881,7 @@ class ImapClient:
                 raise
             finally:
                 conn.watch(None)
+                conn.limit_time(None)
                 self._running = None
                 self._wake_on = ()
             if running.error is not None:
@@ -823,6 +918,51 @@ class ImapClient:
 
 
 _FLAG_KEYS = frozenset({b"UID", b"FLAGS", b"MODSEQ", b"SEQ"})
+_UID_KEY = re.compile(r"\s*UID\s+([0-9:,*]+)(?:\s|$)", re.IGNORECASE)
+
+
+def _octets(response: RawResponse) -> int:
+    return sum(
+        len(part) if isinstance(part, bytes) else len(part[0]) + len(part[1])
+        for part in response.parts
+    )
+
+
+def asked_uid_ranges(criteria: str) -> list[tuple[int, int]] | None:
+    """The UID set that search ``criteria`` start with, as ascending ranges (``*`` as
+    4294967295), or None when they do not start with one. Only a leading key counts: it is
+    ANDed with the rest, whereas a UID key inside OR/NOT does not bound the answer.
+
+    >>> asked_uid_ranges("UID 5:* SINCE 1-Jan-2026"), asked_uid_ranges("OR UID 1 UID 2")
+    ([(5, 4294967295)], None)
+    """
+    found = _UID_KEY.match(criteria)
+    if found is None:
+        return None
+    text = found.group(1).replace("*", str(commands.UID_MAX))
+    return merge_ranges(parse_sequence_set(text))
+
+
+def intersect_ranges(
+    ranges: Sequence[tuple[int, int]], within: Sequence[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """The parts of ascending disjoint ``ranges`` inside ascending disjoint ``within``.
+
+    >>> intersect_ranges([(1, 10), (20, 30)], [(5, 25)])
+    [(5, 10), (20, 25)]
+    """
+    result: list[tuple[int, int]] = []
+    i = j = 0
+    while i < len(ranges) and j < len(within):
+        low = max(ranges[i][0], within[j][0])
+        high = min(ranges[i][1], within[j][1])
+        if low <= high:
+            result.append((low, high))
+        if ranges[i][1] < within[j][1]:
+            i += 1
+        else:
+            j += 1
+    return result
 
 
 def _claimed_by_examine(response: Untagged) -> bool:
@@ -843,5 +983,7 @@ __all__ = [
     "ImapClient",
     "ServerAddress",
     "TlsMode",
+    "asked_uid_ranges",
     "default_ssl_context",
+    "intersect_ranges",
 ]

@@ -11,9 +11,12 @@ Invariants:
 * EVERY untagged response goes to the one ``on_untagged`` callback, in arrival order, whatever
   command is running; tagged responses complete the future of their tag (``A0001``, ``A0002``
   ...); a continuation request (``+``) completes the one waiting continuation future.
-* Inactivity timer, not a deadline: while a command runs (``watch(seconds)``), the connection
-  is declared lost when NO byte arrived for that long; every received chunk resets it, so a
-  large FETCH may take as long as it needs.
+* Two clocks while a command runs. The inactivity timer (``watch(seconds)``): the connection
+  is declared lost when NO byte arrived for that long; every received chunk resets it. The
+  deadline (``limit_time(seconds)``): the command must complete within ``seconds`` plus one
+  second per ``Limits.min_rate`` octets received meanwhile (at most
+  ``Limits.max_command_seconds``), so a large FETCH gets the time its size needs, and a server
+  trickling a byte now and then is cut off (``CommandTimedOut``).
 * Connection loss is one event: the first error (EOF, reset, inactivity, framing failure) is
   stored, every pending future fails with it at once, the transport is aborted, and every later
   command raises the same error immediately. Cancelling a command while it runs also closes
@@ -39,6 +42,7 @@ from typing import Any
 
 from postroom.imap.commands import Command, describe_command, encode_command
 from postroom.imap.errors import (
+    CommandTimedOut,
     ConnectFailed,
     ConnectFailure,
     ConnectionLost,
@@ -47,6 +51,7 @@ from postroom.imap.errors import (
     TlsFailed,
 )
 from postroom.imap.framing import RawResponse, ResponseFramer, ResponseKind, describe
+from postroom.imap.limits import DEFAULT_LIMITS, Limits
 
 logger = logging.getLogger(__name__)
 wire = logging.getLogger("postroom.imap.wire")
@@ -104,7 +109,7 @@ async def open_stream(
                 "(WRONG_VERSION_NUMBER)",
                 advice="this port may speak plain IMAP or STARTTLS: try --tls starttls",
             ) from exc
-        raise TlsFailed(f"TLS handshake with {host}:{port} failed: {exc.reason or exc}") from exc
+        raise tls_failed(f"TLS handshake with {host}:{port} failed", exc) from exc
     except TimeoutError as exc:
         sock.close()
         raise ConnectFailed(
@@ -113,6 +118,36 @@ async def open_stream(
     except OSError as exc:
         sock.close()
         raise ConnectionLost(f"{host}:{port} closed the connection during TLS: {exc}") from exc
+
+
+#: OpenSSL's reasons for "no TLS version both sides accept" (the server offers only TLS 1.1 or
+#: older, or answers a TLS 1.2+ hello with an older record version).
+OLD_TLS_REASONS = frozenset(
+    {
+        "TLSV1_ALERT_PROTOCOL_VERSION",
+        "UNSUPPORTED_PROTOCOL",
+        "WRONG_VERSION_NUMBER",
+        "NO_PROTOCOLS_AVAILABLE",
+        "VERSION_TOO_LOW",
+        "TLSV1_ALERT_INSUFFICIENT_SECURITY",
+    }
+)
+OLD_TLS_ADVICE = (
+    "the server only offers an old TLS version (older than TLS 1.2), which Postroom refuses: "
+    "ask the mail provider to enable TLS 1.2 or newer"
+)
+
+
+def tls_failed(message: str, exc: ssl.SSLError) -> TlsFailed:
+    """The TlsFailed for a handshake that failed with ``exc``: a version mismatch (the server
+    speaks only TLS 1.1 or older) gets its own advice; never retryable either way."""
+    reason = exc.reason or ""
+    if reason in OLD_TLS_REASONS:
+        return TlsFailed(
+            f"{message}: no TLS version in common with the server ({reason})",
+            advice=OLD_TLS_ADVICE,
+        )
+    return TlsFailed(f"{message}: {reason or exc}")
 
 
 async def _connect_any(
@@ -173,6 +208,7 @@ class Connection:
         on_untagged: UntaggedHandler,
         on_lost: Callable[[ImapError], None] | None = None,
         label: str = "",
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._reader = reader
         self._writer = writer
@@ -180,7 +216,8 @@ class Connection:
         self._on_lost = on_lost
         self._label = label
         self._loop = asyncio.get_running_loop()
-        self._framer = ResponseFramer()
+        self.limits = limits
+        self._framer = self._new_framer()
         self._pending: dict[bytes, asyncio.Future[RawResponse]] = {}
         self._continuation: asyncio.Future[RawResponse] | None = None
         self._tag_number = 0
@@ -190,6 +227,11 @@ class Connection:
         self._watch_seconds: float | None = None
         self._watch_handle: asyncio.TimerHandle | None = None
         self._last_received = self._loop.time()
+        self._deadline_handle: asyncio.TimerHandle | None = None
+        self._deadline_start = 0.0
+        self._deadline_seconds = 0.0
+        self._deadline_what = ""
+        self._received = 0  # octets received since limit_time() started the clock
         self._reader_task: asyncio.Task[None] | None = None
         self.literal_plus = False  # LITERAL+ advertised: every literal non-synchronising
         self.literal_minus = False  # LITERAL- advertised: literals up to 4096 octets are
@@ -342,6 +384,45 @@ class Connection:
         else:
             self._watch_handle = self._loop.call_later(seconds - quiet, self._check_watch)
 
+    # --- overall deadline --------------------------------------------------------------------
+
+    def limit_time(self, seconds: float | None, *, what: str = "the command") -> None:
+        """Start (or with None stop) the overall deadline: the connection is ended with
+        ``CommandTimedOut`` unless ``limit_time(None)`` comes within ``seconds`` from now plus
+        one second per ``limits.min_rate`` octets received meanwhile (capped at
+        ``limits.max_command_seconds``). Unlike ``watch``, received bytes do not restart it."""
+        if self._deadline_handle is not None:
+            self._deadline_handle.cancel()
+            self._deadline_handle = None
+        if seconds is None or self._error is not None:
+            return
+        self._deadline_start = self._loop.time()
+        self._deadline_seconds = seconds
+        self._deadline_what = what
+        self._received = 0
+        self._deadline_handle = self._loop.call_later(seconds, self._check_deadline)
+
+    def _allowed_seconds(self) -> float:
+        limits = self.limits
+        earned = self._received / limits.min_rate if limits.min_rate > 0 else 0.0
+        return min(self._deadline_seconds + earned, max(limits.max_command_seconds, 0.0))
+
+    def _check_deadline(self) -> None:
+        self._deadline_handle = None
+        if self._error is not None:
+            return
+        allowed = self._allowed_seconds()
+        elapsed = self._loop.time() - self._deadline_start
+        if elapsed >= allowed * 0.999:
+            self.abort(
+                CommandTimedOut(
+                    f"{self._deadline_what} did not complete within {allowed:.3g} s "
+                    f"({self._received} octets received meanwhile)"
+                )
+            )
+        else:
+            self._deadline_handle = self._loop.call_later(allowed - elapsed, self._check_deadline)
+
     # --- reading -----------------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
@@ -356,6 +437,7 @@ class Connection:
                     self.abort(ConnectionLost(message))
                     return
                 self._last_received = self._loop.time()
+                self._received += len(data)
                 responses = self._framer.feed(data)
                 for index, response in enumerate(responses):
                     if response.tag == self._stop_after_tag:
@@ -420,12 +502,24 @@ class Connection:
             )
             self.abort(error)
             raise error from exc
-        except (ssl.SSLError, OSError, TimeoutError) as exc:
+        except ssl.SSLError as exc:
+            error = tls_failed(f"the STARTTLS handshake with {host} failed", exc)
+            self.abort(error)
+            raise error from exc
+        except (OSError, TimeoutError) as exc:
             error = TlsFailed(f"the STARTTLS handshake with {host} failed: {exc}")
             self.abort(error)
             raise error from exc
-        self._framer = ResponseFramer()
+        self._framer = self._new_framer()
         self.start_reading()
+
+    def _new_framer(self) -> ResponseFramer:
+        limits = self.limits
+        return ResponseFramer(
+            max_line=limits.max_line,
+            max_literal=limits.max_literal,
+            max_response_literals=limits.max_response_literals,
+        )
 
     def abort(self, error: ImapError) -> None:
         """End the connection with ``error``: every pending command fails with it now."""
@@ -435,6 +529,9 @@ class Connection:
         if self._watch_handle is not None:
             self._watch_handle.cancel()
             self._watch_handle = None
+        if self._deadline_handle is not None:
+            self._deadline_handle.cancel()
+            self._deadline_handle = None
         waiting = [*self._pending.values()]
         if self._continuation is not None:
             waiting.append(self._continuation)
@@ -462,4 +559,13 @@ class Connection:
                 await self._writer.wait_closed()
 
 
-__all__ = ["Connection", "Pending", "UntaggedHandler", "open_stream", "wire"]
+__all__ = [
+    "OLD_TLS_ADVICE",
+    "OLD_TLS_REASONS",
+    "Connection",
+    "Pending",
+    "UntaggedHandler",
+    "open_stream",
+    "tls_failed",
+    "wire",
+]

@@ -7,8 +7,10 @@
      +-- ConnectFailed          no TCP connection (.reason: dns | refused | timeout | unreachable)
      +-- TlsFailed              certificate not trusted, wrong host name, handshake, no STARTTLS
      +-- ConnectionLost         EOF, reset, BYE, inactivity timeout, a missed DONE -> OK
+     |    +-- CommandTimedOut   a command went over its overall deadline (limits.Limits)
      +-- AuthFailed             NO/BAD to LOGIN or AUTHENTICATE
      +-- ProtocolError          the server sent something we cannot frame or parse
+     |    +-- LimitExceeded     a response, or the responses kept for a command, over a bound
      +-- CapabilityMissing      the command needs a capability the server did not advertise
      +-- CommandFailed          a tagged NO/BAD (.status, .code, .text)
           +-- FolderMissing     SELECT/EXAMINE/STATUS of a folder that does not exist
@@ -21,6 +23,9 @@ Invariants:
   is not. Auth failures are never retryable: retrying bad credentials gets accounts locked.
 * Server response codes are fields (``CommandFailed.code``), never substrings to search for.
 * No message carries a password: commands with credentials are never quoted in errors.
+* ``CommandTimedOut`` and ``LimitExceeded`` always end the connection (every pending and later
+  command fails with the same error): callers treat them like a lost connection and connect
+  again; ``LimitExceeded`` is not retryable, since the same data would go over it again.
 """
 
 from __future__ import annotations
@@ -101,6 +106,16 @@ class ConnectionLost(ImapError):
     advice = "the connection to the mail server dropped; it will be retried"
 
 
+class CommandTimedOut(ConnectionLost):
+    """Raised when a command did not complete within its overall deadline
+    (``Limits.command_seconds`` plus the time its data needs at ``Limits.min_rate``), however
+    steadily the server trickled bytes: the connection is closed."""
+
+    advice = (
+        "the mail server is answering far too slowly; the connection was closed and will be retried"
+    )
+
+
 class AuthFailed(ImapError):
     """Raised when the server answers NO or BAD to LOGIN or AUTHENTICATE.
 
@@ -129,6 +144,17 @@ class ProtocolError(ImapError):
 
     retryable = False
     advice = "the mail server sent a response Postroom cannot read; report it with the wire log"
+
+
+class LimitExceeded(ProtocolError):
+    """Raised when the server sends more than ``limits.Limits`` allows: a line, a literal or
+    a response's literals too long, too many untagged responses kept during one command, a
+    UID set with too many ranges. The connection is closed (nothing is kept of it)."""
+
+    advice = (
+        "the mail server sent far more data than a mail client needs; the connection was "
+        "closed. If this repeats, report it to the mail provider"
+    )
 
 
 class CapabilityMissing(ImapError):
@@ -182,11 +208,13 @@ __all__ = [
     "AuthFailed",
     "CapabilityMissing",
     "CommandFailed",
+    "CommandTimedOut",
     "ConnectFailed",
     "ConnectFailure",
     "ConnectionLost",
     "FolderMissing",
     "ImapError",
+    "LimitExceeded",
     "PlaintextRefused",
     "ProtocolError",
     "TlsFailed",

@@ -26,8 +26,12 @@ Invariants:
 * Work is linear in the input: each received byte is looked at once when searching for the
   line end (the search resumes where it stopped), a literal is counted, not scanned, and no
   earlier line is ever scanned again. There is no recursion.
-* Limits: a line longer than ``max_line`` or a literal larger than ``max_literal`` is a
-  ``ProtocolError`` (the connection cannot be used any more after one).
+* Limits (``limits.Limits``): a line longer than ``max_line``, a literal larger than
+  ``max_literal``, or literals of one response adding up to more than
+  ``max_response_literals`` is a ``LimitExceeded`` (a ``ProtocolError``), raised as soon as
+  the marker or the line says so, before the octets are received; a response number or
+  literal size beyond 2^32-1 is a ``ProtocolError``. The connection cannot be used any more
+  after either. Nothing else is kept, so a framer holds at most one response.
 * Lines end in CRLF; a bare LF is accepted too (the CR, if any, is dropped).
 """
 
@@ -37,13 +41,16 @@ import enum
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from postroom.imap.errors import ProtocolError
+from postroom.imap.errors import LimitExceeded, ProtocolError
+from postroom.imap.limits import DEFAULT_LIMITS, NUMBER_MAX
 
 Part = bytes | tuple[bytes, bytes]
 """One record of a response: text without a literal, or (text ending in ``{n}``, the literal)."""
 
-DEFAULT_MAX_LINE = 64 * 1024 * 1024
-DEFAULT_MAX_LITERAL = 256 * 1024 * 1024
+DEFAULT_MAX_LINE = DEFAULT_LIMITS.max_line
+DEFAULT_MAX_LITERAL = DEFAULT_LIMITS.max_literal
+DEFAULT_MAX_RESPONSE_LITERALS = DEFAULT_LIMITS.max_response_literals
+_NUMBER_DIGITS = len(str(NUMBER_MAX))
 
 #: Untagged responses whose text is free text (resp-text), never holding a literal.
 _STATUS_KEYWORDS = frozenset({"OK", "NO", "BAD", "BYE", "PREAUTH"})
@@ -123,6 +130,8 @@ def classify_line(line: bytes) -> _Head:
     after = len(line) if end < 0 else end + 1
     if first_space == 1 and line[0] == 42:  # "*"
         if word.isdigit() and end >= 0:
+            if len(word) > _NUMBER_DIGITS or int(word) > NUMBER_MAX:
+                raise ProtocolError(f"a response number is out of range: {word[:40]!r}")
             number_end = line.find(b" ", after)
             keyword = line[after:] if number_end < 0 else line[after:number_end]
             data_start = len(line) if number_end < 0 else number_end + 1
@@ -156,6 +165,8 @@ def literal_marker(segment: bytes) -> tuple[int, int] | None:
         digits = digits[:-1]
     if not digits or not digits.isdigit():
         return None
+    if len(digits) > _NUMBER_DIGITS or int(digits) > NUMBER_MAX:  # RFC 9051: number
+        raise ProtocolError(f"a literal size is out of range: {digits[:40]!r}")
     if _ends_inside_quote(segment, opening):
         return None
     start = opening - 1 if opening > 0 and segment[opening - 1] == ord("~") else opening
@@ -195,10 +206,16 @@ class ResponseFramer:
     """
 
     def __init__(
-        self, *, max_line: int = DEFAULT_MAX_LINE, max_literal: int = DEFAULT_MAX_LITERAL
+        self,
+        *,
+        max_line: int = DEFAULT_MAX_LINE,
+        max_literal: int = DEFAULT_MAX_LITERAL,
+        max_response_literals: int = DEFAULT_MAX_RESPONSE_LITERALS,
     ) -> None:
         self._max_line = max_line
         self._max_literal = max_literal
+        self._max_response_literals = max_response_literals
+        self._response_literals = 0  # octets announced by the literals of this response
         self._line: list[bytes] = []  # the start of a line that has not ended yet
         self._line_length = 0
         self._parts: list[Part] = []
@@ -248,7 +265,7 @@ class ResponseFramer:
                 self._line.append(data[position:])
                 self._line_length += size - position
                 if self._line_length > self._max_line:
-                    raise ProtocolError(f"a response line is longer than {self._max_line} octets")
+                    raise LimitExceeded(f"a response line is longer than {self._max_line} octets")
                 break
             line = data[position:end]
             position = end + 1
@@ -259,7 +276,7 @@ class ResponseFramer:
             if line[-1:] == b"\r":
                 line = line[:-1]
             if len(line) > self._max_line:
-                raise ProtocolError(f"a response line is longer than {self._max_line} octets")
+                raise LimitExceeded(f"a response line is longer than {self._max_line} octets")
             response = self._add_segment(line)
             if response is not None:
                 completed.append(response)
@@ -276,7 +293,15 @@ class ResponseFramer:
             if marker is not None:
                 size, start = marker
                 if size > self._max_literal:
-                    raise ProtocolError(f"a literal of {size} octets is over the limit")
+                    raise LimitExceeded(
+                        f"a literal of {size} octets is over the limit of {self._max_literal}"
+                    )
+                self._response_literals += size
+                if self._response_literals > self._max_response_literals:
+                    raise LimitExceeded(
+                        f"the literals of one response add up to more than "
+                        f"{self._max_response_literals} octets"
+                    )
                 if segment[start] != 123 or segment[-2] == 43:  # "~{n}" or "{n+}"
                     segment = segment[:start] + b"{%d}" % size  # see the module invariants
                 self._literal_text = segment
@@ -290,6 +315,7 @@ class ResponseFramer:
         response = RawResponse(tuple(self._parts), *head)
         self._parts = []
         self._head = None
+        self._response_literals = 0
         return response
 
 
@@ -318,6 +344,7 @@ def describe(response: RawResponse, *, limit: int = 2000) -> Iterable[str]:
 __all__ = [
     "DEFAULT_MAX_LINE",
     "DEFAULT_MAX_LITERAL",
+    "DEFAULT_MAX_RESPONSE_LITERALS",
     "Part",
     "RawResponse",
     "ResponseFramer",

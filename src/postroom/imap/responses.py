@@ -1,11 +1,12 @@
 """Typed results over ``imapclient.response_parser``: framed responses in, dataclasses out.
 
-Pure: no I/O. All IMAP grammar is imapclient's (``parse_fetch_response`` for FETCH,
-``parse_response`` for VANISHED, ESEARCH, STATUS, LIST and response codes,
-``parse_message_list`` for SEARCH), with ``imap.lexer`` as its fast path for the common shapes
-(the same values, without imapclient's byte-by-byte lexer); this module only picks the
-response apart at its type word and turns imapclient's tuples into typed values. Its quirks
-are handled here:
+Pure: no I/O. The IMAP grammar is imapclient's (``parse_fetch_response`` for FETCH,
+``parse_response`` for VANISHED, ESEARCH, STATUS, LIST and response codes), with
+``imap.lexer`` as its fast path for the common shapes (the same values, without imapclient's
+byte-by-byte lexer); only UID sets and SEARCH's number list are read here, into ranges
+(``parse_sequence_set``, ``parse_search``). This module otherwise only picks the response
+apart at its type word and turns imapclient's tuples into typed values. Its quirks are
+handled here:
 
 * a one-number sequence set comes back as ``int`` (``VANISHED 5`` -> ``5``), a longer one as
   ``bytes`` (``b"1:3,5"``): ``parse_sequence_set`` takes both;
@@ -20,6 +21,13 @@ Events (``UntaggedEvent``) are what the client hands to the sync engine: ``Exist
 ``Expunge``, ``Vanished``, ``FlagsChanged``, ``StatusUpdate``, ``Bye`` and ``Unknown``. Every
 other type here is the data of one command (``Capabilities``, ``Folder``, ``SearchResult``...).
 Names follow the RFCs: ``uid``, ``uidvalidity``, ``uidnext``, ``highestmodseq``.
+
+Numbers are checked against their RFC ranges (``limits.NUMBER_MAX``, ``limits.MODSEQ_MAX``):
+a UID, UIDVALIDITY or UIDNEXT of 0 or over 2^32-1, a count or size over 2^32-1, a MODSEQ
+over 2^63-1 is a ``ProtocolError``, never a value that overflows a database column later.
+UID and sequence sets (SEARCH, ESEARCH, VANISHED) stay ranges and are read without making a
+list of every number; more than ``max_set_ranges`` ranges in one response is a
+``LimitExceeded``.
 """
 
 from __future__ import annotations
@@ -31,12 +39,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from imapclient import imap_utf7
-from imapclient.response_parser import parse_fetch_response, parse_message_list, parse_response
+from imapclient.response_parser import parse_fetch_response, parse_response
 from imapclient.response_types import BodyData, Envelope
 
-from postroom.imap.errors import ProtocolError
+from postroom.imap.errors import LimitExceeded, ProtocolError
 from postroom.imap.framing import Part, RawResponse, ResponseKind
 from postroom.imap.lexer import read_fetch, read_values
+from postroom.imap.limits import DEFAULT_LIMITS, MODSEQ_MAX, NUMBER_MAX
 
 _T = TypeVar("_T")
 
@@ -298,9 +307,10 @@ def is_selectable(flags: Iterable[str]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    """``* SEARCH 2 84 882 [(MODSEQ m)]``."""
+    """``* SEARCH 2 84 882 83 [(MODSEQ m)]`` -> ``ranges`` ``((2, 2), (83, 84), (882, 882))``:
+    ascending and disjoint, never a list of every number."""
 
-    ids: tuple[int, ...]
+    ranges: tuple[tuple[int, int], ...]
     modseq: int | None = None
 
 
@@ -316,10 +326,6 @@ class ESearchResult:
     max: int | None = None
     count: int | None = None
     modseq: int | None = None
-
-    def uids(self) -> list[int]:
-        """The ALL ranges expanded, ascending."""
-        return sorted({uid for low, high in self.all for uid in range(low, high + 1)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,9 +370,12 @@ Untagged = (
 # --- parsing --------------------------------------------------------------------------------
 
 
-def parse_untagged(response: RawResponse) -> Untagged:
+def parse_untagged(
+    response: RawResponse, *, max_set_ranges: int = DEFAULT_LIMITS.max_set_ranges
+) -> Untagged:
     """Type one untagged response. Raises ProtocolError if imapclient cannot parse the data of
-    a response type we know; a type we do not know becomes ``Unknown``."""
+    a response type we know or a number is out of its range (LimitExceeded for a set of more
+    than ``max_set_ranges`` ranges); a type we do not know becomes ``Unknown``."""
     keyword = response.keyword
     number = response.number
     if number is not None:
@@ -375,7 +384,7 @@ def parse_untagged(response: RawResponse) -> Untagged:
         if keyword == "EXISTS":
             return Exists(number)
         if keyword == "EXPUNGE":
-            return Expunge(number)
+            return Expunge(checked(number, "an EXPUNGE sequence number"))
         if keyword == "RECENT":
             return Recent(number)
         return Unknown(response.to_bytes(), keyword)
@@ -385,10 +394,31 @@ def parse_untagged(response: RawResponse) -> Untagged:
         return Capabilities(_words(response.text_after_keyword()))
     if keyword == "ENABLED":
         return Enabled(_words(response.text_after_keyword()))
+    if keyword == "SEARCH":
+        return parse_search(response, max_ranges=max_set_ranges)
+    if keyword == "ESEARCH":
+        return parse_esearch(response, max_ranges=max_set_ranges)
+    if keyword == "VANISHED":
+        return parse_vanished(response, max_ranges=max_set_ranges)
     parser = _DATA_PARSERS.get(keyword)
     if parser is None:
         return Unknown(response.to_bytes(), keyword)
     return parser(response)
+
+
+def checked(value: int, what: str, *, low: int = 1, high: int = NUMBER_MAX) -> int:
+    """``value`` if ``low <= value <= high``, else ProtocolError naming ``what``. The default
+    range is RFC 9051's nz-number (UIDs, UIDVALIDITY, UIDNEXT, sequence numbers)."""
+    if low <= value <= high:
+        return value
+    shown = str(value) if value.bit_length() < 200 else f"a {value.bit_length()}-bit number"
+    raise ProtocolError(f"{what} is out of range ({low} to {high}): {shown}")
+
+
+def checked_modseq(value: int | None, what: str = "a MODSEQ") -> int | None:
+    """``value`` (None passes) within RFC 7162's mod-sequence-value: 0 is taken (some servers
+    send it for an empty folder), above 2^63-1 is a ProtocolError."""
+    return None if value is None else checked(value, what, low=0, high=MODSEQ_MAX)
 
 
 def to_event(response: RawResponse, typed: Untagged) -> UntaggedEvent:
@@ -415,10 +445,10 @@ def data_records(response: RawResponse) -> list[Part]:
 
 
 def _parse(records: list[Part], what: str) -> tuple[Any, ...]:
-    values = read_values(records)
-    if values is not None:
-        return tuple(values)
     try:
+        values = read_values(records)
+        if values is not None:
+            return tuple(values)
         return tuple(parse_response(records))
     except Exception as exc:
         raise ProtocolError(f"cannot parse the {what} response: {exc}") from exc
@@ -500,16 +530,20 @@ def fetch_item(seq: int, data: dict[bytes, Any]) -> FetchItem:
     for key, value in data.items():
         if key == b"UID":
             uid = _int_or(value, 0)
+            if uid:
+                checked(uid, "a FETCH UID")
         elif key == b"FLAGS":
             flags = _texts(value) if value is not None else None
         elif key == b"MODSEQ":
-            modseq = _first_int(value)
+            modseq = checked_modseq(_first_int(value), "a FETCH MODSEQ")
         elif key == b"SEQ":
             continue
         elif key == b"INTERNALDATE":
             internaldate = value if isinstance(value, dt.datetime) else None
         elif key == b"RFC822.SIZE":
             size = _int_or(value, None)
+            if size is not None:
+                checked(size, "an RFC822.SIZE", low=0)
         elif key.startswith(_SECTION_PREFIXES) or key == b"RFC822":
             if value is not None:
                 sections[key.decode("ascii", "replace")] = _as_bytes(value)
@@ -576,26 +610,41 @@ def section_key(item: str) -> str:
     return _PARTIAL.sub(r"<\1>", key)
 
 
-def parse_sequence_set(value: Any) -> tuple[tuple[int, int], ...]:
+_SET_ITEM = re.compile(rb"(\d{1,10})(?::(\d{1,10}))?(,|$)")
+
+
+def parse_sequence_set(
+    value: Any, *, max_ranges: int = DEFAULT_LIMITS.max_set_ranges
+) -> tuple[tuple[int, int], ...]:
     """A sequence/UID set as imapclient returns it (``5`` or ``b"1:3,5"``) -> inclusive ranges
-    in the order given, each ``(low, high)`` with low <= high. ``*`` is not allowed here."""
-    if isinstance(value, int):
-        return ((value, value),)
+    in the order given, each ``(low, high)`` with low <= high. ``*`` is not allowed here;
+    every number must be 1 to 2^32-1 (ProtocolError); more than ``max_ranges`` ranges is a
+    LimitExceeded. Read item by item: no list of the set's pieces is made first."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = checked(value, "a sequence set number")
+        return ((number, number),)
     if not isinstance(value, bytes | str):
         raise ProtocolError(f"not a sequence set: {value!r}")
-    text = value.decode("ascii") if isinstance(value, bytes) else value
+    text = value.encode("ascii", "replace") if isinstance(value, str) else value
     ranges: list[tuple[int, int]] = []
-    try:
-        for token in text.split(","):
-            low, _, high = token.partition(":")
-            a, b = int(low), int(high or low)
-            ranges.append((a, b) if a <= b else (b, a))
-    except ValueError as exc:
-        raise ProtocolError(f"not a sequence set: {value!r}") from exc
-    return tuple(ranges)
+    position, size = 0, len(text)
+    while True:
+        found = _SET_ITEM.match(text, position)
+        if found is None or (found.group(3) == b"," and found.end() == size):
+            raise ProtocolError(f"not a sequence set: {text[:200]!r}")
+        a = checked(int(found.group(1)), "a sequence set number")
+        b = checked(int(found.group(2)), "a sequence set number") if found.group(2) else a
+        if len(ranges) >= max_ranges:
+            raise LimitExceeded(f"a sequence set has more than {max_ranges} ranges")
+        ranges.append((a, b) if a <= b else (b, a))
+        position = found.end()
+        if position >= size:
+            return tuple(ranges)
 
 
-def parse_vanished(response: RawResponse) -> Vanished:
+def parse_vanished(
+    response: RawResponse, *, max_ranges: int = DEFAULT_LIMITS.max_set_ranges
+) -> Vanished:
     """``* VANISHED (EARLIER) 41,43:116`` -> Vanished(((41, 41), (43, 116)), earlier=True)."""
     items = _parse(data_records(response), "VANISHED")
     earlier = False
@@ -604,10 +653,12 @@ def parse_vanished(response: RawResponse) -> Vanished:
         items = items[1:]
     if len(items) != 1:
         raise ProtocolError(f"unexpected VANISHED response: {response.first_segment[:200]!r}")
-    return Vanished(parse_sequence_set(items[0]), earlier)
+    return Vanished(parse_sequence_set(items[0], max_ranges=max_ranges), earlier)
 
 
-def parse_esearch(response: RawResponse) -> ESearchResult:
+def parse_esearch(
+    response: RawResponse, *, max_ranges: int = DEFAULT_LIMITS.max_set_ranges
+) -> ESearchResult:
     """``* ESEARCH (TAG "A0005") UID ALL 1:3,5 COUNT 4`` -> ESearchResult."""
     items = list(_parse(data_records(response), "ESEARCH"))
     tag = None
@@ -621,28 +672,59 @@ def parse_esearch(response: RawResponse) -> ESearchResult:
     values: dict[bytes, Any] = {}
     for index in range(0, len(items) - 1, 2):
         values[_as_bytes(items[index]).upper()] = items[index + 1]
-    all_ranges = parse_sequence_set(values[b"ALL"]) if b"ALL" in values else ()
+    all_ranges = (
+        parse_sequence_set(values[b"ALL"], max_ranges=max_ranges) if b"ALL" in values else ()
+    )
+    low, high, count = (_int_or(values.get(name), None) for name in (b"MIN", b"MAX", b"COUNT"))
     return ESearchResult(
         tag=tag,
         uid=uid,
         all=all_ranges,
-        min=_int_or(values.get(b"MIN"), None),
-        max=_int_or(values.get(b"MAX"), None),
-        count=_int_or(values.get(b"COUNT"), None),
-        modseq=_int_or(values.get(b"MODSEQ"), None),
+        min=None if low is None else checked(low, "an ESEARCH MIN"),
+        max=None if high is None else checked(high, "an ESEARCH MAX"),
+        count=None if count is None else checked(count, "an ESEARCH COUNT", low=0),
+        modseq=checked_modseq(_int_or(values.get(b"MODSEQ"), None), "an ESEARCH MODSEQ"),
     )
 
 
-def parse_search(response: RawResponse) -> SearchResult:
-    """``* SEARCH 2 84 882`` (optionally ``(MODSEQ 917162500)`` at the end)."""
-    text = response.text_after_keyword().strip()
-    if not text:
-        return SearchResult(())
-    try:
-        ids = parse_message_list([text])
-    except Exception as exc:
-        raise ProtocolError(f"cannot parse the SEARCH response: {exc}") from exc
-    return SearchResult(tuple(int(n) for n in ids), _int_or(getattr(ids, "modseq", None), None))
+_SEARCH_NUMBER = re.compile(rb" *(\d{1,10})(?= |$)")
+_SEARCH_MODSEQ = re.compile(rb" *\(MODSEQ (\d{1,20})\) *$", re.IGNORECASE)
+
+
+def parse_search(
+    response: RawResponse, *, max_ranges: int = DEFAULT_LIMITS.max_set_ranges
+) -> SearchResult:
+    """``* SEARCH 2 84 882`` (optionally ``(MODSEQ 917162500)`` at the end, RFC 7162) ->
+    SearchResult with ascending ranges. The numbers are read one by one into ranges (a run of
+    consecutive numbers is one range), never into a list of every number; each must be 1 to
+    2^32-1, and more than ``max_ranges`` ranges is a LimitExceeded."""
+    text = response.text_after_keyword()
+    modseq = None
+    suffix = _SEARCH_MODSEQ.search(text) if text.endswith(b")") else None
+    if suffix is not None:
+        modseq = checked_modseq(int(suffix.group(1)), "a SEARCH MODSEQ")
+        text = text[: suffix.start()]
+    text = text.rstrip(b" ")
+    ranges: list[tuple[int, int]] = []
+    position, size = 0, len(text)
+    low = high = -1
+    while position < size:
+        found = _SEARCH_NUMBER.match(text, position)
+        if found is None:
+            raise ProtocolError(f"cannot parse the SEARCH response: {text[position:][:200]!r}")
+        number = checked(int(found.group(1)), "a SEARCH result")
+        position = found.end()
+        if number == high + 1:
+            high = number
+            continue
+        if high >= 0:
+            ranges.append((low, high))
+        if len(ranges) >= max_ranges:
+            raise LimitExceeded(f"a SEARCH response has more than {max_ranges} ranges")
+        low = high = number
+    if high >= 0:
+        ranges.append((low, high))
+    return SearchResult(tuple(merge_ranges(ranges)), modseq)
 
 
 def parse_status(response: RawResponse) -> StatusUpdate:
@@ -657,7 +739,20 @@ def parse_status(response: RawResponse) -> StatusUpdate:
         for i in range(0, len(pairs) - 1, 2)
         if isinstance(pairs[i + 1], int)
     }
+    for name, number in values.items():
+        low, high = _STATUS_RANGES.get(name, (0, NUMBER_MAX))
+        checked(number, f"STATUS {name}", low=low, high=high)
     return StatusUpdate(_decode_name(name_raw), values, name_raw)
+
+
+#: The range of each numeric STATUS item (RFC 9051 §7.2.4, RFC 7162, RFC 8438); others 0 to
+#: 2^32-1.
+_STATUS_RANGES: dict[str, tuple[int, int]] = {
+    "UIDVALIDITY": (1, NUMBER_MAX),
+    "UIDNEXT": (1, NUMBER_MAX),
+    "HIGHESTMODSEQ": (0, MODSEQ_MAX),
+    "SIZE": (0, 2**63 - 1),
+}
 
 
 #: Name attributes (RFC 9051 §7.3.1, RFC 5258, RFC 6154, RFC 8457) in their RFC spelling.
@@ -710,9 +805,6 @@ def parse_flags(response: RawResponse) -> Flags:
 _DATA_PARSERS: dict[str, Callable[[RawResponse], Untagged]] = {
     "LIST": parse_list,
     "STATUS": parse_status,
-    "SEARCH": parse_search,
-    "ESEARCH": parse_esearch,
-    "VANISHED": parse_vanished,
     "FLAGS": parse_flags,
 }
 
@@ -737,15 +829,15 @@ def selected_folder(responses: Iterable[Untagged], completion: Condition) -> Sel
                 uidvalidity = uidnext = highestmodseq = None
                 exists, flags, vanished, changed = 0, (), [], []
             elif name == "UIDVALIDITY":
-                uidvalidity = number
+                uidvalidity = None if number is None else checked(number, "UIDVALIDITY")
             elif name == "UIDNEXT":
-                uidnext = number
+                uidnext = None if number is None else checked(number, "UIDNEXT")
             elif name == "HIGHESTMODSEQ":
-                highestmodseq = number
+                highestmodseq = checked_modseq(number, "HIGHESTMODSEQ")
             elif name == "NOMODSEQ":
                 highestmodseq = None
         elif isinstance(response, Exists):
-            exists = response.count
+            exists = checked(response.count, "EXISTS", low=0)
         elif isinstance(response, Flags):
             flags = response.flags
         elif isinstance(response, Vanished):
@@ -753,7 +845,7 @@ def selected_folder(responses: Iterable[Untagged], completion: Condition) -> Sel
         elif isinstance(response, FetchItem):
             changed.append(response)
     if completion.code is not None and completion.code.name == "HIGHESTMODSEQ":
-        highestmodseq = completion.code.number()
+        highestmodseq = checked_modseq(completion.code.number(), "HIGHESTMODSEQ")
     if uidvalidity is None:
         raise ProtocolError("the server did not send UIDVALIDITY for the folder")
     return SelectedFolder(
@@ -861,6 +953,8 @@ __all__ = [
     "Untagged",
     "UntaggedEvent",
     "Vanished",
+    "checked",
+    "checked_modseq",
     "data_records",
     "fetch_item",
     "imapclient_fetch",

@@ -7,8 +7,8 @@ import doctest
 
 import pytest
 
-from postroom.imap.errors import ProtocolError
-from postroom.imap.framing import frame
+from postroom.imap.errors import LimitExceeded, ProtocolError
+from postroom.imap.framing import RawResponse, frame
 from postroom.imap.responses import (
     Bye,
     Capabilities,
@@ -39,9 +39,13 @@ from postroom.imap.responses import (
 )
 
 
-def one(data: bytes) -> Untagged:
+def raw(data: bytes) -> RawResponse:
     (response,) = frame(data + b"\r\n")
-    return parse_untagged(response)
+    return response
+
+
+def one(data: bytes) -> Untagged:
+    return parse_untagged(raw(data))
 
 
 # --- status responses and codes -------------------------------------------------------------
@@ -155,16 +159,82 @@ def test_esearch(data, expected):
     assert one(data) == expected
 
 
-def test_esearch_uids_are_expanded_in_order():
+def test_esearch_keeps_the_ranges_as_sent():
     result = one(b'* ESEARCH (TAG "A6") UID ALL 10:12,2,5:6')
     assert isinstance(result, ESearchResult)
-    assert result.uids() == [2, 5, 6, 10, 11, 12]
+    assert result.all == ((10, 12), (2, 2), (5, 6))
+
+
+def test_a_whole_uid_space_esearch_stays_one_range():
+    # 60 bytes on the wire; expanded it was 3.7 GB (issue 11, item 2)
+    result = one(b'* ESEARCH (TAG "x") UID ALL 1:4294967295')
+    assert isinstance(result, ESearchResult)
+    assert result.all == ((1, 4294967295),)
 
 
 def test_search():
-    assert one(b"* SEARCH 2 84 882") == SearchResult((2, 84, 882))
+    assert one(b"* SEARCH 2 84 882") == SearchResult(((2, 2), (84, 84), (882, 882)))
     assert one(b"* SEARCH") == SearchResult(())
-    assert one(b"* SEARCH 2 5 (MODSEQ 917162500)") == SearchResult((2, 5), 917162500)
+    assert one(b"* SEARCH ") == SearchResult(())
+    assert one(b"* SEARCH 2 5 (MODSEQ 917162500)") == SearchResult(((2, 2), (5, 5)), 917162500)
+
+
+def test_search_numbers_become_ranges_in_any_order():
+    assert one(b"* SEARCH 7 3 1 2 8 9 4") == SearchResult(((1, 4), (7, 9)))
+
+
+def test_a_long_search_answer_is_read_as_ranges():
+    numbers = b" ".join(b"%d" % n for n in range(1, 200_001))
+    assert one(b"* SEARCH " + numbers) == SearchResult(((1, 200_000),))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"* SEARCH 0",
+        b"* SEARCH 4294967296",
+        b"* SEARCH 1 99999999999999999999999",
+        b"* SEARCH 1 x",
+        b"* SEARCH 1 (MODSEQ 9223372036854775808)",
+        b'* ESEARCH (TAG "x") UID ALL 0:5',
+        b'* ESEARCH (TAG "x") UID ALL 1:4294967296',
+        b'* ESEARCH (TAG "x") UID ALL 1,,2',
+        b'* ESEARCH (TAG "x") UID MAX 4294967296',
+        b'* ESEARCH (TAG "x") UID MODSEQ 9223372036854775808',
+        b"* VANISHED (EARLIER) 1:4294967296",
+        b"* VANISHED 0",
+        b"* 1 FETCH (UID 4294967296 FLAGS ())",
+        b"* 1 FETCH (UID 1 MODSEQ (9223372036854775808))",
+        b"* 0 EXPUNGE",
+        b"* 4294967296 EXISTS",
+        b'* STATUS "INBOX" (UIDVALIDITY 0)',
+        b'* STATUS "INBOX" (UIDNEXT 4294967296)',
+        b'* STATUS "INBOX" (HIGHESTMODSEQ 9223372036854775808)',
+    ],
+)
+def test_numbers_out_of_their_rfc_range_are_protocol_errors(data):
+    with pytest.raises(ProtocolError):
+        one(data)
+
+
+def test_the_largest_numbers_in_range_are_taken():
+    assert one(b"* SEARCH 4294967295 1 (MODSEQ 9223372036854775807)") == SearchResult(
+        ((1, 1), (4294967295, 4294967295)), 2**63 - 1
+    )
+    item = one(b"* 4294967295 FETCH (UID 4294967295 MODSEQ (9223372036854775807))")
+    assert isinstance(item, FetchItem)
+    assert (item.uid, item.modseq, item.seq) == (2**32 - 1, 2**63 - 1, 2**32 - 1)
+
+
+def test_a_set_with_too_many_ranges_is_a_limit_error():
+    text = b",".join(b"%d" % n for n in range(1, 200, 2))
+    assert len(parse_sequence_set(text, max_ranges=100)) == 100
+    with pytest.raises(LimitExceeded):
+        parse_sequence_set(text + b",1000", max_ranges=100)
+    with pytest.raises(LimitExceeded):
+        parse_untagged(raw(b"* SEARCH " + text.replace(b",", b" ") + b" 1000"), max_set_ranges=100)
+    with pytest.raises(LimitExceeded):
+        parse_untagged(raw(b'* ESEARCH (TAG "x") UID ALL ' + text + b",1000"), max_set_ranges=100)
 
 
 def test_status():
@@ -442,3 +512,36 @@ def test_the_docstring_examples_run():
     from postroom.imap import responses
 
     assert doctest.testmod(responses).failed == 0
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        b"UIDVALIDITY 0",
+        b"UIDVALIDITY 4294967296",
+        b"UIDVALIDITY 18446744073709551617",
+        b"UIDNEXT 0",
+        b"UIDNEXT 4294967296",
+        b"HIGHESTMODSEQ 9223372036854775808",
+    ],
+)
+def test_an_examine_with_a_number_out_of_range_is_a_protocol_error(code):
+    # beyond 2^63 they overflowed the database's integer later (issue 11, item 3)
+    data = b"* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [%s] ok\r\nA1 OK done\r\n" % code
+    *untagged, done = frame(data)
+    with pytest.raises(ProtocolError, match="out of range"):
+        selected_folder([parse_untagged(r) for r in untagged], parse_tagged(done))
+
+
+def test_an_examine_at_the_top_of_every_range_is_taken():
+    data = (
+        b"* 4294967295 EXISTS\r\n* OK [UIDVALIDITY 4294967295] ok\r\n"
+        b"* OK [UIDNEXT 4294967295] ok\r\nA1 OK [HIGHESTMODSEQ 9223372036854775807] done\r\n"
+    )
+    *untagged, done = frame(data)
+    selected = selected_folder([parse_untagged(r) for r in untagged], parse_tagged(done))
+    assert (selected.uidvalidity, selected.uidnext, selected.highestmodseq) == (
+        2**32 - 1,
+        2**32 - 1,
+        2**63 - 1,
+    )
