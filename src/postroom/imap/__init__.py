@@ -6,6 +6,7 @@ No database, no services: an import-linter contract keeps ``sqlalchemy``, ``post
 Modules, bottom up::
 
     errors       the ImapError subtree (retryable, advice)
+    limits       Limits: the time and memory bounds of a command and a response
     framing      bytes -> RawResponse (lines + literals), pure
     commands     typed arguments -> command octets (quoting, UTF-7 names, UID sets), pure
     lexer        imapclient's response values, by one regular expression (its fast path), pure
@@ -41,15 +42,18 @@ from postroom.imap.errors import (
     AuthFailed,
     CapabilityMissing,
     CommandFailed,
+    CommandTimedOut,
     ConnectFailed,
     ConnectionLost,
     FolderMissing,
     ImapError,
+    LimitExceeded,
     PlaintextRefused,
     ProtocolError,
     TlsFailed,
     is_retryable_code,
 )
+from postroom.imap.limits import DEFAULT_LIMITS, Limits
 from postroom.imap.responses import (
     Bye,
     Exists,
@@ -67,6 +71,7 @@ from postroom.imap.responses import (
 )
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "DEFAULT_WAKE",
     "INBOX",
     "UID_MAX",
@@ -74,6 +79,7 @@ __all__ = [
     "Bye",
     "CapabilityMissing",
     "CommandFailed",
+    "CommandTimedOut",
     "ConnectFailed",
     "ConnectionLost",
     "Exists",
@@ -84,6 +90,8 @@ __all__ = [
     "FolderMissing",
     "ImapClient",
     "ImapError",
+    "LimitExceeded",
+    "Limits",
     "PlaintextRefused",
     "ProtocolError",
     "SelectedFolder",

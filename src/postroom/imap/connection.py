@@ -519,6 +519,7 @@ class Connection:
             max_line=limits.max_line,
             max_literal=limits.max_literal,
             max_response_literals=limits.max_response_literals,
+            max_response_literal_count=limits.max_response_literal_count,
         )
 
     def abort(self, error: ImapError) -> None:

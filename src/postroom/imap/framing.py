@@ -26,10 +26,11 @@ Invariants:
 * Work is linear in the input: each received byte is looked at once when searching for the
   line end (the search resumes where it stopped), a literal is counted, not scanned, and no
   earlier line is ever scanned again. There is no recursion.
-* Limits (``limits.Limits``): a line longer than ``max_line``, a literal larger than
-  ``max_literal``, or literals of one response adding up to more than
-  ``max_response_literals`` is a ``LimitExceeded`` (a ``ProtocolError``), raised as soon as
-  the marker or the line says so, before the octets are received; a response number or
+* Limits (``limits.Limits``): the text of one response (its lines, without the literals)
+  longer than ``max_line``, a literal larger than ``max_literal``, the literals of one
+  response adding up to more than ``max_response_literals`` octets or numbering more than
+  ``max_response_literal_count`` is a ``LimitExceeded`` (a ``ProtocolError``), raised as soon
+  as the marker or the line says so, before the octets are received; a response number or
   literal size beyond 2^32-1 is a ``ProtocolError``. The connection cannot be used any more
   after either. Nothing else is kept, so a framer holds at most one response.
 * Lines end in CRLF; a bare LF is accepted too (the CR, if any, is dropped).
@@ -50,6 +51,7 @@ Part = bytes | tuple[bytes, bytes]
 DEFAULT_MAX_LINE = DEFAULT_LIMITS.max_line
 DEFAULT_MAX_LITERAL = DEFAULT_LIMITS.max_literal
 DEFAULT_MAX_RESPONSE_LITERALS = DEFAULT_LIMITS.max_response_literals
+DEFAULT_MAX_RESPONSE_LITERAL_COUNT = DEFAULT_LIMITS.max_response_literal_count
 _NUMBER_DIGITS = len(str(NUMBER_MAX))
 
 #: Untagged responses whose text is free text (resp-text), never holding a literal.
@@ -211,11 +213,14 @@ class ResponseFramer:
         max_line: int = DEFAULT_MAX_LINE,
         max_literal: int = DEFAULT_MAX_LITERAL,
         max_response_literals: int = DEFAULT_MAX_RESPONSE_LITERALS,
+        max_response_literal_count: int = DEFAULT_MAX_RESPONSE_LITERAL_COUNT,
     ) -> None:
         self._max_line = max_line
         self._max_literal = max_literal
         self._max_response_literals = max_response_literals
+        self._max_literal_count = max_response_literal_count
         self._response_literals = 0  # octets announced by the literals of this response
+        self._response_text = 0  # octets of its completed segments
         self._line: list[bytes] = []  # the start of a line that has not ended yet
         self._line_length = 0
         self._parts: list[Part] = []
@@ -264,7 +269,7 @@ class ResponseFramer:
             if end < 0:
                 self._line.append(data[position:])
                 self._line_length += size - position
-                if self._line_length > self._max_line:
+                if self._response_text + self._line_length > self._max_line:
                     raise LimitExceeded(f"a response line is longer than {self._max_line} octets")
                 break
             line = data[position:end]
@@ -275,7 +280,8 @@ class ResponseFramer:
                 self._line, self._line_length = [], 0
             if line[-1:] == b"\r":
                 line = line[:-1]
-            if len(line) > self._max_line:
+            self._response_text += len(line)
+            if self._response_text > self._max_line:
                 raise LimitExceeded(f"a response line is longer than {self._max_line} octets")
             response = self._add_segment(line)
             if response is not None:
@@ -286,6 +292,7 @@ class ResponseFramer:
         head = self._head
         if head is None:
             if not segment:
+                self._response_text = 0
                 return None  # a stray empty line between responses carries nothing
             head = self._head = classify_line(segment)
         if segment[-1:] == b"}" and head[0] is ResponseKind.UNTAGGED:
@@ -297,6 +304,10 @@ class ResponseFramer:
                         f"a literal of {size} octets is over the limit of {self._max_literal}"
                     )
                 self._response_literals += size
+                if len(self._parts) >= self._max_literal_count:
+                    raise LimitExceeded(
+                        f"a response has more than {self._max_literal_count} literals"
+                    )
                 if self._response_literals > self._max_response_literals:
                     raise LimitExceeded(
                         f"the literals of one response add up to more than "
@@ -315,7 +326,7 @@ class ResponseFramer:
         response = RawResponse(tuple(self._parts), *head)
         self._parts = []
         self._head = None
-        self._response_literals = 0
+        self._response_literals = self._response_text = 0
         return response
 
 
@@ -345,6 +356,7 @@ __all__ = [
     "DEFAULT_MAX_LINE",
     "DEFAULT_MAX_LITERAL",
     "DEFAULT_MAX_RESPONSE_LITERALS",
+    "DEFAULT_MAX_RESPONSE_LITERAL_COUNT",
     "Part",
     "RawResponse",
     "ResponseFramer",

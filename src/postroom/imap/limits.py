@@ -27,9 +27,10 @@ MODSEQ_MAX = 2**63 - 1
 class Limits:
     """The bounds of one connection.
 
-    Size of one response (``framing.ResponseFramer``): ``max_line`` octets per line,
-    ``max_literal`` octets per literal, ``max_response_literals`` octets for all literals of
-    one response together.
+    Size of one response (``framing.ResponseFramer``): ``max_line`` octets of text (its
+    lines, literals not counted), ``max_literal`` octets per literal, and for all literals of
+    one response together ``max_response_literals`` octets and ``max_response_literal_count``
+    literals.
 
     Responses kept (``ImapClient``): at most ``max_kept_responses`` untagged responses and
     ``max_kept_octets`` of their octets are held at once: those a running command collects
@@ -47,6 +48,7 @@ class Limits:
     max_line: int = 64 * MiB
     max_literal: int = 256 * MiB
     max_response_literals: int = 256 * MiB
+    max_response_literal_count: int = 100_000
     max_kept_responses: int = 1_000_000
     max_kept_octets: int = 1024 * MiB
     max_set_ranges: int = 1_000_000

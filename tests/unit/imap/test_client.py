@@ -19,15 +19,19 @@ from typing import Any
 import pytest
 
 from postroom.imap import (
+    DEFAULT_LIMITS,
     AuthFailed,
     CapabilityMissing,
     CommandFailed,
+    CommandTimedOut,
     ConnectionLost,
     Exists,
     Expunge,
     FlagsChanged,
     FolderMissing,
     ImapClient,
+    LimitExceeded,
+    Limits,
     PlaintextRefused,
     ProtocolError,
     ServerAddress,
@@ -236,7 +240,9 @@ class FakeServer:
         return [c.decode("utf-8", "replace").partition(" ")[2] for c in self.commands]
 
 
-async def connect(server: FakeServer, **options: float) -> ImapClient:
+async def connect(
+    server: FakeServer, *, limits: Limits = DEFAULT_LIMITS, **options: float
+) -> ImapClient:
     reader, writer = server.streams()
     return await ImapClient.from_streams(
         reader,
@@ -244,11 +250,14 @@ async def connect(server: FakeServer, **options: float) -> ImapClient:
         ADDRESS,
         timeout=options.get("timeout", 2.0),
         command_timeout=options.get("command_timeout", 2.0),
+        limits=limits,
     )
 
 
-async def logged_in(server: FakeServer, **options: float) -> ImapClient:
-    client = await connect(server, **options)
+async def logged_in(
+    server: FakeServer, *, limits: Limits = DEFAULT_LIMITS, **options: float
+) -> ImapClient:
+    client = await connect(server, limits=limits, **options)
     await client.login("anna", "secret")
     return client
 
@@ -840,4 +849,224 @@ async def test_a_preauth_greeting_makes_login_read_the_capabilities_only():
     assert client.has("QRESYNC")
     with pytest.raises(Exception, match="already logged in"):
         await client.login("anna", "secret")
+    await client.close()
+
+
+# --- limits: what a hostile server can cost (issue 11, items 2, 3 and 5) --------------------
+
+
+def esearch(ranges: str) -> Answer:
+    def answer(server: FakeServer, tag: str, arguments: str) -> None:
+        server.send(f'* ESEARCH (TAG "{tag}") UID ALL {ranges}\r\n{tag} OK done\r\n'.encode())
+
+    return answer
+
+
+@run_async
+async def test_a_whole_uid_space_esearch_is_clipped_to_the_uid_range_asked():
+    # the 60-byte answer that expanded into 3.7 GB; the old expansion of 1:100000 shows it
+    server = FakeServer(answers={"UID SEARCH": esearch("1:100000")})
+    client = await logged_in(server)
+    assert await client.uid_search_ranges("UID 10:20") == [(10, 20)]
+    assert await client.uid_search("UID 10:20 SINCE 1-Jan-2026") == list(range(10, 21))
+    server.answers["UID SEARCH"] = esearch("1:4294967295")
+    assert await client.uid_search_ranges("UID 1:*") == [(1, 4294967295)]
+    assert await client.uid_search_ranges("UID 7,9:11") == [(7, 7), (9, 11)]
+    await client.close()
+
+
+@run_async
+async def test_a_classic_search_answer_is_clipped_too():
+    numbers = " ".join(str(n) for n in range(1, 5001))
+    server = FakeServer(
+        post_capabilities=BASIC,
+        answers={"UID SEARCH": f"* SEARCH {numbers}\r\n{{tag}} OK done\r\n".encode()},
+    )
+    client = await logged_in(server)
+    assert await client.uid_search("UID 4990:*") == list(range(4990, 5001))
+    assert await client.uid_search_ranges("ALL") == [(1, 5000)]  # nothing to clip to
+    await client.close()
+
+
+@run_async
+async def test_uid_search_refuses_to_expand_more_uids_than_its_limit():
+    server = FakeServer(answers={"UID SEARCH": esearch("1:5000")})
+    client = await logged_in(server, limits=Limits(max_search_uids=1000))
+    assert await client.uid_search_ranges("UID 1:*") == [(1, 5000)]  # ranges: no limit
+    with pytest.raises(LimitExceeded, match="5000 UIDs"):
+        await client.uid_search("UID 1:*")
+    assert isinstance(client.connection_error, LimitExceeded)
+    with pytest.raises(LimitExceeded):  # the connection is over, like a lost one
+        await client.noop()
+
+
+@run_async
+async def test_a_search_set_with_too_many_ranges_ends_the_connection():
+    many = ",".join(str(n) for n in range(1, 400, 2))
+    server = FakeServer(answers={"UID SEARCH": esearch(many)})
+    client = await logged_in(server, limits=Limits(max_set_ranges=100))
+    with pytest.raises(LimitExceeded, match="100 ranges"):
+        await client.uid_search_ranges("UID 1:*")
+    assert server.closed
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["UIDVALIDITY 0", "UIDVALIDITY 4294967296", "UIDNEXT 0", "UIDNEXT 18446744073709551616"],
+)
+@run_async
+async def test_an_examine_with_a_number_out_of_range_is_a_protocol_error(code):
+    answer = f"* 1 EXISTS\r\n* OK [UIDVALIDITY 5] ok\r\n* OK [{code}] ok\r\n{{tag}} OK done\r\n"
+    server = FakeServer(answers={"EXAMINE": answer.encode()})
+    client = await logged_in(server)
+    with pytest.raises(ProtocolError, match="out of range"):
+        await client.examine("INBOX")
+    await client.close()
+
+
+@run_async
+async def test_a_highestmodseq_beyond_63_bits_is_a_protocol_error():
+    answer = b"* OK [UIDVALIDITY 5] ok\r\n{tag} OK [HIGHESTMODSEQ 9223372036854775808] done\r\n"
+    server = FakeServer(answers={"EXAMINE": answer})
+    client = await logged_in(server)
+    with pytest.raises(ProtocolError, match="HIGHESTMODSEQ is out of range"):
+        await client.examine("INBOX", condstore=True)
+    await client.close()
+
+
+def trickle(body_size: int, every: float) -> Answer:
+    """A FETCH whose literal comes one byte every ``every`` seconds, for ever."""
+
+    def answer(server: FakeServer, tag: str, arguments: str) -> None:
+        server.send(b"* 1 FETCH (UID 1 BODY[] {%d}\r\n" % body_size)
+
+        def one_more() -> None:
+            if not server.closed:
+                server.send(b"x")
+                asyncio.get_running_loop().call_later(every, one_more)
+
+        asyncio.get_running_loop().call_later(every, one_more)
+
+    return answer
+
+
+@run_async
+async def test_a_server_trickling_a_literal_hits_the_command_deadline():
+    # one byte every 0.05 s keeps the inactivity timer (0.3 s) happy for ever
+    server = FakeServer(answers={"UID FETCH": trickle(100_000_000, 0.05)})
+    limits = Limits(command_seconds=0.6, min_rate=1000)
+    client = await logged_in(server, command_timeout=0.3, limits=limits)
+    started = time.monotonic()
+    with pytest.raises(CommandTimedOut, match="UID FETCH did not complete within"):
+        await client.uid_fetch([1], ["BODY.PEEK[]"])
+    assert 0.55 < time.monotonic() - started < 2
+    assert server.closed
+    with pytest.raises(ConnectionLost):  # CommandTimedOut is a lost connection to callers
+        await client.noop()
+
+
+@run_async
+async def test_the_deadline_grows_with_the_data_received():
+    body = b"y" * 4000
+
+    def steady(server: FakeServer, tag: str, arguments: str) -> None:
+        server.send(b"* 1 FETCH (UID 1 BODY[] {4000}\r\n")
+        for i in range(20):  # 200 octets every 0.05 s: 4000 octets/s for 1 s
+            server.send_later(0.05 * (i + 1), body[200 * i : 200 * (i + 1)])
+        server.send_later(1.05, f")\r\n{tag} OK done\r\n".encode())
+
+    server = FakeServer(answers={"UID FETCH": steady})
+    client = await logged_in(server, limits=Limits(command_seconds=0.5, min_rate=2000))
+    (item,) = await client.uid_fetch([1], ["BODY.PEEK[]"])  # 1.05 s > 0.5 s: earned by data
+    assert item.section("BODY.PEEK[]") == body
+    await client.noop()  # the deadline ended with the command
+    await asyncio.sleep(0.6)
+    await client.noop()
+    await client.close()
+
+
+@run_async
+async def test_a_long_idle_is_not_cut_by_the_command_deadline():
+    server = FakeServer()
+    client = await logged_in(server, limits=Limits(command_seconds=0.1))
+    assert await client.idle(max_seconds=0.5) == []
+    assert server.commands[-1] == b"DONE"
+    await client.close()
+
+
+@run_async
+async def test_an_idle_whose_done_is_never_answered_hits_its_own_deadline(monkeypatch):
+    monkeypatch.setattr(client_module, "IDLE_DONE_TIMEOUT", 0.3)
+
+    def chatter(server: FakeServer, tag: str, arguments: str) -> None:
+        def one_more() -> None:  # keeps the inactivity timer from firing
+            if not server.closed:
+                server.send(b"* OK still here\r\n")
+                asyncio.get_running_loop().call_later(0.05, one_more)
+
+        one_more()
+
+    server = FakeServer(answers={"DONE": chatter})
+    client = await logged_in(server, command_timeout=0.2, limits=Limits(command_seconds=0.1))
+    started = time.monotonic()
+    with pytest.raises(ConnectionLost, match="IDLE did not complete"):
+        await client.idle(max_seconds=0.2, wake_on=())
+    assert time.monotonic() - started < 2
+    assert server.closed
+
+
+@run_async
+async def test_the_literals_of_one_response_are_capped_together():
+    # six 200 MB literals were accepted; here three of 400 octets against 1000 in all
+    literal = b"z" * 400
+    answer = (
+        b"* 1 FETCH (UID 1 BODY[1] {400}\r\n%s BODY[2] {400}\r\n%s BODY[3] {400}\r\n%s)\r\n"
+        b"{tag} OK done\r\n"
+    ) % (literal, literal, literal)
+    server = FakeServer(answers={"UID FETCH": answer})
+    limits = Limits(max_literal=500, max_response_literals=1000)
+    client = await logged_in(server, limits=limits)
+    with pytest.raises(LimitExceeded, match="add up to more than 1000"):
+        await client.uid_fetch([1], ["BODY.PEEK[1]", "BODY.PEEK[2]", "BODY.PEEK[3]"])
+    assert server.closed
+    with pytest.raises(LimitExceeded):
+        await client.noop()
+
+
+@run_async
+async def test_repeated_exists_lines_are_merged_not_kept():
+    # 3 million EXISTS lines took 383 MB; 20,000 show it: one event is kept, the last
+    lines = b"".join(b"* %d EXISTS\r\n" % n for n in range(1, 20_001))
+    server = FakeServer(answers={"NOOP": lines + b"{tag} OK done\r\n"})
+    client = await logged_in(server, limits=Limits(max_kept_responses=100))
+    assert await client.noop() == [Exists(20_000)]
+    server.answers["EXAMINE"] = lines + b"* OK [UIDVALIDITY 3] ok\r\n{tag} OK done\r\n"
+    assert (await client.examine("INBOX")).exists == 20_000
+    await client.close()
+
+
+@run_async
+async def test_too_many_unsolicited_responses_end_the_connection():
+    lines = b"".join(b"* %d EXPUNGE\r\n" % (n % 50 + 1) for n in range(500))
+    server = FakeServer(answers={"NOOP": lines + b"{tag} OK done\r\n"})
+    client = await logged_in(server, limits=Limits(max_kept_responses=100))
+    with pytest.raises(LimitExceeded, match="more untagged responses than are kept"):
+        await client.noop()
+    assert server.closed
+
+
+@run_async
+async def test_too_many_fetch_responses_for_one_command_end_the_connection():
+    lines = b"".join(b"* %d FETCH (UID %d FLAGS ())\r\n" % (n, n) for n in range(1, 301))
+    server = FakeServer(answers={"UID FETCH": lines + b"{tag} OK done\r\n"})
+    client = await logged_in(server, limits=Limits(max_kept_responses=200))
+    with pytest.raises(LimitExceeded):
+        await client.uid_fetch_raw(list(range(1, 301)), ["FLAGS"])
+    server = FakeServer(answers={"UID FETCH": lines + b"{tag} OK done\r\n"})
+    client = await logged_in(server, limits=Limits(max_kept_octets=5000))
+    with pytest.raises(LimitExceeded, match="octets"):
+        await client.uid_fetch(list(range(1, 301)), ["FLAGS"])
+    server = FakeServer(answers={"UID FETCH": lines + b"{tag} OK done\r\n"})
+    client = await logged_in(server, limits=Limits(max_kept_responses=300))
+    assert len(await client.uid_fetch(list(range(1, 301)), ["FLAGS"])) == 300  # at the cap
     await client.close()
