@@ -18,7 +18,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from postroom.cli.runtime import console, fail, open_runtime, user_errors
+from postroom.cli.runtime import console, fail, open_runtime, shown, user_errors
 from postroom.services import connection_test
 from postroom.services.connection_test import Outcome, Step
 from postroom.services.secrets import load_or_create_key
@@ -79,7 +79,7 @@ def sync_command(
         def on_progress(login: AccountLogin, folder: str, done: int, total: int | None) -> None:
             key = (login.account_id, folder)
             if key not in tasks:
-                tasks[key] = progress.add_task(f"#{login.account_id} {folder}", total=None)
+                tasks[key] = progress.add_task(f"#{login.account_id} {shown(folder)}", total=None)
             if total is not None:
                 progress.update(tasks[key], total=total)
             progress.advance(tasks[key], done)
@@ -99,19 +99,22 @@ def sync_command(
             )
     failed = 0
     for login, report in zip(logins, reports, strict=True):
+        who = f"#{login.account_id} {shown(login.label)}"
         if report.error:
             failed += 1
-            advice = f" ({report.advice})" if report.advice else ""
-            console.print(f"[red]#{login.account_id} {login.label}: {report.error}{advice}[/]")
+            advice = f" ({shown(report.advice)})" if report.advice else ""
+            console.print(f"[red]{who}: {shown(report.error)}{advice}[/]")
             continue
         for folder in report.folders:
+            failed += bool(folder.errors)
             console.print(
-                f"#{login.account_id} {folder.folder}: {folder.fetched} fetched, "
+                f"#{login.account_id} {shown(folder.folder)}: {folder.fetched} fetched, "
                 f"{folder.messages_new} new, {folder.activities_created} activities, "
                 f"{folder.unlinked} gone, {folder.quarantined} quarantined"
-                + ("" if not folder.errors else f" [red]{'; '.join(folder.errors)}[/]")
+                + ("" if not folder.errors else f" [red]{shown('; '.join(folder.errors))}[/]")
             )
     if failed:
+        # a folder or an account failed: say so to scripts and cron (its error is above)
         raise typer.Exit(code=1)
 
 

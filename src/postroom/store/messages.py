@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
@@ -251,6 +251,25 @@ def list_participants(
     return result
 
 
+QUARANTINE_RETRY_DELAYS = (
+    timedelta(minutes=10),
+    timedelta(hours=1),
+    timedelta(hours=6),
+    timedelta(days=1),
+)
+"""When a quarantined message is tried again after its 1st, 2nd... failure on its own (at
+the first sync of its folder after that time); after one failure more than there are delays,
+it is not tried again unless a user asks (docs/sync.md, "Quarantine")."""
+
+
+def next_retry_at(attempts: int) -> datetime | None:
+    """When to try again a message that has now failed ``attempts`` times on its own; None
+    once the tries are used up."""
+    if attempts < 1 or attempts > len(QUARANTINE_RETRY_DELAYS):
+        return None
+    return utcnow() + QUARANTINE_RETRY_DELAYS[attempts - 1]
+
+
 def quarantine_message(
     *,
     session: Session,
@@ -261,7 +280,8 @@ def quarantine_message(
     uidvalidity: int | None = None,
     uid: int | None = None,
 ) -> Quarantine:
-    """Record (or count again) a message that could not be processed."""
+    """Record (or count again) a message that could not be processed. A message on the
+    server (``uid``) is tried again later (``next_retry_at``); a file is not."""
     existing = session.scalars(
         select(Quarantine).where(
             Quarantine.account_id == account_id,
@@ -275,10 +295,17 @@ def quarantine_message(
         )
     ).first()
     if existing is not None:
+        attempts = existing.attempts + 1
         session.execute(
             update(Quarantine)
             .where(Quarantine.id == existing.id)
-            .values(error=error, attempts=Quarantine.attempts + 1, last_attempt_at=utcnow())
+            .values(
+                error=error,
+                attempts=attempts,
+                last_attempt_at=utcnow(),
+                is_suspect=False,
+                retry_at=next_retry_at(attempts) if uid is not None else None,
+            )
         )
         return existing
     row = Quarantine(
@@ -288,6 +315,8 @@ def quarantine_message(
         uidvalidity=uidvalidity,
         uid=uid,
         error=error,
+        attempts=1,
+        retry_at=next_retry_at(1) if uid is not None else None,
     )
     session.add(row)
     return row
@@ -298,3 +327,26 @@ def list_quarantine(*, session: Session, account_id: int | None = None) -> list[
     if account_id is not None:
         query = query.where(Quarantine.account_id == account_id)
     return list(session.scalars(query))
+
+
+def retry_quarantine(*, session: Session, ids: Sequence[int]) -> int:
+    """Quarantined messages on the server to be tried again at their folder's next sync
+    (released ones too: they are no longer released); returns how many. Suspects and files
+    are left as they are."""
+    result = session.execute(
+        update(Quarantine)
+        .where(Quarantine.id.in_(list(ids)), Quarantine.uid.is_not(None), ~Quarantine.is_suspect)
+        .values(retry_at=utcnow(), released_at=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def release_quarantine(*, session: Session, ids: Sequence[int]) -> int:
+    """Quarantined messages skipped for good: never tried again, no longer listed as
+    trouble; returns how many."""
+    result = session.execute(
+        update(Quarantine)
+        .where(Quarantine.id.in_(list(ids)), Quarantine.released_at.is_(None))
+        .values(released_at=utcnow(), retry_at=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -493,6 +493,10 @@ class Quarantine(Base):
     is_suspect: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retry_at: Mapped[datetime | None] = mapped_column()
+    """When the sync tries the message again (NULL: not any more; docs/sync.md, "Quarantine")."""
+    released_at: Mapped[datetime | None] = mapped_column()
+    """Set by ``postroom message quarantine release``: skipped for good, never tried again."""
 
 
 # --- activities ----------------------------------------------------------------------

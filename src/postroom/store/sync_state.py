@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from postroom.errors import NotFound
 from postroom.store.bulk import dialect_of, in_parameter, insert_rows, list_parameter
 from postroom.store.db import chunked, insert_ignoring_duplicates, table_of
+from postroom.store.messages import next_retry_at
 from postroom.store.models import (
     Activity,
     FolderState,
@@ -452,6 +453,7 @@ def mark_suspects(
             uid=uid,
             error=f"in a batch whose fetch failed: {error}",
             is_suspect=True,
+            attempts=0,  # not failed on its own (yet)
         )
         for uid in uids
         if uid not in known
@@ -461,7 +463,8 @@ def mark_suspects(
 def list_quarantined_uids(
     *, session: Session, folder_id: int, uidvalidity: int
 ) -> tuple[set[int], set[int]]:
-    """``(suspects, confirmed)``: the folder's quarantined UIDs (usually none, always few)."""
+    """``(suspects, confirmed)``: the folder's quarantined UIDs (usually none, always few);
+    ``confirmed`` holds the released ones too."""
     suspects: set[int] = set()
     confirmed: set[int] = set()
     rows = session.execute(
@@ -477,23 +480,58 @@ def list_quarantined_uids(
     return suspects, confirmed
 
 
+def list_due_quarantine(
+    *, session: Session, folder_id: int, uidvalidity: int, limit: int
+) -> list[int]:
+    """The folder's quarantined UIDs whose retry is due (``retry_at`` passed, not released),
+    oldest retry first, at most ``limit``."""
+    return [
+        int(uid)
+        for uid in session.scalars(
+            select(Quarantine.uid)
+            .where(
+                Quarantine.folder_id == folder_id,
+                Quarantine.uidvalidity == uidvalidity,
+                Quarantine.uid.is_not(None),
+                ~Quarantine.is_suspect,
+                Quarantine.released_at.is_(None),
+                Quarantine.retry_at <= utcnow(),
+            )
+            .order_by(Quarantine.retry_at, Quarantine.uid)
+            .limit(limit)
+        )
+        if uid is not None
+    ]
+
+
 def clear_suspects(
     *, session: Session, folder_id: int, uidvalidity: int, uids: Sequence[int]
 ) -> None:
-    """Suspects that were fetched alone without trouble are no longer suspect."""
+    """Suspects, and quarantined messages tried again, that were fetched alone without
+    trouble are no longer quarantined (released ones are never tried, so never cleared)."""
     for chunk in chunked(list(uids)):
         session.query(Quarantine).filter(
             Quarantine.folder_id == folder_id,
             Quarantine.uidvalidity == uidvalidity,
             Quarantine.uid.in_(chunk),
-            Quarantine.is_suspect,
+            Quarantine.released_at.is_(None),
         ).delete(synchronize_session=False)
 
 
 def confirm_quarantine(
     *, session: Session, folder_id: int, uidvalidity: int, uid: int, error: str
 ) -> None:
-    """A suspect failed again on its own: it is quarantined, and the sync moves past it."""
+    """A suspect (or a quarantined message tried again) failed on its own: it is quarantined,
+    the sync moves past it, and it is tried again later (``next_retry_at``)."""
+    attempts = session.scalar(
+        select(Quarantine.attempts).where(
+            Quarantine.folder_id == folder_id,
+            Quarantine.uidvalidity == uidvalidity,
+            Quarantine.uid == uid,
+        )
+    )
+    if attempts is None:
+        return
     session.execute(
         update(Quarantine)
         .where(
@@ -504,7 +542,8 @@ def confirm_quarantine(
         .values(
             is_suspect=False,
             error=error,
-            attempts=Quarantine.attempts + 1,
+            attempts=attempts + 1,
             last_attempt_at=utcnow(),
+            retry_at=next_retry_at(attempts + 1),
         )
     )

@@ -17,8 +17,11 @@ first sync, when a folder's first sync is done and when every folder of the acco
 
 Failures: a network error, BYE or timeout closes the connection and the loop reconnects after a
 jittered backoff; an authentication failure stops the account (``needs_reauth``) instead of
-retrying bad credentials in a loop until the server locks the account. One account's trouble
-never touches another's: each runs in its own task.
+retrying bad credentials in a loop until the server locks the account. An error nobody
+expected (a bug, a number the database cannot hold) is contained as narrowly as it can be: in
+one folder, that folder is recorded as failed and the others go on; elsewhere, the account is
+recorded as failed (``status`` shows it) and retried after the same backoff. One account's
+trouble never touches another's: each runs in its own task.
 """
 
 from __future__ import annotations
@@ -32,12 +35,12 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from postroom.imap import AuthFailed, ImapClient, ImapError, ServerAddress, is_inbox
+from postroom.imap import AuthFailed, ConnectionLost, ImapClient, ImapError, ServerAddress, is_inbox
 from postroom.store import sync_state
 from postroom.store.models import FolderState, utcnow
 from postroom.sync.backoff import Backoff
 from postroom.sync.database import run_db
-from postroom.sync.folder import FolderReport, FolderSyncer
+from postroom.sync.folder import FolderReport, FolderSyncer, connection_ended
 from postroom.sync.pool import ReadingPool
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,16 @@ HISTORY_SLICE = 4
 """History batches per sync while watching: new mail waits for at most this many batches."""
 MILESTONES = 10
 """A folder's first sync is logged each time it passes another 1/MILESTONES of the folder."""
+UNEXPECTED_ADVICE = (
+    "Postroom hit an error it did not expect; it tries again later. If it stays, run "
+    "`postroom -v sync --once` and report the error it logs"
+)
+
+
+def describe_unexpected(exc: BaseException) -> str:
+    """How an unexpected error is recorded and shown: its type and text, one line."""
+    text = " ".join(str(exc).split())[:500]
+    return f"unexpected error: {type(exc).__name__}" + (f": {text}" if text else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +242,11 @@ class AccountSyncer:
             report.error, report.advice = str(exc.args[0] if exc.args else exc), exc.advice
             await run_db(self._record_failure, exc)
             return report
+        except Exception as exc:  # a bug or a value nobody expected: this account only
+            log.exception("%s: the sync failed", self._who)
+            report.error, report.advice = describe_unexpected(exc), UNEXPECTED_ADVICE
+            await self._record_unexpected(exc)
+            return report
         await run_db(self._record_success)
         await run_db(self._mark_deleted)
         return report
@@ -279,11 +297,17 @@ class AccountSyncer:
                 self._first_sync_done(folder_id, first_sync)
             return report
         except ImapError as exc:
-            if exc.retryable:
-                raise
+            if await connection_ended(client, exc):
+                if exc.retryable:
+                    raise
+                raise ConnectionLost(f"the connection ended after an error: {exc}") from exc
             # a folder-level refusal (deleted folder, server quirk): record it, go on
-            await run_db(self._record_folder_failure, folder_id, str(exc))
-            return FolderReport(folder=str(folder_id), errors=[str(exc)])
+            error = str(exc)
+        except Exception as exc:  # a bug or a value nobody expected: this folder only
+            log.exception("%s: the sync of folder #%s failed", self._who, folder_id)
+            error = describe_unexpected(exc)
+        name = await self._record_folder_failure_safely(folder_id, error)
+        return FolderReport(folder=name, errors=[error])
 
     # --- around the clock ----------------------------------------------------------------
 
@@ -307,6 +331,11 @@ class AccountSyncer:
                 if isinstance(exc, ImapError):
                     await run_db(self._record_failure, exc, delay)
                 log.warning("account %s: %s; retrying in %.0f s", self.login.account_id, exc, delay)
+                await _wait(stop, delay)
+            except Exception as exc:  # a bug or a value nobody expected: backoff, never a loop
+                delay = backoff.next_delay()
+                log.exception("%s: failed; retrying in %.0f s", self._who, delay)
+                await self._record_unexpected(exc, delay)
                 await _wait(stop, delay)
 
     async def _watch(self, stop: asyncio.Event) -> None:
@@ -492,9 +521,41 @@ class AccountSyncer:
                 retry_at=retry_at,
             )
 
-    def _record_folder_failure(self, folder_id: int, error: str) -> None:
+    def _record_folder_failure(self, folder_id: int, error: str) -> str:
+        """Record the folder's failure; returns its name."""
         with self.sessions.begin() as session:
             sync_state.record_folder_failure(session=session, folder_id=folder_id, error=error)
+            return sync_state.get_folder_or_raise(session=session, folder_id=folder_id).name
+
+    async def _record_folder_failure_safely(self, folder_id: int, error: str) -> str:
+        """``_record_folder_failure``, logged instead when the database refuses too; the
+        folder's name, else ``#id``."""
+        try:
+            name: str = await run_db(self._record_folder_failure, folder_id, error)
+        except Exception:
+            log.exception("%s: folder #%s's failure could not be recorded", self._who, folder_id)
+            return f"#{folder_id}"
+        return name
+
+    async def _record_unexpected(self, exc: Exception, delay: float | None = None) -> None:
+        """Record an unexpected error on the account (logged instead when the database
+        refuses too: it may be the cause)."""
+        retry_at = None if delay is None else utcnow() + timedelta(seconds=delay)
+
+        def record() -> None:
+            with self.sessions.begin() as session:
+                sync_state.record_account_failure(
+                    session=session,
+                    account_id=self.login.account_id,
+                    error=describe_unexpected(exc),
+                    advice=UNEXPECTED_ADVICE,
+                    retry_at=retry_at,
+                )
+
+        try:
+            await run_db(record)
+        except Exception:
+            log.exception("%s: the failure could not be recorded", self._who)
 
 
 @dataclass(slots=True)

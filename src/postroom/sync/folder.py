@@ -10,7 +10,14 @@ Invariants:
 * Text is fetched only for messages that will be logged and are not known yet, and only the
   chosen text part, capped by a partial fetch.
 * A message that cannot be parsed is quarantined (folder, UIDVALIDITY, UID, error) and the
-  cursor moves on past it: one bad message never blocks the folder.
+  cursor moves on past it: one bad message never blocks the folder. It is tried again at a
+  later cycle (``store.messages.next_retry_at``), a few times, unless released.
+* An error that ends the connection (lost, BYE, or a protocol error the client cannot read
+  past) never quarantines anything by itself: the cycle ends as for a lost connection and the
+  batch is taken again on a new one, its messages fetched alone; only a message that fails
+  again on its own is quarantined (docs/sync.md, "Quarantine").
+* Delivery reports are read from a capped prefix, a bounded batch at a time, and parsed off the
+  event loop: a sender posing as a mailer daemon costs at most ``REPORT_FETCH_BYTES``.
 * HIGHESTMODSEQ is stored only once the history is complete (the value read when the backfill
   began), and after that only from EXAMINE, never from FETCH items as they arrive.
 * The database is synchronous: every call to it runs on a database thread (``sync.database``)
@@ -31,9 +38,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from postroom.errors import MessageParseError
-from postroom.imap import UID_MAX, ImapClient, ImapError
-from postroom.mail import parse_message
+from postroom.imap import UID_MAX, CommandFailed, ConnectionLost, ImapClient, ImapError
 from postroom.mail.structure import TEXT_FETCH_BYTES
 from postroom.mail.types import Body, MessageFacts
 from postroom.pipeline import (
@@ -64,7 +69,16 @@ from postroom.sync.plan import (
     uidnext_after,
 )
 from postroom.sync.pool import ReadingPool, get_pool
-from postroom.sync.reading import Fetched, Heads, plan_texts, read_heads, read_texts, section
+from postroom.sync.reading import (
+    REPORT_FETCH_BYTES,
+    Fetched,
+    Heads,
+    plan_report_batches,
+    plan_texts,
+    read_heads,
+    read_reports,
+    read_texts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +94,8 @@ IN_FLIGHT = 3
 and the others use that time."""
 PENDING_PER_CYCLE = 200
 """Texts of after-the-fact activities fetched per cycle: a big backlog drains over cycles."""
+RETRIES_PER_CYCLE = 50
+"""Quarantined messages tried again per cycle (each is fetched alone)."""
 
 
 @dataclass(slots=True)
@@ -126,6 +142,8 @@ class _Batch:
     bodies: dict[int, Body] = field(default_factory=dict)
     cleared: list[int] = field(default_factory=list)
     """Suspect UIDs that were fetched alone without trouble."""
+    confirmed: int = 0
+    """Messages that failed again on their own, now quarantined."""
 
 
 def _tasks(
@@ -143,6 +161,7 @@ def _merge(uids: Sequence[int], parts: Sequence[_Batch]) -> _Batch:
         merged.prepared += part.prepared
         merged.failures += part.failures
         merged.cleared += part.cleared
+        merged.confirmed += part.confirmed
         merged.bodies.update({offset + i: body for i, body in part.bodies.items()})
     return merged
 
@@ -235,6 +254,7 @@ class FolderSyncer:
         edge = max(uidnext_seen, selected.uidnext or 0)
         if edge != plan.uidnext_seen:
             await self._db(self._save, {"uidnext_seen": edge})
+        await self._retry_quarantined(uidvalidity, context, report)
 
         backfill_low = plan.backfill_low
         if backfill_low > 1:
@@ -325,6 +345,20 @@ class FolderSyncer:
         if gone:
             report.unlinked += await self._db(self._unlink, uidvalidity, gone)
 
+    async def _retry_quarantined(
+        self, uidvalidity: int, context: IngestContext, report: FolderReport
+    ) -> None:
+        """Quarantined messages whose retry is due are fetched again, each alone: logged and
+        cleared when that works, quarantined again (and tried later, or not any more) when
+        not."""
+        due = await self._db(self._due, uidvalidity)
+        if not due:
+            return
+        log.info("%s: trying %d quarantined messages again", self._folder_name, len(due))
+        await self._process_batches(
+            [due], lambda batch: {}, uidvalidity, context, report, retrying=set(due)
+        )
+
     async def _find_expunged(self, uidvalidity: int, edge: int) -> int:
         on_server = await self.client.uid_search_ranges(f"UID 1:{max(edge - 1, 1)}")
         linked = await self._db(self._linked_uids, uidvalidity)
@@ -343,19 +377,23 @@ class FolderSyncer:
         uidvalidity: int,
         context: IngestContext,
         report: FolderReport,
+        retrying: set[int] | None = None,
     ) -> Sequence[int] | None:
         """Up to ``IN_FLIGHT`` batches are gathered at once (headers fetched and read, in a
         worker process when big; records matched; texts fetched), their IMAP commands taking
         turns on the connection. Each is then settled and committed, with
         ``cursor_of(batch)``, in order, one commit in flight on a database thread: the cursor
-        only ever moves past what is committed. Returns the last batch committed."""
+        only ever moves past what is committed. ``retrying``: quarantined UIDs to fetch alone
+        again, as suspects. Returns the last batch committed."""
         waiting = iter(batches)
         first = next(waiting, None)
         if first is None:
             return None
         waiting = chain([first], waiting)
         # the folder's quarantine, read once (usually empty), not once per batch
-        held = await self._db(self._quarantined, uidvalidity)
+        held: tuple[set[int], set[int]] = await self._db(self._quarantined, uidvalidity)
+        if retrying:
+            held = (held[0] | retrying, held[1] - retrying)
         last: Sequence[int] | None = None
         flight: deque[tuple[Sequence[int], asyncio.Task[_Read]]] = deque()
         pending: asyncio.Task[None] | None = None
@@ -439,8 +477,11 @@ class FolderSyncer:
         if read.error is not None:
             exc = read.error
             await self._db(self._mark_suspects, uidvalidity, read.normal, str(exc))
-            if exc.retryable:
-                raise exc  # the connection is gone: suspects are fetched alone after reconnecting
+            if await self._has_ended(exc):
+                # suspects are fetched alone after reconnecting, as after a lost connection
+                if exc.retryable:
+                    raise exc
+                raise _lost(exc) from exc
             suspects.update(read.normal)
         elif read.batch is not None:
             parts.append(read.batch)
@@ -450,18 +491,25 @@ class FolderSyncer:
             except ImapError as exc:
                 await self._db(self._confirm, uidvalidity, uid, f"{type(exc).__name__}: {exc}")
                 log.warning("%s: UID %s quarantined: %s", self._folder_name, uid, exc)
-                if exc.retryable:
-                    raise
+                if await self._has_ended(exc):
+                    if exc.retryable:
+                        raise
+                    raise _lost(exc) from exc
+                parts.append(_Batch(uids=[], confirmed=1))
                 continue
-            alone.cleared.append(uid)
+            if uid not in {failed for failed, _ in alone.failures}:  # else quarantined at commit
+                alone.cleared.append(uid)
             parts.append(alone)
         return _merge(read.uids, parts)
+
+    async def _has_ended(self, exc: ImapError) -> bool:
+        return await connection_ended(self.client, exc)
 
     async def _complete(self, uids: Sequence[int], heads: Heads, context: IngestContext) -> _Batch:
         """Match the batch's messages to records; fetch the text of those to be logged."""
         batch = _Batch(uids=list(uids), fetched=heads.fetched, failures=heads.failures)
         if heads.delivery_reports:
-            batch.fetched = await self._read_whole(
+            batch.fetched = await self._read_reports(
                 batch.fetched, heads.delivery_reports, batch.failures
             )
         batch.prepared, known = await self._db(
@@ -484,7 +532,7 @@ class FolderSyncer:
         report.fetched += len(batch.fetched)
         report.messages_new += new
         report.activities_created += created
-        report.quarantined += len(batch.failures)
+        report.quarantined += len(batch.failures) + batch.confirmed
         if self.on_progress is not None:
             self.on_progress(self._folder_name, len(batch.uids), None)
 
@@ -498,33 +546,23 @@ class FolderSyncer:
             items.append("X-GM-MSGID")
         return items
 
-    async def _read_whole(
+    async def _read_reports(
         self, fetched: list[Fetched], uids: list[int], failures: list[tuple[int, str]]
     ) -> list[Fetched]:
-        """Delivery reports need the whole (small) message to know whose delivery failed."""
-        items = {i.uid: i for i in await self.client.uid_fetch(uids, ["BODY.PEEK[]"])}
-        result: list[Fetched] = []
-        for entry in fetched:
-            item = items.get(entry.uid)
-            raw = section(item, "") if item is not None else None
-            if entry.uid not in uids or raw is None:
-                result.append(entry)
-                continue
-            try:
-                parsed = parse_message(raw)
-            except MessageParseError as exc:
-                failures.append((entry.uid, f"{type(exc).__name__}: {exc}"))
-                continue
-            facts = MessageFacts(
-                headers=parsed.headers,
-                classification=parsed.classification,
-                size=entry.facts.size,
-                internaldate=entry.facts.internaldate,
-                emailid=entry.facts.emailid,
-                gm_msgid=entry.facts.gm_msgid,
-            )
-            result.append(Fetched(entry.uid, facts, entry.modseq, entry.flags, parsed.body))
-        return result
+        """Delivery reports are read further to know whose delivery failed: their first
+        ``REPORT_FETCH_BYTES`` only, in batches bounded by count and octets, parsed in a
+        thread (the event loop keeps serving the other accounts)."""
+        sizes = {entry.uid: entry.facts.size for entry in fetched}
+        reread: dict[int, Fetched] = {}
+        unreadable: set[int] = set()
+        for chunk in plan_report_batches(uids, sizes):
+            raw = await self.client.uid_fetch_raw(chunk, [f"BODY.PEEK[]<0.{REPORT_FETCH_BYTES}>"])
+            entries = {entry.uid: entry for entry in fetched if entry.uid in chunk}
+            read, failed = await asyncio.to_thread(read_reports, raw, entries)
+            reread.update((entry.uid, entry) for entry in read)
+            unreadable.update(uid for uid, _ in failed)
+            failures += failed
+        return [reread.get(e.uid, e) for e in fetched if e.uid not in unreadable]
 
     async def _fetch_bodies(
         self,
@@ -626,6 +664,15 @@ class FolderSyncer:
                 session=session, folder_id=self.folder_id, uidvalidity=uidvalidity
             )
 
+    def _due(self, uidvalidity: int) -> list[int]:
+        with reading(self.sessions) as session:
+            return sync_state.list_due_quarantine(
+                session=session,
+                folder_id=self.folder_id,
+                uidvalidity=uidvalidity,
+                limit=RETRIES_PER_CYCLE,
+            )
+
     def _mark_suspects(self, uidvalidity: int, uids: Sequence[int], error: str) -> None:
         with self.sessions.begin() as session:
             sync_state.mark_suspects(
@@ -725,3 +772,25 @@ class FolderSyncer:
             if cursor:
                 sync_state.save_checkpoint(session=session, folder_id=self.folder_id, **cursor)
             return result.messages_new, result.activities_created
+
+
+async def connection_ended(client: ImapClient, exc: ImapError) -> bool:
+    """Whether ``client``'s connection is gone after ``exc``: a retryable error says so;
+    after any other, a cheap command tells (a protocol error the client could not read past,
+    such as an endless literal or line, closes the connection; one unparsable response or a
+    refused command does not)."""
+    if exc.retryable:
+        return True
+    try:
+        await client.uid_search_ranges("UID 1")
+    except CommandFailed:
+        return False
+    except ImapError:
+        return True
+    return False
+
+
+def _lost(exc: ImapError) -> ConnectionLost:
+    """What ends a cycle whose connection a non-retryable error closed: the account
+    reconnects, as after any lost connection."""
+    return ConnectionLost(f"the connection ended after an error: {exc}")

@@ -9,6 +9,10 @@ logged) can run in worker processes (``sync.pool``) while the sync process does 
   whole, so that the failed recipient is known).
 * ``plan_texts``: BODYSTRUCTURE responses -> which part holds each message's text.
 * ``read_texts``: the fetched text parts -> decoded ``Body`` values.
+* ``plan_report_batches`` and ``read_reports``: delivery reports (and what claims to be one)
+  are read from their first ``REPORT_FETCH_BYTES`` only, a bounded batch at a time: the
+  human-readable part and the ``message/delivery-status`` part come first (RFC 3464), the
+  returned message, which may be huge, last.
 
 A response imapclient cannot parse raises ``ProtocolError`` for the whole batch, as it would
 in ``ImapClient.uid_fetch``: the caller then fetches the batch's messages one by one.
@@ -16,14 +20,14 @@ in ``ImapClient.uid_fetch``: the caller then fetches the batch's messages one by
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from postroom.errors import MessageParseError
 from postroom.imap import FetchItem
 from postroom.imap.framing import RawResponse
 from postroom.imap.responses import parse_fetches
-from postroom.mail import decode_text_part, parse_headers, plan_text_fetch
+from postroom.mail import decode_text_part, parse_headers, parse_message, plan_text_fetch
 from postroom.mail.classify import get_bulk_reason, is_bounce_sender
 from postroom.mail.types import (
     Body,
@@ -34,6 +38,14 @@ from postroom.mail.types import (
     TextPlan,
     reduce_by_fields,
 )
+
+REPORT_FETCH_BYTES = 256 * 1024
+"""What is read of a delivery report: ``BODY.PEEK[]<0.262144>``. Enough for its text and its
+delivery-status part; a sender cannot make the sync read more by claiming to be a mailer."""
+REPORT_BATCH = 20
+"""Delivery reports read per FETCH, at most."""
+REPORT_BATCH_BYTES = 4 * 1024 * 1024
+"""And at most this many octets per FETCH (each report counted at its capped size)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +111,66 @@ def read_texts(
     return bodies
 
 
+def plan_report_batches(
+    uids: Sequence[int], sizes: Mapping[int, int | None]
+) -> Iterator[list[int]]:
+    """``uids`` in FETCH batches of at most ``REPORT_BATCH`` messages and
+    ``REPORT_BATCH_BYTES`` octets, each message counted at ``min(size, REPORT_FETCH_BYTES)``
+    (an unknown size at the cap).
+
+    >>> list(plan_report_batches([1, 2, 3], {1: 10, 2: None, 3: 5}))
+    [[1, 2, 3]]
+    """
+    batch: list[int] = []
+    octets = 0
+    for uid in uids:
+        size = sizes.get(uid)
+        cost = REPORT_FETCH_BYTES if size is None else min(size, REPORT_FETCH_BYTES)
+        if batch and (len(batch) >= REPORT_BATCH or octets + cost > REPORT_BATCH_BYTES):
+            yield batch
+            batch, octets = [], 0
+        batch.append(uid)
+        octets += cost
+    if batch:
+        yield batch
+
+
+def read_reports(
+    responses: Sequence[RawResponse], entries: Mapping[int, Fetched]
+) -> tuple[list[Fetched], list[tuple[int, str]]]:
+    """The delivery reports of ``entries`` (by UID) read from their capped whole-message
+    fetch: each ``Fetched`` again with the classification and text of the message (a report
+    whose bytes did not come is left as it was), and ``(uid, error)`` for one that cannot be
+    parsed. CPU work: the caller runs it off the event loop."""
+    raw_of: dict[int, bytes] = {}
+    for item in parse_fetches(responses):
+        payload = section(item, "")
+        if item.uid in entries and payload is not None:
+            raw_of[item.uid] = payload
+    read: list[Fetched] = []
+    failures: list[tuple[int, str]] = []
+    for uid, entry in entries.items():
+        raw = raw_of.get(uid)
+        if raw is None:
+            read.append(entry)
+            continue
+        try:
+            parsed = parse_message(raw)
+        except MessageParseError as exc:
+            failures.append((uid, f"{type(exc).__name__}: {exc}"))
+            continue
+        facts = MessageFacts(
+            headers=parsed.headers,
+            classification=parsed.classification,
+            size=entry.facts.size,
+            internaldate=entry.facts.internaldate,
+            emailid=entry.facts.emailid,
+            gm_msgid=entry.facts.gm_msgid,
+        )
+        read.append(Fetched(uid, facts, entry.modseq, entry.flags, parsed.body))
+    return read, failures
+
+
 def section(item: FetchItem, part: str) -> bytes | None:
     """The bytes of ``BODY[<part>]`` in a fetch item: ``""`` is the whole message,
     ``"HEADER.FIELDS"`` the header fields whatever their list, ``"1.2"`` a body part (with or
@@ -115,7 +187,7 @@ def section(item: FetchItem, part: str) -> bytes | None:
 
 def is_delivery_report(headers: Headers) -> bool:
     """A DSN (multipart/report; report-type=delivery-status) or a bounce from a mail daemon:
-    read whole, to learn whose delivery failed."""
+    read further (its first ``REPORT_FETCH_BYTES``), to learn whose delivery failed."""
     if headers.content_type == "multipart/report" and headers.report_type == "delivery-status":
         return True
     return any(is_bounce_sender(m.address) for m in headers.from_)
