@@ -293,19 +293,16 @@ def test_imap_tools_exceptions_name_existing_messages(corpus_dir: Path):
 # --- reply expectations ------------------------------------------------------------------------
 
 REPLY_EXCEPTIONS: dict[str, tuple[str, str]] = {
-    "gh-email_reply_parser-github/email_sent_from_my_not_signature.expected.json": (
-        "Here is another email",
-        "email-reply-parser (zapier) drops every 'Sent from my ...' line as a mobile signature; "
-        "GitHub's Ruby parser keeps 'Sent from my desk, is much easier ...'",
-    ),
     "pypi-talon/iphone.expected.json": (
         "Hello",
-        "talon keeps the 'Sent from my iPhone' signature in the reply; GitHub's expectations "
-        "(email_iPhone.txt) drop it, and so does our library",
+        "talon keeps the 'Sent from my iPhone' line in the reply; Postroom drops a trailing "
+        "mobile sign-off as boilerplate, as GitHub's expectations (email_iPhone.txt) do "
+        "(docs/concepts.md)",
     ),
     "pypi-talon/sparrow.expected.json": (
         "Hello",
-        "talon keeps the '-- ' signature block in the reply; our library drops signatures",
+        "talon keeps the '-- ' signature block in the reply; Postroom drops what follows the "
+        "RFC 3676 signature separator (docs/concepts.md)",
     ),
 }
 
