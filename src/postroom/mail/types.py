@@ -12,6 +12,8 @@ from datetime import datetime
 from email.message import Message
 from typing import Any
 
+from postroom.mail.filenames import display_filename, unnamed_label
+
 
 def reduce_by_fields(value: Any) -> tuple[type, tuple[Any, ...]]:
     """A ``__reduce__`` for frozen slots dataclasses: the class and its field values, rebuilt
@@ -74,8 +76,9 @@ class Headers:
 class Attachment:
     """A file in a message, described without its bytes.
 
-    ``filename`` is decoded (RFC 2231, encoded words); a nested message without a file name
-    is named by its subject.
+    ``filename`` is decoded (RFC 2231, encoded words) and otherwise as sent; a nested message
+    without a file name is named by its subject. Show :attr:`display_name`, never
+    ``filename`` (``mail.filenames``).
     """
 
     __reduce__ = reduce_by_fields
@@ -88,6 +91,13 @@ class Attachment:
     """The IMAP part number (RFC 9051 section 6.4.5: ``"2"``, ``"1.2"``): ``BODY.PEEK[<part>]``
     fetches this file from the server. The same on both paths (BODYSTRUCTURE and a whole
     message)."""
+
+    @property
+    def display_name(self) -> str:
+        """The name to show or offer as a download name: ``filename`` without path, controls,
+        bidirectional marks or markup, length-capped, never empty
+        (:func:`postroom.mail.filenames.display_filename`)."""
+        return display_filename(self.filename, unnamed_label(self.content_type))
 
 
 class MessageKind(enum.Enum):

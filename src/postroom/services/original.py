@@ -53,6 +53,7 @@ from postroom.config import Settings
 from postroom.errors import NotFound, PostroomError
 from postroom.imap import CommandFailed, Folder, ImapClient
 from postroom.imap.errors import AuthFailed
+from postroom.mail.filenames import display_filename
 from postroom.mail.render import (
     INLINE_IMAGE_TYPES,
     OriginalMessage,
@@ -101,7 +102,8 @@ class OriginalState(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class AttachmentView:
     """``number`` is the IMAP part number to download (``"2"``, ``"1.2"``; None when it
-    cannot be: a partial message)."""
+    cannot be: a partial message). ``filename`` is the safe display name
+    (``mail.filenames.display_filename``), never the name as sent."""
 
     number: str | None
     filename: str
@@ -476,7 +478,7 @@ async def _fetch_uid(
     attachments = tuple(
         AttachmentView(
             a.part if a.size <= MAX_ORIGINAL_BYTES else None,
-            a.filename or _unnamed(a.content_type),
+            display_filename(a.filename, _unnamed(a.content_type)),
             a.content_type,
             a.size,
         )
@@ -513,9 +515,7 @@ async def _fetch_part(runtime: Runtime, fetched: _Fetched, number: str) -> PartC
     header = items[0].section(mime_item) or b""
     attachment = listed[number]
     data = await asyncio.to_thread(_decode_fetched_part, header, body, attachment.content_type)
-    return PartContent(
-        attachment.filename.replace("/", "_").replace("\\", "_"), attachment.content_type, data
-    )
+    return PartContent(attachment.filename, attachment.content_type, data)
 
 
 async def _fetch_part_or_fail(
@@ -781,11 +781,12 @@ def _attachment(part: OriginalPart) -> AttachmentView:
 
 
 def _filename(part: OriginalPart) -> str:
-    if part.filename:
-        return part.filename.replace("/", "_").replace("\\", "_")
+    """The safe name to show and download ``part`` as (``mail.filenames``), never its name as
+    sent; ``part-2.pdf`` and the like for a part sent without a usable name."""
     extension = {"message/rfc822": ".eml", "text/plain": ".txt", "text/html": ".html"}
     subtype = part.content_type.partition("/")[2]
-    return f"part-{part.number}" + extension.get(part.content_type, f".{subtype or 'bin'}")
+    unnamed = f"part-{part.number}" + extension.get(part.content_type, f".{subtype or 'bin'}")
+    return display_filename(part.filename, display_filename(unnamed, "download"))
 
 
 def _unnamed(content_type: str) -> str:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from postroom.domain.addresses import normalize_address
 from postroom.domain.matching import Direction
 from postroom.errors import InputError, NotFound
+from postroom.mail.filenames import display_filename, unnamed_label
 from postroom.mail.render import is_part_number
 from postroom.store import activities as activity_store
 from postroom.store import records as record_store
@@ -57,8 +58,11 @@ class Mailbox:
 
 @dataclass(frozen=True, slots=True)
 class AttachmentView:
-    """One file of an activity. ``part`` is its IMAP part number (``"2"``, ``"1.2"``), None
-    when the activity did not keep one; ``download_url`` is then None too."""
+    """One file of an activity. ``filename`` is the safe display name
+    (``mail.filenames.display_filename``: no path, controls, bidirectional marks or markup;
+    never empty), not the name as sent, which ``activity.attachments`` keeps. ``part`` is its
+    IMAP part number (``"2"``, ``"1.2"``), None when the activity did not keep one;
+    ``download_url`` is then None too."""
 
     filename: str
     content_type: str
@@ -185,10 +189,12 @@ def _attachments(value: Any, activity_id: int) -> tuple[AttachmentView, ...]:
             size = item.get("size")
             part = item.get("part")
             part = part if isinstance(part, str) and is_part_number(part) else None
+            content_type = str(item.get("content_type") or "application/octet-stream")
+            unnamed = unnamed_label(content_type)
             found.append(
                 AttachmentView(
-                    filename=str(item.get("filename") or _unnamed(item.get("content_type"))),
-                    content_type=str(item.get("content_type") or "application/octet-stream"),
+                    filename=display_filename(_text_or_none(item.get("filename")), unnamed),
+                    content_type=content_type,
                     size=int(size) if isinstance(size, int) else None,
                     part=part,
                     download_url=(
@@ -199,9 +205,8 @@ def _attachments(value: Any, activity_id: int) -> tuple[AttachmentView, ...]:
     return tuple(found)
 
 
-def _unnamed(content_type: object) -> str:
-    """The label of a file sent without a name (an inline logo, most often)."""
-    return "inline image" if str(content_type or "").startswith("image/") else "unnamed file"
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _bounce_address(

@@ -112,8 +112,8 @@ def test_an_attachment_downloads_as_an_opaque_file(world, robin):
     assert response.headers["content-type"] == "application/octet-stream"
     assert response.headers["x-content-type-options"] == "nosniff"
     disposition = response.headers["content-disposition"]
-    assert disposition.startswith('attachment; filename="r_sum_ <b>.html"')
-    assert "filename*=UTF-8''r%C3%A9sum%C3%A9%20%3Cb%3E.html" in disposition
+    assert disposition.startswith('attachment; filename="r_sum_ _b_.html"')
+    assert "filename*=UTF-8''r%C3%A9sum%C3%A9%20_b_.html" in disposition
     assert robin.get(f"/activities/{activity_id}/original/parts/99").status_code == 404
 
 
@@ -310,3 +310,34 @@ def test_a_timeline_chip_downloads_a_file_of_a_message_over_the_size_cap(world, 
     refused = robin.get(links["portfolio.zip"])
     assert refused.status_code == 404
     assert "mail program" in refused.text
+
+
+HOSTILE_NAME = "../../.ssh/Anna\u202efdp.exe\x00<img src=x onerror=alert(1)>.pdf"
+SAFE_NAME = "Annafdp.exe_img src=x onerror=alert(1)_.pdf"
+
+
+def test_a_hostile_file_name_is_shown_and_downloaded_by_its_safe_name(world, robin):
+    from postroom.store.models import Activity
+
+    activity_id, _ = world.deliver(html_mail(attachments=((HOSTILE_NAME, "application/pdf", CV),)))
+    with world.runtime.read() as session:  # the name as sent is kept
+        kept = session.get(Activity, activity_id).attachments
+    assert [a["filename"] for a in kept if a["content_type"] == "application/pdf"] == [HOSTILE_NAME]
+
+    timeline = robin.get(f"/records/{world.anna_id}").text
+    page = robin.get(f"/activities/{activity_id}/original").text
+    for text in (timeline, page):
+        assert "\u202e" not in text
+        assert "\x00" not in text
+        assert "<img src=x" not in text
+        assert ".ssh" not in text
+    assert chip_links(timeline)[SAFE_NAME] == f"/activities/{activity_id}/original/parts/2"
+    assert SAFE_NAME in page
+
+    download = robin.get(f"/activities/{activity_id}/original/parts/2")
+    assert download.content == CV
+    disposition = download.headers["content-disposition"]
+    assert disposition == (
+        'attachment; filename="Annafdp.exe_img src=x onerror=alert(1)_.pdf"; '
+        "filename*=UTF-8''Annafdp.exe_img%20src%3Dx%20onerror%3Dalert%281%29_.pdf"
+    )

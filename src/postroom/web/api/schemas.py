@@ -137,7 +137,10 @@ class MailboxOut(_View):
 
 
 class AttachmentOut(_View):
-    filename: str
+    filename: str = Field(
+        description="the file's safe display name: no path, control or bidirectional "
+        'characters, no <, > or "; at most 120 characters; never empty (not the name as sent)'
+    )
     content_type: str
     size: int | None
 

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse, Response
 
+from postroom.mail.filenames import display_filename
 from postroom.services import original
 from postroom.web.deps import CurrentUser, RuntimeDep
 from postroom.web.templating import render
@@ -150,7 +151,10 @@ async def original_inline_image(
 
 def content_disposition(kind: str, filename: str) -> str:
     """``attachment; filename="cv.pdf"; filename*=UTF-8''cv.pdf`` (RFC 6266): an ASCII
-    fallback without quotes or controls, and the exact name percent-encoded."""
+    fallback without quotes or controls, and the safe display name
+    (``mail.filenames.display_filename``: no path, controls or bidirectional marks)
+    percent-encoded."""
+    filename = display_filename(filename, "download")
     fallback = "".join(
         c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
     )
