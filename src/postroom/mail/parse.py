@@ -61,6 +61,8 @@ _Fields = dict[str, list[str | Header]]
 _ADDRESS_CACHE_SIZE = 4096
 """How many address field values (unfolded texts) keep their parse."""
 
+_MAX_BOUNDARY_REPAIRS = 4
+"""How many times a message is parsed again after unfolding a boundary (nested ones)."""
 _ADDRESS_FIELDS = ("from", "sender", "reply-to", "to", "cc", "bcc")  # the order of Headers
 _HEADER_PARSER = BytesHeaderParser(policy=compat32)
 
@@ -186,10 +188,19 @@ def parse_message_head(raw: bytes) -> MessageHead:
         )
     try:
         msg = email.message_from_bytes(raw, policy=compat32)
+        mime_defects = _list_mime_defects(msg)
+        repaired: bytes | None = raw
+        for _ in range(_MAX_BOUNDARY_REPAIRS):  # an outer repair may uncover an inner one
+            if repaired is None or "StartBoundaryNotFoundDefect" not in mime_defects:
+                break
+            repaired = _unfold_boundaries(repaired, msg)
+            if repaired is not None:
+                msg = email.message_from_bytes(repaired, policy=compat32)
+                mime_defects = [*_list_mime_defects(msg), "FoldedBoundaryDefect"]
         header_defects: list[str] = []
         headers = read_headers(msg, header_defects)
         classification = classify(headers, msg)
-        defects = [*_list_mime_defects(msg), *header_defects]
+        defects = [*mime_defects, *header_defects]
     except Exception as exc:
         raise _wrap_error(raw, exc) from exc
     return MessageHead(
@@ -199,6 +210,32 @@ def parse_message_head(raw: bytes) -> MessageHead:
         defects=tuple(dict.fromkeys(defects)),
         mime=msg,
     )
+
+
+def _unfold_boundaries(raw: bytes, msg: Message) -> bytes | None:
+    """``raw`` with each multipart boundary that a mailer folded inside its quoted parameter
+    (``boundary="----=_Part_1\\r\\n\\t_2"``) written as the body uses it, or None when there is
+    none to repair.
+
+    The stdlib keeps the line break in the boundary and so finds no part at all. Unfolded as
+    RFC 5322 says (the line break removed) or with the white space after it removed too
+    (what the folding mailer broke), whichever of the two delimits the body.
+    """
+    repaired = raw
+    for part in msg.walk():
+        boundary = part.get_boundary() if part.get_content_maintype() == "multipart" else None
+        if not boundary or ("\n" not in boundary and "\r" not in boundary):
+            continue
+        if part.is_multipart():
+            continue
+        folded = boundary.encode("utf-8", "surrogateescape")
+        rfc_unfolded = re.sub(rb"\r?\n", b"", folded)
+        candidates = (rfc_unfolded, re.sub(rb"\r?\n[ \t]*", b"", folded))
+        for candidate in candidates:
+            if re.search(rb"(?:\A|\n)--" + re.escape(candidate) + rb"[ \t]*\r?$", raw, re.M):
+                repaired = repaired.replace(folded, candidate, 1)
+                break
+    return None if repaired is raw else repaired
 
 
 def _list_mime_defects(msg: Message) -> list[str]:

@@ -295,3 +295,62 @@ def test_an_address_with_an_invisible_character_is_not_taken(address: str):
 def test_a_control_character_in_an_address_is_not_taken():
     headers = parse_headers(b"From: Anna <anna@acme.example\x01>\r\n\r\n")
     assert headers.from_ == ()
+
+
+# --- a boundary folded inside its quoted parameter (issue 10 item 3) ---------------------------
+
+
+def folded_boundary_mail(fold: bytes, delimiter: bytes) -> bytes:
+    return (
+        b"From: anna@acme.example\r\nSubject: CV\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="----=_Part_123' + fold + b'_456"\r\n\r\n'
+        b"--" + delimiter + b"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"Here is my CV.\r\n"
+        b"--" + delimiter + b'\r\nContent-Type: application/pdf; name="cv.pdf"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQ=\r\n"
+        b"--" + delimiter + b"--\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fold", "delimiter"),
+    [
+        (b"\r\n\t", b"----=_Part_123_456"),  # the mailer broke the boundary to fold it
+        (b"\r\n ", b"----=_Part_123_456"),
+        (b"\n\t", b"----=_Part_123_456"),  # LF line ends
+        (b"\r\n\t", b"----=_Part_123\t_456"),  # unfolded as RFC 5322 says: the tab stays
+    ],
+)
+def test_a_boundary_folded_inside_its_quoted_parameter_is_unfolded(fold: bytes, delimiter: bytes):
+    raw = folded_boundary_mail(fold, delimiter)
+    if fold.startswith(b"\n"):
+        raw = raw.replace(b"\r\n", b"\n")
+    parsed = parse_message(raw)
+    assert parsed.body.text.strip() == "Here is my CV."
+    assert [(a.filename, a.size, a.part) for a in parsed.body.attachments] == [("cv.pdf", 8, "2")]
+    assert "FoldedBoundaryDefect" in parsed.defects
+    assert "StartBoundaryNotFoundDefect" not in parsed.defects
+
+
+def test_a_folded_boundary_of_a_nested_multipart_is_unfolded():
+    raw = (
+        b"From: anna@acme.example\r\nContent-Type: multipart/mixed; boundary=outer\r\n\r\n"
+        b'--outer\r\nContent-Type: multipart/alternative; boundary="in\r\n\tner"\r\n\r\n'
+        b"--inner\r\nContent-Type: text/plain\r\n\r\nPlain words\r\n"
+        b"--inner\r\nContent-Type: text/html\r\n\r\n<p>HTML words</p>\r\n--inner--\r\n"
+        b'--outer\r\nContent-Type: image/png; name="a.png"\r\n\r\nPNG\r\n--outer--\r\n'
+    )
+    parsed = parse_message(raw)
+    assert parsed.body.text.strip() == "Plain words"
+    assert [a.part for a in parsed.body.attachments] == ["2"]
+
+
+def test_a_boundary_that_delimits_nothing_is_left_as_it_is():
+    raw = (
+        b"From: anna@acme.example\r\n"
+        b'Content-Type: multipart/mixed; boundary="abc\r\n\tdef"\r\n\r\n'
+        b"no delimiter here\r\n"
+    )
+    parsed = parse_message(raw)
+    assert "FoldedBoundaryDefect" not in parsed.defects
+    assert parsed.body.attachments == ()
