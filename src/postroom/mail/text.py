@@ -51,6 +51,13 @@ _CHARSET_SUPERSETS = {
     "shift_jis": "cp932",
     "iso-8859-8-i": "iso-8859-8",
     "windows-874": "cp874",
+    # UTF-7 by the names Outlook and .NET write in encoded words (=?x-unicode-2-0-utf-7?...)
+    "x-utf-7": "utf-7",
+    "utf7": "utf-7",
+    "unicode-2-0-utf-7": "utf-7",
+    "x-unicode-2-0-utf-7": "utf-7",
+    "x-unicode-1-1-utf-7": "utf-7",
+    "csunicode11utf7": "utf-7",
 }
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
 _MESSAGE_ID = re.compile(r"<[^<>]+>")

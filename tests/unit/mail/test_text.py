@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email
 from email.message import EmailMessage
 from email.policy import compat32
@@ -262,3 +263,58 @@ def test_utf16_without_a_bom_that_is_not_utf8_falls_back_without_raising():
     defects: list[str] = []
     assert decode_text(b"A\x80", "utf-16", defects) == "A€"
     assert "CharsetMismatchDefect" in defects
+
+
+# --- UTF-7 in headers (issue 10 item 3) --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["utf-7", "UTF-7", "unicode-1-1-utf-7", "x-utf-7", "x-unicode-2-0-utf-7", "unicode-2-0-utf-7"],
+)
+def test_utf7_encoded_words_decode(label: str):
+    from postroom.mail.parse import parse_headers
+
+    q_word = "Gr+APwA3w-e_aus_K+APY-ln"
+    b_word = base64.b64encode("Grüße aus Köln".encode("utf-7")).decode()
+    raw = (
+        f"Subject: =?{label}?Q?{q_word}?=\r\n"
+        f"From: =?{label}?B?{base64.b64encode('Jörg'.encode('utf-7')).decode()}?= <j@x.example>\r\n"
+        f"Comments: =?{label}?B?{b_word}?=\r\n\r\n"
+    ).encode()
+    headers = parse_headers(raw)
+    assert headers.subject == "Grüße aus Köln"
+    assert headers.from_[0].name == "Jörg"
+    assert decode_words(f"=?{label}?B?{b_word}?=", defects := []) == "Grüße aus Köln"
+    assert defects == []
+
+
+def test_a_utf7_file_name_decodes():
+    msg = make_message()
+    msg.set_content("See the file.")
+    msg.add_attachment(b"%PDF", maintype="application", subtype="pdf", filename="x.pdf")
+    raw = msg.as_bytes().replace(b'filename="x.pdf"', b'filename="=?x-utf-7?Q?K+APY-ln.pdf?="')
+    (attachment,) = extract_body(email.message_from_bytes(raw, policy=compat32)).attachments
+    assert attachment.filename == "Köln.pdf"
+
+
+# --- no image alt text or file names in the text made from HTML (issue 10 item 3) -------------
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<p>Hi</p><img src="cid:image001.png@01D9" alt="image001.png"><p>Bye</p>',
+        '<p>Hi</p><a href="https://x.example"><img alt="CV.pdf" src="a.png"></a><p>Bye</p>',
+        '<p>Hi</p><img src="logo.png" title="logo.png" alt="[image: logo.png]"><p>Bye</p>',
+        '<table><tr><td><img alt="photo.jpg"></td><td>Hi</td></tr></table><p>Bye</p>',
+        '<p>Hi</p><![if !vml]><img src="cid:image002.jpg" alt="image002.jpg"><![endif]><p>Bye</p>',
+        '<p>Hi</p><!--[if gte vml 1]><v:imagedata src="image003.png" o:title="image003.png"/>'
+        "<![endif]--><p>Bye</p>",
+        '<p>Hi</p><picture><source srcset="a.webp"><img alt="a.webp"></picture><p>Bye</p>',
+        '<p>Hi</p><input type="image" alt="go.png"><map><area alt="map.png"></map><p>Bye</p>',
+    ],
+)
+def test_image_alt_text_and_file_names_are_not_in_the_text(html: str):
+    text = html_to_text(html)
+    assert text.split() == ["Hi", "Bye"]
