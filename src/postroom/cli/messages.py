@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from postroom.cli import quarantine
 from postroom.cli.runtime import console, open_runtime, user_errors
 from postroom.services.ingesting import (
     IngestReport,
@@ -18,6 +19,7 @@ from postroom.services.ingesting import (
 )
 
 app = typer.Typer(help="Messages: ingest .eml files.", no_args_is_help=True)
+app.add_typer(quarantine.app, name="quarantine")
 
 BATCH = 200
 """Files per transaction: a long ingest keeps what it did if it stops."""
