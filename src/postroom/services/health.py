@@ -17,6 +17,9 @@ Invariants:
   interval; a worker killed without a clean stop stops counting after that.
 * A folder is ``behind`` by N when it is live but the server holds N messages more than were
   synced or quarantined: mail the sync has not got (yet), shown instead of ``live``.
+* An error the sync did not expect is recorded like any other: on the folder when it was
+  contained there (``FolderHealth.last_error``), else on the account (``retrying``, with
+  ``last_error`` and its advice).
 """
 
 from __future__ import annotations
@@ -159,7 +162,8 @@ class AccountHealth:
     last_error_advice: str | None
     folders: tuple[FolderHealth, ...]
     quarantined: tuple[QuarantinedMessage, ...]
-    """The first ``QUARANTINE_SHOWN`` (oldest first); ``quarantined_total`` counts them all."""
+    """The first ``QUARANTINE_SHOWN`` (oldest first) not released; ``quarantined_total``
+    counts them all (``postroom message quarantine list`` shows each, released ones too)."""
     quarantined_total: int
 
     @property
@@ -227,10 +231,10 @@ def _health(session: Session, account: MailAccount) -> AccountHealth:
     rows.sort(key=lambda f: (not f.is_tracked, order.get(f.role or "", 2), f.name.casefold()))
     folders = tuple(_folder(f, counts.get(f.id, (0, 0)), held.get(f.id, 0)) for f in rows)
     names = {f.id: f.name for f in rows}
-    quarantine = [
+    quarantine = [  # released ones are skipped for good: no longer trouble to show
         q
         for q in message_store.list_quarantine(session=session, account_id=account.id)
-        if not q.is_suspect
+        if not q.is_suspect and q.released_at is None
     ]
     return AccountHealth(
         account_id=account.id,

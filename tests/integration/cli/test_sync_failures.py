@@ -1,0 +1,118 @@
+"""``postroom sync --once`` when a folder fails, and ``postroom message quarantine``."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+from sqlalchemy import select, update
+
+from postroom.store import messages as message_store
+from postroom.store.models import MailAccount, MailFolder, Quarantine, utcnow
+from tests.support import cli, mailbox
+from tests.support.hostile import HostileProxy
+
+ME = "robin@firm.example"
+ANNA = "anna@acme.example"
+
+
+def test_a_failed_folder_is_named_and_makes_the_exit_code_non_zero_while_others_sync(
+    engine, session_factory, tmp_path, dovecot, mail_user
+):
+    other = dovecot.add_user()
+    env = {**cli.postroom_env(engine, tmp_path / "home"), "COLUMNS": "200"}
+    cli.add_account(env, dovecot, mail_user, ME)
+    cli.add_account(env, dovecot, other, ME)
+    cli.run(env, "record", "add", "Anna", "-e", ANNA)
+    mailbox.append(dovecot, other, "INBOX", mailbox.message(ANNA, ME, "to the second"))
+    with HostileProxy(dovecot.port) as proxy:
+        proxy.rewrite = lambda line: re.sub(
+            rb"\[UIDVALIDITY \d+\]", b"[UIDVALIDITY 18446744073709551615]", line
+        )
+        with session_factory.begin() as session:
+            session.execute(
+                update(MailAccount).where(MailAccount.id == 1).values(imap_port=proxy.port)
+            )
+        done = subprocess.run(
+            [*cli.COMMAND, "sync", "--once"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 1, done.stdout
+    assert "#2 INBOX: 1 fetched, 1 new, 1 activities" in done.stdout
+    assert re.search(r"#1 INBOX: 0 fetched.*\S", done.stdout)  # by name, with its error
+    assert "#1 1:" not in done.stdout
+    status = cli.run(env, "status")
+    assert "INBOX" in status
+
+
+def _quarantine(session_factory) -> list[int]:
+    """Two messages of INBOX quarantined by the sync (UIDs 6 and 7), and a file."""
+    with session_factory.begin() as session:
+        folder = session.scalars(select(MailFolder).where(MailFolder.role == "inbox")).one()
+        for uid in (6, 7):
+            message_store.quarantine_message(
+                session=session,
+                error=f"ProtocolError: a literal of 10000000000 octets [/b] (UID {uid})",
+                account_id=folder.account_id,
+                folder_id=folder.id,
+                uidvalidity=folder.uidvalidity or 1,
+                uid=uid,
+            )
+        message_store.quarantine_message(
+            session=session, error="MessageParseError: empty", source_path="/tmp/broken.eml"
+        )
+    with session_factory() as session:
+        return list(session.scalars(select(Quarantine.id).order_by(Quarantine.id)))
+
+
+def test_quarantine_list_retry_and_release(engine, session_factory, tmp_path, dovecot, mail_user):
+    env = {**cli.postroom_env(engine, tmp_path / "home"), "COLUMNS": "250"}
+    cli.add_account(env, dovecot, mail_user, ME)
+    cli.run(env, "sync", "--once")
+    six, seven, file = _quarantine(session_factory)
+
+    listed = cli.run(env, "message", "quarantine", "list")
+    assert re.search(rf"{six} +│ #1 \S+ +│ INBOX UID 6 +│ ProtocolError.*\[/b\]", listed)
+    assert "retry at" in listed
+    assert "/tmp/broken.eml" in listed
+
+    # retry: due now, so the next sync tries it (and, the server reading it, clears it)
+    with session_factory.begin() as session:
+        session.execute(update(Quarantine).values(retry_at=None))  # as if given up
+    assert "given up" in cli.run(env, "message", "quarantine", "list")
+    assert "1 to be tried again" in cli.run(env, "message", "quarantine", "retry", str(six))
+    with session_factory() as session:
+        assert session.get(Quarantine, six).retry_at <= utcnow()
+
+    # release: skipped for good, listed only with --released, gone from status
+    assert "1 released" in cli.run(env, "message", "quarantine", "release", str(seven))
+    listed = cli.run(env, "message", "quarantine", "list")
+    assert "INBOX UID 7" not in listed
+    assert "INBOX UID 7" in cli.run(env, "message", "quarantine", "list", "--released")
+    assert "UID 7" not in cli.run(env, "status")
+
+    # a file is never retried by the sync; an unknown id is said so
+    refused = subprocess.run(
+        [*cli.COMMAND, "message", "quarantine", "retry", str(file)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert "ingest it again" in refused.stderr
+    unknown = subprocess.run(
+        [*cli.COMMAND, "message", "quarantine", "release", "999"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert unknown.returncode == 1
+    assert "nothing quarantined has the id 999" in unknown.stderr
