@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postroom.imap.errors import ProtocolError
+from postroom.imap.errors import LimitExceeded, ProtocolError
 from postroom.imap.framing import (
     RawResponse,
     ResponseFramer,
@@ -205,6 +205,38 @@ def test_a_line_over_the_limit_is_a_protocol_error_even_before_its_end_arrives()
 def test_a_literal_over_the_limit_is_a_protocol_error():
     with pytest.raises(ProtocolError):
         ResponseFramer(max_literal=10).feed(b"* 1 FETCH (BODY[] {11}\r\n")
+
+
+def test_the_literals_of_one_response_are_bounded_together_before_they_arrive():
+    framer = ResponseFramer(max_literal=100, max_response_literals=150)
+    framer.feed(b"* 1 FETCH (BODY[1] {100}\r\n" + b"a" * 100)
+    with pytest.raises(LimitExceeded, match="add up to more than 150"):
+        framer.feed(b" BODY[2] {60}\r\n")  # refused on the marker, nothing of it read
+    ok = ResponseFramer(max_literal=100, max_response_literals=150)
+    two = b"* 1 FETCH (BODY[1] {100}\r\n%s)\r\n* 2 FETCH (BODY[1] {100}\r\n%s)\r\n"
+    assert len(ok.feed(two % (b"a" * 100, b"b" * 100))) == 2  # the total is per response
+
+
+def test_the_literal_count_and_text_of_one_response_are_bounded():
+    framer = ResponseFramer(max_response_literal_count=3)
+    with pytest.raises(LimitExceeded, match="more than 3 literals"):
+        framer.feed(b"* 1 FETCH (A {0}\r\n B {0}\r\n C {0}\r\n D {0}\r\n")
+    framer = ResponseFramer(max_line=50)
+    with pytest.raises(LimitExceeded, match="longer than 50"):  # short lines, long response
+        framer.feed(b"* 1 FETCH (A {1}\r\nx" + b" B {1}\r\nx" * 10)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"* 4294967296 EXISTS\r\n",
+        b"* " + b"9" * 5000 + b" EXISTS\r\n",
+        b"* 1 FETCH (A {4294967296}\r\n",
+    ],
+)
+def test_numbers_beyond_32_bits_are_protocol_errors(data):
+    with pytest.raises(ProtocolError, match="out of range"):
+        ResponseFramer().feed(data)
 
 
 def test_frame_refuses_a_transcript_that_stops_mid_response():
