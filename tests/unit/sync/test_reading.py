@@ -122,3 +122,22 @@ def test_text_plans_and_texts():
     bodies = read_texts(raw, "1", {10: plans[10]})
 
     assert bodies[10].text.strip() == "Grüße, Anna"
+
+
+def test_delivery_reports_are_read_in_batches_bounded_by_count_and_octets():
+    from postroom.sync.reading import (
+        REPORT_BATCH,
+        REPORT_BATCH_BYTES,
+        REPORT_FETCH_BYTES,
+        plan_report_batches,
+    )
+
+    small = dict.fromkeys(range(1, 46), 1000)
+    assert [len(b) for b in plan_report_batches(list(small), small)] == [REPORT_BATCH] * 2 + [5]
+    # a 25 MB report counts at its capped size: 16 of them fill a batch's octets
+    huge = dict.fromkeys(range(1, 21), 25000000)
+    batches = list(plan_report_batches(list(huge), huge))
+    per_batch = REPORT_BATCH_BYTES // REPORT_FETCH_BYTES
+    assert [len(b) for b in batches] == [per_batch, 20 - per_batch]
+    assert [uid for b in batches for uid in b] == list(range(1, 21))  # each once, in order
+    assert list(plan_report_batches([], {})) == []
