@@ -5,10 +5,12 @@ Invariants:
 
 * A bounce wins over bulk (bounces usually carry ``Auto-Submitted: auto-replied``).
 * A message is a bounce only when a failed recipient is known: from an RFC 3464 report
-  (:func:`get_dsn`), or, for the common non-standard bounce from ``MAILER-DAEMON`` or
-  ``postmaster`` with a delivery-failure subject, from a conservative pattern in its text
-  (:func:`get_unstructured_bounce`). A report that lists no failure (e.g. ``Action: delayed``)
-  is bulk, not a bounce.
+  (:func:`get_dsn`), or, when the report has no usable per-recipient block or there is no
+  report, from the text of a notice that looks like a bounce by its headers
+  (:func:`get_unstructured_bounce`, ``mail/bounce.py``: ``flufl.bounce``'s detectors, then our
+  own patterns, never an address only in the returned original message).
+* A report or notice that lists no failure (e.g. ``Action: delayed``, a delay warning) is
+  bulk, not a bounce.
 * Bulk is recognised from headers only (:func:`get_bulk_reason`): List-Id, List-Unsubscribe,
   ``Precedence: bulk|list|junk``, ``Auto-Submitted`` other than ``no``.
 """
@@ -21,44 +23,30 @@ from email.message import Message
 from email.parser import HeaderParser
 from email.policy import compat32
 
+from postroom.mail.bounce import (
+    BOUNCE_LOCAL_PARTS,
+    is_bounce_address,
+    is_valid_address,
+    might_be_bounce,
+    read_notice,
+    split_notice,
+)
 from postroom.mail.text import (
     MAX_TEXT_BYTES,
     decode_text,
-    extract_text,
     get_decoded_message_bytes,
     list_message_ids,
 )
 from postroom.mail.types import Bounce, Classification, Headers, MessageKind
 
-BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
-"""Local parts of the mail systems that send bounces (RFC 5321 section 4.5.1 for
-``postmaster``; ``MAILER-DAEMON`` by long use), compared case-insensitively."""
-_BOUNCE_SUBJECT = re.compile(
-    r"undeliver(?:ed|able)|returned mail|mail delivery failed|failure notice"
-    r"|delivery (?:status notification \(failure\)|has failed|failed|failure)"
-    r"|could not be delivered|non-?delivery",
-    re.IGNORECASE,
-)
-_ADDRESS = r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+"
-_FAILED_RECIPIENT_PATTERNS = tuple(
-    re.compile(pattern, re.IGNORECASE | re.MULTILINE)
-    for pattern in (
-        # Postfix, qmail: "<anna@example.com>: host mx.example.com said: 550 ..."
-        rf"^[ \t]*<({_ADDRESS})>:",
-        # Exim: "The following address(es) failed:\n\n  anna@example.com"
-        rf"following address(?:\(es\)|es)? failed:\s*<?({_ADDRESS})>?",
-        # Gmail: "Delivery to the following recipient failed permanently:\n\n  anna@..."
-        rf"following recipients? failed permanently:\s*<?({_ADDRESS})>?",
-        # Gmail, Exchange: "wasn't delivered to anna@...", "Your message to anna@... couldn't be"
-        rf"(?:wasn't|was not|couldn't be|could not be) delivered to <?({_ADDRESS})>?",
-        rf"message to <?({_ADDRESS})>? (?:couldn't|could not|can't|cannot) be delivered",
-        # DSN fields copied into the text, Sun/Oracle "Recipient address: anna@..."
-        rf"^[ \t]*(?:final|original)-recipient:[ \t]*rfc822;[ \t]*<?({_ADDRESS})>?",
-        rf"^[ \t]*recipient address:[ \t]*<?({_ADDRESS})>?",
-    )
-)
+BOUNCE_SENDERS = BOUNCE_LOCAL_PARTS
+"""Local parts of the mail systems that send bounces (``mail/bounce.py``)."""
 _QUOTED_MESSAGE_ID = re.compile(r"^[ \t]*message-id:[ \t]*(<[^<>\s]+>)", re.I | re.MULTILINE)
 _BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
+_FAILED_ACTIONS = ("fail", "error", "bounce", "reject", "undeliver", "abandon", "permanent")
+"""Prefixes of Action values that report a failure: RFC 3464's ``failed`` and the
+non-standard ``failure``, ``error``, ``bounced``, ``rejected``... of some MTAs."""
+_OTHER_ACTIONS = ("delay", "deliver", "relay", "expand", "warn", "retry", "transient")
 _ORIGINAL_PARTS = frozenset({"message/rfc822", "text/rfc822-headers", "message/rfc822-headers"})
 
 
@@ -71,12 +59,15 @@ def classify(headers: Headers, msg: Message) -> Classification:
     >>> parse_message_head(raw).classification
     Classification(kind=<MessageKind.BULK: 'bulk'>, reason='List-Id', bounce=None)
     """
-    bounce = get_dsn(msg)
+    bounce, lists_recipients = _read_dsn(msg)
+    if not is_dsn(msg) and might_be_bounce(headers):
+        bounce, lists_recipients = _read_dsn(_find_wrapped_dsn(msg) or msg)
     if bounce is not None:
         return Classification(MessageKind.BOUNCE, "multipart/report delivery-status", bounce)
-    bounce = get_unstructured_bounce(headers, msg)
-    if bounce is not None:
-        return Classification(MessageKind.BOUNCE, "delivery failure from mailer-daemon", bounce)
+    if not lists_recipients:
+        bounce = get_unstructured_bounce(headers, msg)
+        if bounce is not None:
+            return Classification(MessageKind.BOUNCE, "delivery failure notice", bounce)
     reason = get_bulk_reason(headers)
     if reason is not None:
         return Classification(MessageKind.BULK, reason)
@@ -117,73 +108,104 @@ def is_dsn(msg: Message) -> bool:
 def get_dsn(msg: Message) -> Bounce | None:
     """The failures reported by an RFC 3464 DSN, or None (not a DSN, or nothing failed).
 
-    Reads every ``message/delivery-status`` part: each per-recipient block with
-    ``Action: failed`` gives its Original-Recipient (else Final-Recipient) address; Status and
-    Diagnostic-Code come from the first failed block. The original Message-ID comes from the
-    returned ``message/rfc822`` or ``text/rfc822-headers`` part.
+    Reads every ``message/delivery-status`` part: each per-recipient block whose Action reports
+    a failure (``failed``, or a non-standard ``failure``, ``error``, ``bounced``...; with no
+    known Action, a ``5.x.x`` Status) gives its Original-Recipient (else Final-Recipient)
+    address, when that is a valid address; Status and Diagnostic-Code come from the first
+    failed block. The original Message-ID comes from the returned ``message/rfc822`` or
+    ``text/rfc822-headers`` part.
     """
+    return _read_dsn(msg)[0]
+
+
+def _read_dsn(msg: Message) -> tuple[Bounce | None, bool]:
+    """``(bounce, lists_recipients)``: :func:`get_dsn`, and whether the report has a
+    per-recipient block with a recipient at all (when it has none, the notice's text is read
+    instead)."""
     if not is_dsn(msg):
-        return None
+        return None, False
     recipients: list[str] = []
+    lists_recipients = False
     first_failed: Message | None = None
     for part in _iter_children(msg):
         if part.get_content_type() != "message/delivery-status":
             continue
         for block in _iter_status_blocks(part):
-            if _get_token(_get_field(block, "action")) != "failed":
+            recipient = _get_recipient(block, "original-recipient")
+            final = _get_recipient(block, "final-recipient")
+            if recipient is None or not is_valid_address(recipient):
+                recipient = final
+            if recipient is None:
                 continue
-            recipient = _get_recipient(block, "original-recipient") or _get_recipient(
-                block, "final-recipient"
-            )
-            if recipient is not None:
+            lists_recipients = True
+            if is_valid_address(recipient) and _is_failed(block):
                 recipients.append(recipient)
                 first_failed = first_failed or block
     if first_failed is None:
-        return None
-    return Bounce(
+        return None, lists_recipients
+    bounce = Bounce(
         failed_recipients=tuple(dict.fromkeys(recipients)),
         status=_get_token(_get_field(first_failed, "status")) or None,
         diagnostic=_get_typed_value(_get_field(first_failed, "diagnostic-code")) or None,
         original_message_id=get_original_message_id(msg, ""),
     )
+    return bounce, True
+
+
+def _find_wrapped_dsn(msg: Message) -> Message | None:
+    """A DSN that a gateway attached as ``message/rfc822`` to a notice of its own (a mail
+    system never bounces a bounce, so this is the report, not a returned original)."""
+    for part in _iter_children(msg):
+        if part.get_content_type() != "message/rfc822":
+            continue
+        payload = part.get_payload()
+        inner = payload[0] if isinstance(payload, list) and payload else None
+        if isinstance(inner, Message) and is_dsn(inner):
+            return inner
+    return None
+
+
+def _is_failed(block: Message) -> bool:
+    """Whether a per-recipient block reports a permanent failure (:func:`get_dsn`)."""
+    action = _get_token(_get_field(block, "action"))
+    if action.startswith(_FAILED_ACTIONS):
+        return True
+    if action.startswith(_OTHER_ACTIONS):
+        return False
+    return _get_token(_get_field(block, "status")).startswith("5")
 
 
 def get_unstructured_bounce(headers: Headers, msg: Message) -> Bounce | None:
-    """A non-standard bounce: from MAILER-DAEMON/postmaster, with a delivery-failure subject,
-    and a failed recipient found in its text by a conservative pattern; else None.
+    """A bounce read from the text of a notice (no usable RFC 3464 block), else None.
 
-    Recognised texts include Postfix/qmail (``<anna@example.com>: host ... said``), Exim
-    (``The following address(es) failed:``), Gmail (``wasn't delivered to``,
-    ``Delivery to the following recipient failed permanently``) and Exchange
-    (``Your message to ... couldn't be delivered``).
+    Only a message that may be a bounce by its headers is read (``bounce.might_be_bounce``:
+    a mail system's or a null sender, a bounce subject in many languages, a report); its
+    failed recipients come from ``bounce.read_notice`` (``flufl.bounce``'s detectors for
+    Exchange, GroupWise, qmail, Yahoo, AOL, SMTP32... then our patterns for Postfix, Exim,
+    Gmail, Exchange Online, Lotus Notes...); a delay warning is not a bounce.
     """
-    sender = headers.from_[0].address if headers.from_ else ""
-    if not is_bounce_sender(sender):
+    if not might_be_bounce(headers):
         return None
-    if not _BOUNCE_SUBJECT.search(headers.subject):
+    notice = read_notice(headers, msg)
+    if not notice.failed_recipients:
         return None
-    defects: list[str] = []
-    text = extract_text(msg, defects)[:MAX_TEXT_BYTES]
-    found = [m.group(1) for p in _FAILED_RECIPIENT_PATTERNS for m in p.finditer(text)]
-    recipients = [a for a in dict.fromkeys(found) if a.lower() != sender.lower()]
-    if not recipients:
-        return None
+    _, returned = split_notice(msg)
     return Bounce(
-        failed_recipients=tuple(recipients),
-        original_message_id=get_original_message_id(msg, text),
+        failed_recipients=notice.failed_recipients,
+        original_message_id=get_original_message_id(msg, returned),
     )
 
 
 def is_bounce_sender(address: str) -> bool:
-    """Whether ``address`` is a mail system's (``MAILER-DAEMON@...``, ``postmaster@...``, in
-    any case): the one test of ``BOUNCE_SENDERS``, used by the whole-message path and by the
-    sync's header reading (``sync/reading.py``).
+    """Whether ``address`` is a mail system's (``MAILER-DAEMON@...``, ``postmaster@...``,
+    ``Mailer_Daemon@``... in any case): the test of ``BOUNCE_SENDERS``. The sync's header
+    reading should use the wider ``might_be_bounce(headers)`` (null sender, "Mail Delivery
+    System" names, bounce subjects in other languages).
 
     >>> is_bounce_sender("MAILER-DAEMON@mx.example"), is_bounce_sender("postmaster.jobs@x.example")
     (True, False)
     """
-    local, at, _ = address.strip().rpartition("@")
-    return bool(at) and local.lower() in BOUNCE_SENDERS
+    return is_bounce_address(address)
 
 
 def get_original_message_id(msg: Message, text: str) -> str | None:

@@ -297,3 +297,75 @@ def test_a_delay_notice_from_mailer_daemon_is_not_a_bounce():
 )
 def test_bounce_senders(address: str, bounce: bool) -> None:
     assert is_bounce_sender(address) is bounce
+
+
+# --- DSN corners (issue 10) --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["Failure", "failed (bad destination)", "ERROR", "bounced"])
+def test_get_dsn_accepts_non_standard_failed_actions(action: str):
+    _, msg = reparse(make_dsn(STATUS.replace("Action: failed", f"Action: {action}")))
+    bounce = get_dsn(msg)
+    assert bounce is not None
+    assert bounce.failed_recipients == ("Anna.Berg@example.com",)
+
+
+def test_get_dsn_reads_a_block_without_action_by_its_status():
+    status = STATUS.replace("Action: failed\n", "").replace("Action: delivered\n", "")
+    _, msg = reparse(make_dsn(status))
+    bounce = get_dsn(msg)
+    assert bounce is not None
+    assert bounce.failed_recipients == ("Anna.Berg@example.com",)  # 2.0.0 is no failure
+
+
+def test_get_dsn_skips_an_invalid_address():
+    status = STATUS.replace("Original-Recipient: rfc822;<Anna.Berg@example.com>\n", "")
+    status = status.replace("anna@example.com\n", "anna...@example.com\n", 1)
+    _, msg = reparse(make_dsn(status))
+    assert get_dsn(msg) is None
+
+
+def test_a_dsn_without_a_per_recipient_block_is_read_by_its_text():
+    status = "Reporting-MTA: dns; mx.example.org\nArrival-Date: Mon, 4 Mar 2024 10:00:00 +0100\n"
+    raw = make_dsn(status).replace(
+        b"your message could not be delivered.",
+        b"your message could not be delivered.\n\n<carl@example.net>: 550 5.1.1 User unknown",
+    )
+    headers, msg = reparse(raw)
+    assert get_dsn(msg) is None
+    classification = classify(headers, msg)
+    assert classification.kind is MessageKind.BOUNCE
+    assert classification.reason == "delivery failure notice"
+    assert classification.bounce == Bounce(
+        failed_recipients=("carl@example.net",), original_message_id="<sent-42@example.org>"
+    )
+
+
+def test_a_dsn_a_gateway_attached_to_its_own_notice_is_read():
+    wrapper = make_message("Delivery Status Notification (Failure)", "postmaster@gw.example.org")
+    wrapper.set_content("This e-mail is confidential.\n")
+    wrapper.add_attachment(email.message_from_bytes(make_dsn(), policy=compat32))
+    classification = classify(*reparse(wrapper))
+    assert classification.kind is MessageKind.BOUNCE
+    assert classification.bounce is not None
+    assert classification.bounce.failed_recipients == ("Anna.Berg@example.com",)
+
+
+def test_a_delay_report_is_not_read_by_its_text():
+    delayed = STATUS.replace("Action: failed", "Action: delayed")
+    raw = make_dsn(delayed).replace(
+        b"your message could not be delivered.",
+        b"your message could not be delivered.\n\n<anna@example.com>: connection timed out",
+    )
+    assert classify(*reparse(raw)).kind is MessageKind.BULK
+
+
+def test_a_notice_from_a_null_sender_is_a_bounce():
+    msg = make_message("Undelivered Mail Returned to Sender", "<>")
+    msg.set_content("<anna@example.com>: host mx.example.com said: 550 5.1.1 User unknown\n")
+    headers, parsed = reparse(msg)
+    assert headers.from_ == ()
+    classification = classify(headers, parsed)
+    assert classification.kind is MessageKind.BOUNCE
+    assert classification.bounce is not None
+    assert classification.bounce.failed_recipients == ("anna@example.com",)
