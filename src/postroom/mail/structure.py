@@ -17,7 +17,8 @@ Invariants:
 * **The same choice as the whole-message path.** :func:`plan_text_fetch` applies the rules of
   :func:`postroom.mail.text.extract_body` to the structure: the text is the first ``text/plain``
   leaf that is not an attachment, else the first ``text/html`` one; an attachment is any other
-  leaf (a non-text type, ``Content-Disposition: attachment``, or a file name); a nested
+  leaf (a non-text type, ``Content-Disposition: attachment``, or a file name) but for a
+  signature or a text/enriched rendering (``mail.text.is_not_a_file``); a nested
   ``message/rfc822`` is one attachment and is not searched for text (only a message that *is* a
   message/rfc822 at the top is read through, as the stdlib tree does). File names are decoded
   by :func:`postroom.mail.text.get_filename` (RFC 2231, continuations, encoded words, raw 8-bit
@@ -49,6 +50,8 @@ from typing import TypeGuard
 from postroom.mail.reply import split_reply
 from postroom.mail.text import (
     MAX_TEXT_BYTES,
+    SIGNATURE_TYPES,
+    TEXT_ALTERNATIVE_TYPES,
     decode_header_value,
     decode_text,
     get_filename,
@@ -100,6 +103,8 @@ def plan_text_fetch(bodystructure: object) -> TextPlan:
             continue  # a container without children: neither text nor a file (as the stdlib)
         filename = _get_filename(leaf, defects)
         content_type = (leaf.maintype, leaf.subtype)
+        if _is_not_a_file(leaf, filename):
+            continue
         if (
             content_type not in _TEXT_TYPES
             or leaf.disposition == "attachment"
@@ -348,6 +353,19 @@ def _render_field(value: str, params: list[tuple[str, str]], wanted: str) -> str
 def _clean(text: str) -> str:
     """No line breaks inside a field built from server data."""
     return " ".join(text.splitlines())
+
+
+def _is_not_a_file(leaf: _Leaf, filename: str | None) -> bool:
+    """``mail.text.is_not_a_file`` of a leaf: a signature, or a text/enriched rendering not
+    sent as a file."""
+    content_type = f"{leaf.maintype}/{leaf.subtype}"
+    if content_type in SIGNATURE_TYPES:
+        return True
+    return (
+        content_type in TEXT_ALTERNATIVE_TYPES
+        and leaf.disposition != "attachment"
+        and filename is None
+    )
 
 
 def _describe_attachment(leaf: _Leaf, filename: str | None, defects: list[str]) -> Attachment:

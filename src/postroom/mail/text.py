@@ -60,6 +60,12 @@ _CHARSET_SUPERSETS = {
     "csunicode11utf7": "utf-7",
 }
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
+SIGNATURE_TYPES = frozenset(
+    {"application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature"}
+)
+"""The signature part of a multipart/signed message (RFC 3156, RFC 8551): not a file."""
+TEXT_ALTERNATIVE_TYPES = frozenset({"text/enriched", "text/richtext"})
+"""Other renderings of the text (RFC 1896): not a file unless sent as one."""
 _MESSAGE_ID = re.compile(r"<[^<>]+>")
 _HEADER_PARSER = BytesHeaderParser(policy=compat32)
 
@@ -197,7 +203,8 @@ def extract_body(msg: Message) -> Body:
 
     The text is the first ``text/plain`` part that is not an attachment, else (or when that
     part is blank) the first ``text/html`` part turned into text. Every other leaf part is listed
-    as an :class:`Attachment` (name, type, decoded size) without keeping its bytes; a nested
+    as an :class:`Attachment` (name, type, decoded size) without keeping its bytes, but for
+    signatures and text/enriched renderings (:func:`is_not_a_file`); a nested
     ``message/rfc822`` is one attachment of the outer message, named by its subject when it has
     no file name, and its own parts are not searched for text.
 
@@ -238,6 +245,8 @@ def _sort_parts(
     for number, part in iter_numbered_leaf_parts(msg):
         if part.get_content_maintype() == "multipart":
             continue  # a container whose boundary is missing: a defect, neither text nor file
+        if is_not_a_file(part):
+            continue
         if is_attachment(part):
             files.append((number, part))
         elif part.get_content_type() == "text/plain":
@@ -306,6 +315,20 @@ def is_attachment(part: Message) -> bool:
         part.get_content_type() not in _BODY_TYPES
         or part.get_content_disposition() == "attachment"
         or part.get_filename() is not None
+    )
+
+
+def is_not_a_file(part: Message) -> bool:
+    """Whether a leaf is neither the text nor a file the sender attached: a signature
+    (:data:`SIGNATURE_TYPES`), or a text/enriched rendering of the text that is not sent as a
+    file (no file name, not ``Content-Disposition: attachment``)."""
+    content_type = part.get_content_type()
+    if content_type in SIGNATURE_TYPES:
+        return True
+    return (
+        content_type in TEXT_ALTERNATIVE_TYPES
+        and part.get_content_disposition() != "attachment"
+        and part.get_filename() is None
     )
 
 

@@ -760,7 +760,7 @@ def test_attachment_part_numbers_name_their_parts_in_the_corpus(corpus_dir: Path
             assert found.get_content_type() == attachment.content_type, (name, attachment)
             checked += 1
             nested += "." in attachment.part
-    assert checked >= 50
+    assert checked >= 45  # signatures are not files (mail.text.is_not_a_file)
     assert nested >= 3  # parts inside nested multiparts, not only top-level ones
 
 
@@ -780,5 +780,5 @@ def test_cross_check_covers_the_corpus_folder(corpus_dir: Path) -> None:
         seen["report"] += plan.is_report
     # the comparisons are not vacuous: the corpus exercises every branch of the plan
     assert seen["text"] >= 95
-    assert seen["files"] >= 50
+    assert seen["files"] >= 45  # signatures are not files
     assert min(seen[kind] for kind in kinds) >= 6, seen
