@@ -22,6 +22,10 @@ ATTRIBUTION_MAX_LINES = 3
 ATTRIBUTION_MAX_CHARS = 300
 """... and be at most this long."""
 
+HISTORY_LINE_MAX_CHARS = 300
+"""A line longer than this is never taken for an attribution, separator, header field or
+sign-off (each of those is short): the patterns then read only short lines."""
+
 HEADER_BLOCK_MAX_LINES = 8
 """The fields of a quoted header block (``From:`` / ``Sent:`` / ``To:`` / ``Subject:``) are read
 from at most this many lines."""
@@ -161,6 +165,8 @@ def split_reply(text: str) -> str:
         seen += len(line) + 1
         if _QUOTED.match(line):
             dropped[index] = True
+        elif len(line) > HISTORY_LINE_MAX_CHARS:
+            pass
         elif _SEPARATOR.match(line) or _FORWARD_INTRO.match(line) or _header_block_at(lines, index):
             end = index
             break
@@ -189,7 +195,9 @@ def _attribution_at(lines: list[str], index: int) -> int | None:
     block = ""
     for count in range(1, ATTRIBUTION_MAX_LINES + 1):
         last = index + count - 1
-        if last >= len(lines) or not lines[last].strip() or _QUOTED.match(lines[last]):
+        if last >= len(lines) or len(lines[last]) > HISTORY_LINE_MAX_CHARS:
+            return None
+        if not lines[last].strip() or _QUOTED.match(lines[last]):
             return None
         block = f"{block} {lines[last].strip()}" if block else lines[last].strip()
         if len(block) > ATTRIBUTION_MAX_CHARS:
@@ -248,6 +256,8 @@ def _header_block_at(lines: list[str], index: int) -> bool:
 
 
 def _header_field(line: str) -> _Field | None:
+    if len(line) > HISTORY_LINE_MAX_CHARS:
+        return None
     match = _HEADER_FIELD.match(line)
     return None if match is None else _FIELD_OF[" ".join(match[1].lower().split())]
 
@@ -278,6 +288,8 @@ def _is_mobile_sign_off(line: str) -> bool:
     """``Sent from my iPhone``, ``Von meinem iPhone gesendet``, ``Get Outlook for iOS<link>``:
     a known opening or ending, a device or app named, short, one clause (``Sent from my desk,
     which ...`` is the sender's own sentence)."""
+    if len(line) > HISTORY_LINE_MAX_CHARS:
+        return False
     words = _TRAILING_LINK.sub("", line.strip()).rstrip(".")
     if len(words) > _MOBILE_MAX_CHARS or any(mark in words for mark in ",;!?"):
         return False

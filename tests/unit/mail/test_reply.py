@@ -160,6 +160,10 @@ def hostile_texts() -> list[str]:
         repeat("Sent from my iPhone\n"),
         repeat("x" * 1000 + " wrote:\n"),
         "x" * HOSTILE_BYTES,
+        "-" * HOSTILE_BYTES,
+        "a" + " " * HOSTILE_BYTES + "b",
+        "Sent from my iPhone" + " " * HOSTILE_BYTES + "<x",
+        "\n" * HOSTILE_BYTES,
         "On " + "1 " * (HOSTILE_BYTES // 2) + "wrote:",
     ]
 
