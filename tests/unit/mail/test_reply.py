@@ -173,6 +173,6 @@ def test_split_reply_does_bounded_work_on_hostile_text():
     # so the work is linear: every hostile text finishes, and the reply is made of its lines.
     for text in hostile_texts():
         reply = split_reply(text)
-        assert reply
+        assert reply or not text.strip()
         lines = {line.strip() for line in text.splitlines()}
         assert all(line.strip() in lines for line in reply.splitlines())
