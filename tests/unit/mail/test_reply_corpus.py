@@ -261,7 +261,8 @@ def test_english_corpus_replies_are_split_right(corpus_dir: Path):
 
 
 def iter_sets(corpus_dir: Path | None) -> Iterator[tuple[str, list[ReplyCase]]]:
-    """Every set by name (for measuring other splitters: see docs/concepts.md ("Replies"))."""
+    """Every set by name: ``score(cases, other_splitter)`` scores another splitter the same way
+    (how mail-parser-reply, quotequail, talon and email-reply-parser were measured)."""
     yield "ours", our_cases()
     yield "talon", talon_cases()
     yield "quotequail", quotequail_cases()
