@@ -220,6 +220,7 @@ class ImapClient:
         self._lock = asyncio.Lock()
         self._events: list[UntaggedEvent] = []
         self._events_octets = 0
+        self._events_weight = 0
         self._running: _Running | None = None
         self._wake = asyncio.Event()
         self._wake_on: tuple[type[UntaggedEvent], ...] = ()
@@ -360,7 +361,7 @@ class ImapClient:
         arrived during other commands; consecutive ``Exists`` merged into the last), then
         cleared."""
         events, self._events = self._events, []
-        self._events_octets = 0
+        self._events_octets = self._events_weight = 0
         return events
 
     @property
@@ -375,7 +376,7 @@ class ImapClient:
         running = self._running
         if running is not None and running.raw_fetches is not None and raw.keyword == "FETCH":
             running.raw_fetches.append(raw)
-            self._keep(running, _octets(raw))
+            self._keep(running, _octets(raw), 1)
             return
         typed: Untagged
         try:
@@ -397,7 +398,7 @@ class ImapClient:
                 claimed[-1] = typed  # only the last count matters
                 return
             claimed.append(typed)
-            self._keep(running, _octets(raw))
+            self._keep(running, _octets(raw), _weight(typed))
             return
         event = to_event(raw, typed)
         events = self._events
@@ -406,17 +407,19 @@ class ImapClient:
         else:
             events.append(event)
             self._events_octets += _octets(raw)
-            self._keep(running, 0)
+            self._events_weight += _weight(event)
+            self._keep(running, 0, 0)
         if self._wake_on and isinstance(event, (*self._wake_on, Bye)):
             self._wake.set()
 
-    def _keep(self, running: _Running | None, octets: int) -> None:
-        """Count one more response held (by ``running``, or as a queued event when octets is
-        0); end the connection when the held responses go over ``limits``."""
-        if running is not None and octets:
-            running.kept += 1
+    def _keep(self, running: _Running | None, octets: int, weight: int) -> None:
+        """Count one more response held by ``running`` (``octets`` on the wire, ``weight``
+        as ``_weight`` says; zeros for a queued event, already counted); end the connection
+        when what is held (the command's and the queued events) goes over ``limits``."""
+        if running is not None:
+            running.kept += weight
             running.kept_octets += octets
-        count = len(self._events) + (running.kept if running is not None else 0)
+        count = self._events_weight + (running.kept if running is not None else 0)
         total = self._events_octets + (running.kept_octets if running is not None else 0)
         limits = self.limits
         if count > limits.max_kept_responses or total > limits.max_kept_octets:
@@ -919,6 +922,16 @@ class ImapClient:
 
 _FLAG_KEYS = frozenset({b"UID", b"FLAGS", b"MODSEQ", b"SEQ"})
 _UID_KEY = re.compile(r"\s*UID\s+([0-9:,*]+)(?:\s|$)", re.IGNORECASE)
+
+
+def _weight(response: Untagged | UntaggedEvent) -> int:
+    """What a held response counts against ``Limits.max_kept_responses``: 1, plus one per
+    range of a UID set (a range costs memory like a small response, whatever its wire size)."""
+    if isinstance(response, SearchResult | Vanished):
+        return 1 + len(response.ranges)
+    if isinstance(response, ESearchResult):
+        return 1 + len(response.all)
+    return 1
 
 
 def _octets(response: RawResponse) -> int:

@@ -32,12 +32,13 @@ class Limits:
     one response together ``max_response_literals`` octets and ``max_response_literal_count``
     literals.
 
-    Responses kept (``ImapClient``): at most ``max_kept_responses`` untagged responses and
-    ``max_kept_octets`` of their octets are held at once: those a running command collects
-    plus the queued events (consecutive ``EXISTS`` are merged into the last one, so a server
-    repeating them costs nothing). ``max_set_ranges`` bounds the ranges of one UID or
-    sequence set (SEARCH, ESEARCH, VANISHED); ``max_search_uids`` the UIDs ``uid_search``
-    expands into a list (``uid_search_ranges`` keeps ranges and has no such bound).
+    Responses kept (``ImapClient``): at most ``max_kept_responses`` untagged responses (each
+    range of a UID set counting as one more) and ``max_kept_octets`` of their octets are held
+    at once: those a running command collects plus the queued events (consecutive ``EXISTS``
+    are merged into the last one, so a server repeating them costs nothing).
+    ``max_set_ranges`` bounds the ranges of one UID or sequence set (SEARCH, ESEARCH,
+    VANISHED); ``max_search_uids`` the UIDs ``uid_search`` expands into a list
+    (``uid_search_ranges`` keeps ranges and has no such bound).
 
     Time (``connection.Connection``): besides the inactivity timeout, every command must
     complete within ``command_seconds`` plus one second per ``min_rate`` octets received

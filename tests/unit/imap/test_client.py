@@ -1070,3 +1070,22 @@ async def test_too_many_fetch_responses_for_one_command_end_the_connection():
     client = await logged_in(server, limits=Limits(max_kept_responses=300))
     assert len(await client.uid_fetch(list(range(1, 301)), ["FLAGS"])) == 300  # at the cap
     await client.close()
+
+
+@run_async
+async def test_the_ranges_of_held_search_answers_count_against_the_cap():
+    # each answer is small on the wire; its ranges are what costs memory
+    many = ",".join(str(n) for n in range(1, 100, 2))  # 50 ranges
+
+    def three(server: FakeServer, tag: str, arguments: str) -> None:
+        answer = f'* ESEARCH (TAG "{tag}") UID ALL {many}\r\n'.encode()
+        server.send(answer * 3 + f"{tag} OK done\r\n".encode())
+
+    server = FakeServer(answers={"UID SEARCH": three})
+    client = await logged_in(server, limits=Limits(max_kept_responses=150))
+    with pytest.raises(LimitExceeded, match="153 responses"):
+        await client.uid_search_ranges("UID 1:*")
+    server = FakeServer(answers={"UID SEARCH": three})
+    client = await logged_in(server, limits=Limits(max_kept_responses=153))
+    assert len(await client.uid_search_ranges("UID 1:*")) == 50
+    await client.close()
