@@ -56,6 +56,7 @@ from postroom.mail.text import (
     decode_text,
     get_filename,
     html_to_text,
+    split_uuencoded,
 )
 from postroom.mail.types import Attachment, Body, TextPlan
 
@@ -158,12 +159,16 @@ def decode_text_part(payload: bytes, plan: TextPlan) -> Body:
     text = _decode_charset(data, plan.charset, truncated, defects)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     is_from_html = plan.subtype == "html"
+    attachments = plan.attachments
     if is_from_html:
         text = html_to_text(text)
+    else:
+        text, uuencoded = split_uuencoded(text)
+        attachments += uuencoded
     return Body(
         text=text,
         reply_text=split_reply(text),
-        attachments=plan.attachments,
+        attachments=attachments,
         is_from_html=is_from_html,
         defects=tuple(dict.fromkeys([*defects, *plan.defects])),
     )

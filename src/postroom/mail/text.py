@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import functools
+import mimetypes
 import re
 from collections.abc import Iterator
 from email.errors import HeaderParseError
@@ -67,6 +68,11 @@ SIGNATURE_TYPES = frozenset(
 TEXT_ALTERNATIVE_TYPES = frozenset({"text/enriched", "text/richtext"})
 """Other renderings of the text (RFC 1896): not a file unless sent as one."""
 _MESSAGE_ID = re.compile(r"<[^<>]+>")
+_UU_BEGIN = re.compile(r"begin [0-7]{3,4} (.*\S)[ \t]*")
+"""The first line of a uuencoded file (POSIX ``uuencode``): mode and file name."""
+_UU_LINE = re.compile(r"[ -`]{1,90}")
+"""A line of uuencoded data: a length character and up to 60 data characters (some encoders
+pad or add a checksum character; ``\x60`` stands for zero)."""
 _HEADER_PARSER = BytesHeaderParser(policy=compat32)
 
 
@@ -176,6 +182,60 @@ def decode_header_value(value: str | Header, defects: list[str]) -> str:
     return decode_words(to_unicode(value, defects), defects)
 
 
+def split_uuencoded(text: str) -> tuple[str, tuple[Attachment, ...]]:
+    """``text`` without the uuencoded files inside it, and those files as attachments.
+
+    Old mailers (and some scanners and gateways today) put a file into a plain text body as
+    a ``begin 644 cv.pdf`` line, lines of uuencoded data and an ``end`` line. The block is
+    taken out of the text and listed by name, type (from the name) and decoded size; it has
+    no part number of its own (``part`` is None: it is inside the text part). A ``begin``
+    line not followed by uuencoded lines is left as text; a block cut by the end of the text
+    (a partial fetch) is taken out all the same.
+
+    >>> text, files = split_uuencoded("See my CV.\\nbegin 644 cv.pdf\\n$)5!$1@``\\n`\\nend\\nAnna")
+    >>> text, [(f.filename, f.content_type, f.size) for f in files]
+    ('See my CV.\\nAnna', [('cv.pdf', 'application/pdf', 4)])
+    """
+    if "begin " not in text:
+        return text, ()
+    lines = text.splitlines(keepends=True)
+    kept: list[str] = []
+    files: list[Attachment] = []
+    index = 0
+    while index < len(lines):
+        begin = _UU_BEGIN.fullmatch(lines[index].rstrip("\r\n"))
+        end = _find_uu_end(lines, index + 1) if begin is not None else None
+        if begin is None or end is None:
+            kept.append(lines[index])
+            index += 1
+            continue
+        size = sum(_uu_line_size(line.rstrip("\r\n")) for line in lines[index + 1 : end])
+        name = begin.group(1).strip()
+        content_type = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+        files.append(Attachment(filename=name or None, content_type=content_type, size=size))
+        index = end + 1  # past the "end" line
+    return "".join(kept), tuple(files)
+
+
+def _find_uu_end(lines: list[str], start: int) -> int | None:
+    """The index of the ``end`` line of a uuencoded block whose data starts at ``start`` (the
+    length of ``lines`` for a block cut short), or None when these are not uuencoded lines."""
+    for index in range(start, len(lines)):
+        line = lines[index].rstrip("\r\n")
+        if line.strip() == "end":
+            return index if index > start else None
+        if _UU_LINE.fullmatch(line) is None:
+            return None
+    return len(lines) if len(lines) > start else None
+
+
+def _uu_line_size(line: str) -> int:
+    """The bytes one uuencoded line holds (its length character), 0 for a line that is not."""
+    if not line or line.strip() == "end":
+        return 0
+    return (ord(line[0]) - 32) & 63
+
+
 def list_message_ids(value: str) -> list[str]:
     """The ``<...>`` tokens of a Message-ID, In-Reply-To or References value, in order.
 
@@ -204,7 +264,8 @@ def extract_body(msg: Message) -> Body:
     The text is the first ``text/plain`` part that is not an attachment, else (or when that
     part is blank) the first ``text/html`` part turned into text. Every other leaf part is listed
     as an :class:`Attachment` (name, type, decoded size) without keeping its bytes, but for
-    signatures and text/enriched renderings (:func:`is_not_a_file`); a nested
+    signatures and text/enriched renderings (:func:`is_not_a_file`); files uuencoded inside a
+    plain text are taken out of it and listed too (:func:`split_uuencoded`); a nested
     ``message/rfc822`` is one attachment of the outer message, named by its subject when it has
     no file name, and its own parts are not searched for text.
 
@@ -219,6 +280,9 @@ def extract_body(msg: Message) -> Body:
     plain, html, files = _sort_parts(msg)
     text, is_from_html = _read_body_text(plain, html, defects)
     attachments = tuple(describe_attachment(part, defects, number) for number, part in files)
+    if not is_from_html:
+        text, uuencoded = split_uuencoded(text)
+        attachments += uuencoded
     return Body(
         text=text,
         reply_text=split_reply(text),

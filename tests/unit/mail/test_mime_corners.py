@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import binascii
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,57 @@ def test_the_two_paths_agree(name: str):
     whole, imap = both_paths(read(name))
     assert whole.text.strip() == imap.text.strip()
     assert described(whole) == described(imap)  # sizes: the IMAP path estimates them
+
+
+# --- files uuencoded inside a plain text -----------------------------------------------------
+
+
+def test_uuencoded_files_in_a_plain_text_are_attachments_and_not_text():
+    for body in both_paths(read("uuencoded_in_text.eml")):
+        assert " ".join(body.text.split()) == (
+            "Hello, my CV and a photo are attached. Best regards, Anna"
+        )
+        assert "begin 644" not in body.text
+        assert "M)5!$" not in body.text  # the first data line of the PDF
+        assert [(a.filename, a.content_type, a.size, a.part) for a in body.attachments] == [
+            ("Anna Berg CV.pdf", "application/pdf", 784, None),
+            ("photo.jpg", "image/jpeg", 104, None),
+        ]
+        assert body.reply_text.startswith("Hello,")
+
+
+def test_a_uuencoded_file_in_a_text_part_of_a_multipart_is_listed_after_the_mime_files():
+    uu = binascii.b2a_uu(b"hello world").decode()
+    raw = (
+        "From: anna@acme.example\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        "--b\r\nContent-Type: text/plain\r\n\r\n"
+        f"Notes:\r\nbegin 644 notes.txt\r\n{uu}`\r\nend\r\n"
+        '--b\r\nContent-Type: application/pdf; name="cv.pdf"\r\n\r\n%PDF\r\n--b--\r\n'
+    ).encode()
+    for body in both_paths(raw):
+        assert body.text.strip() == "Notes:"
+        assert [(a.filename, a.size) for a in body.attachments][1:] == [("notes.txt", 11)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We begin 644 interviews next week.\nend of story\n",
+        "begin 644 cv.pdf\nthis is not uuencoded data, just prose.\nend\n",
+        "begin 644 cv.pdf\nend\n",  # nothing inside
+    ],
+)
+def test_text_that_only_looks_like_uuencoding_stays_text(text: str):
+    raw = b"From: anna@acme.example\r\n\r\n" + text.replace("\n", "\r\n").encode()
+    for body in both_paths(raw):
+        assert body.text.split() == text.split()
+        assert body.attachments == ()
+
+
+def test_a_uuencoded_file_cut_by_the_end_of_the_text_is_taken_out():
+    data = bytes(range(200))
+    uu = "".join(binascii.b2a_uu(data[i : i + 45]).decode() for i in range(0, 200, 45))
+    raw = f"From: a@acme.example\r\n\r\nHere:\r\nbegin 644 a.bin\r\n{uu}".encode()
+    for body in both_paths(raw):
+        assert body.text.strip() == "Here:"
+        assert [(a.filename, a.size) for a in body.attachments] == [("a.bin", 200)]
