@@ -79,6 +79,7 @@ async def run_supervisor(
             for account_id, login in logins.items():
                 entry = running.get(account_id)
                 if entry is not None and (entry.login != login or entry.task.done()):
+                    _log_end(entry)
                     await halt(account_id)
                     entry = None
                 if entry is None:
@@ -93,6 +94,19 @@ async def run_supervisor(
             await beating
         with contextlib.suppress(Exception):  # a stop must not fail for the heartbeat's sake
             await run_db(heartbeat.end)
+
+
+def _log_end(entry: _Running) -> None:
+    """An account's task that ended by itself is logged (``run`` records every error it can;
+    one it could not, such as a database that refused the record, is said here)."""
+    task = entry.task
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        log.error(
+            "account #%s %s: its sync stopped on an error; restarting it",
+            entry.login.account_id,
+            entry.login.label,
+            exc_info=task.exception(),
+        )
 
 
 class _Heartbeat:
