@@ -1089,3 +1089,27 @@ async def test_the_ranges_of_held_search_answers_count_against_the_cap():
     client = await logged_in(server, limits=Limits(max_kept_responses=153))
     assert len(await client.uid_search_ranges("UID 1:*")) == 50
     await client.close()
+
+
+@pytest.mark.parametrize(
+    ("criteria", "asked"),
+    [
+        ("UID 5:*", [(5, 4294967295)]),
+        ("  uid 1:3,7,2 SINCE 1-Jan-2026", [(1, 3), (7, 7)]),
+        ("UID 9:4", [(4, 9)]),
+        ("ALL", None),
+        ("OR UID 1 UID 2", None),
+        ("NOT UID 1:5", None),
+        ("UIDNEXT", None),
+    ],
+)
+def test_the_uid_range_asked_is_only_a_leading_uid_key(criteria, asked):
+    assert client_module.asked_uid_ranges(criteria) == asked
+
+
+def test_intersect_ranges():
+    intersect = client_module.intersect_ranges
+    assert intersect([(1, 10), (20, 30)], [(5, 25)]) == [(5, 10), (20, 25)]
+    assert intersect([(1, 4294967295)], [(3, 3), (7, 9)]) == [(3, 3), (7, 9)]
+    assert intersect([(1, 2)], [(3, 4)]) == []
+    assert intersect([], [(1, 5)]) == []
