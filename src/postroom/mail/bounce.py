@@ -275,7 +275,7 @@ def read_notice(headers: Headers, msg: Message) -> Notice:
         _BOUNCE_SUBJECT.search(headers.subject) or _BOUNCE_SUBJECT.search(head)
     ):
         return Notice()  # no sender and no word of a bounce: a message that lost its From
-    temporary, permanent = get_flufl_failures(_with_sender(msg))
+    temporary, permanent = get_flufl_failures(_for_detectors(msg))
     own = {m.address.lower() for m in (*headers.from_, *headers.sender, *headers.to, *headers.cc)}
     found = _keep_reported(permanent, notice_text, returned_text, own)
     if not found and temporary:
@@ -381,11 +381,22 @@ def _read_part(part: Message, content_type: str) -> str:
 
 
 def _read_original(part: Message) -> str:
+    """The returned message's header fields and the start of its first text part (enough to
+    know which addresses it holds; never its attachments)."""
     payload = part.get_payload()
-    if isinstance(payload, list):
-        return "\n".join(str(m)[:MAX_TEXT_BYTES] for m in payload if isinstance(m, Message))
-    data = part.get_payload(decode=True)
-    return decode_text(data, None, [], limit=MAX_TEXT_BYTES) if isinstance(data, bytes) else ""
+    if not isinstance(payload, list):
+        data = part.get_payload(decode=True)
+        return decode_text(data, None, [], limit=MAX_TEXT_BYTES) if isinstance(data, bytes) else ""
+    texts: list[str] = []
+    for original in payload:
+        if not isinstance(original, Message):
+            continue
+        texts += (f"{name}: {value}" for name, value in original.items())
+        first = next(
+            (p for p in iter_leaf_parts(original) if p.get_content_maintype() == "text"), None
+        )
+        texts.append(read_text_part(first, []) if first is not None else "")
+    return "\n".join(texts)[:MAX_TEXT_BYTES]
 
 
 def _is_delay(subject: str, notice_text: str) -> bool:
@@ -424,16 +435,40 @@ def _keep_reported(
     return list(kept.values())
 
 
-def _with_sender(msg: Message) -> Message:
-    """``msg``, or a shallow twin with ``From: <>`` when it has no From field (a detector of
-    ``flufl.bounce`` fails on such a message); ``msg`` itself is never changed."""
-    if str(msg.get("from", "")).strip():
-        return msg
-    twin = Message()
-    for name, value in msg.items():
-        if name.lower() != "from":
-            twin[name] = value
-    twin["From"] = "<>"
-    twin.set_payload(msg.get_payload())
-    twin.set_default_type(msg.get_default_type())
+def _for_detectors(msg: Message) -> Message:
+    """A light twin of ``msg`` for ``flufl.bounce``, whose detectors read every line of every
+    part, many times over: a returned message keeps only its header fields, a part that is
+    not text loses its content, a text part keeps its first :data:`MAX_TEXT_BYTES`; a message
+    with no From field gets ``From: <>`` (a detector fails without one). The structure (the
+    parts and their types) stays; ``msg`` itself is never changed."""
+    twin = _copy_fields(msg)
+    if not str(msg.get("from", "")).strip():
+        del twin["From"]
+        twin["From"] = "<>"
+    stack = [(msg, twin)]
+    while stack:
+        part, copy = stack.pop()
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            children = [c for c in payload if isinstance(c, Message)]
+            copies: list[Message | str] = []
+            for child in children:
+                child_copy = _copy_fields(child)
+                copies.append(child_copy)
+                if part.get_content_type() != "message/rfc822":
+                    stack.append((child, child_copy))
+            copy.set_payload(copies)
+        elif part.get_content_maintype() in ("text", "message"):
+            copy.set_payload(str(payload)[:MAX_TEXT_BYTES])
+        else:
+            copy.set_payload("")
     return twin
+
+
+def _copy_fields(part: Message) -> Message:
+    copy = Message()
+    for name, value in part.items():
+        copy[name] = value
+    copy.set_default_type(part.get_default_type())
+    copy.set_payload("")
+    return copy
