@@ -42,7 +42,9 @@ from postroom.mail.text import (
     decode_text,
     get_filename,
     is_attachment,
+    is_report_text,
     iter_numbered_leaf_parts,
+    read_report_text,
 )
 
 MAX_HTML_BYTES = 2 * 1024 * 1024
@@ -143,6 +145,11 @@ def read_original(raw: bytes) -> OriginalMessage:
         html = _decode_part(leaves[html_index], defects, MAX_HTML_BYTES)
     if plain_index is not None:
         text = _decode_part(leaves[plain_index], defects, MAX_PLAIN_BYTES)
+    if html is None and text is None:
+        # no text but a delivery report: it holds the text (``mail.text.is_report_text``)
+        plain_index = next((i for i, part in enumerate(leaves) if is_report_text(part)), None)
+        if plain_index is not None:
+            text = read_report_text(leaves[plain_index], defects)[:MAX_PLAIN_BYTES]
     if html is None and text is None and not msg.is_multipart() and not leaves[1:]:
         text = ""
     body_indexes = {i for i in (html_index, plain_index) if i is not None}
@@ -189,9 +196,10 @@ def get_part_data(raw: bytes, number: str) -> tuple[OriginalPart, bytes] | None:
         defects: list[str] = []
         described = _describe(found, part, False, defects)
         if part.get_content_maintype() == "message":
+            # one message (message/rfc822), or the field blocks of a delivery report
             payload = part.get_payload()
-            inner = payload[0] if isinstance(payload, list) and payload else None
-            data = inner.as_bytes() if isinstance(inner, Message) else b""
+            blocks = payload if isinstance(payload, list) else []
+            data = b"".join(block.as_bytes() for block in blocks if isinstance(block, Message))
         else:
             decoded = part.get_payload(decode=True)
             data = decoded if isinstance(decoded, bytes) else b""

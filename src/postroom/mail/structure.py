@@ -18,7 +18,9 @@ Invariants:
   :func:`postroom.mail.text.extract_body` to the structure: the text is the first ``text/plain``
   leaf that is not an attachment, else the first ``text/html`` one; an attachment is any other
   leaf (a non-text type, ``Content-Disposition: attachment``, or a file name) but for a
-  signature or a text/enriched rendering (``mail.text.is_not_a_file``); a nested
+  signature or a text/enriched rendering (``mail.text.is_not_a_file``); a message with no
+  text but a delivery report part reads that part as its text (``mail.text.is_report_text``);
+  a nested
   ``message/rfc822`` is one attachment and is not searched for text (only a message that *is* a
   message/rfc822 at the top is read through, as the stdlib tree does). File names are decoded
   by :func:`postroom.mail.text.get_filename` (RFC 2231, continuations, encoded words, raw 8-bit
@@ -50,6 +52,7 @@ from typing import TypeGuard
 from postroom.mail.reply import split_reply
 from postroom.mail.text import (
     MAX_TEXT_BYTES,
+    REPORT_TYPES,
     SIGNATURE_TYPES,
     TEXT_ALTERNATIVE_TYPES,
     decode_header_value,
@@ -98,7 +101,8 @@ def plan_text_fetch(bodystructure: object) -> TextPlan:
     defects: list[str] = []
     plain: _Leaf | None = None
     html: _Leaf | None = None
-    attachments: list[Attachment] = []
+    report: _Leaf | None = None
+    files: list[tuple[_Leaf, Attachment]] = []
     for leaf in _iter_leaves(bodystructure, defects):
         if leaf.maintype == "multipart":
             continue  # a container without children: neither text nor a file (as the stdlib)
@@ -111,12 +115,17 @@ def plan_text_fetch(bodystructure: object) -> TextPlan:
             or leaf.disposition == "attachment"
             or filename is not None
         ):
-            attachments.append(_describe_attachment(leaf, filename, defects))
+            files.append((leaf, _describe_attachment(leaf, filename, defects)))
+            if report is None and _is_report_text(leaf, filename):
+                report = leaf
         elif content_type == ("text", "plain"):
             plain = plain or leaf
         else:
             html = html or leaf
     chosen = html if html is not None and (plain is None or _is_blank(plain)) else plain
+    if report is not None and (chosen is None or (chosen is plain and _is_blank(chosen))):
+        chosen = report  # no text but a delivery report: mail.text.is_report_text
+    attachments = [attachment for leaf, attachment in files if leaf is not chosen]
     is_report = _is_report(bodystructure, defects)
     if chosen is None:
         return TextPlan(
@@ -126,7 +135,7 @@ def plan_text_fetch(bodystructure: object) -> TextPlan:
         )
     return TextPlan(
         part=chosen.number,
-        subtype=chosen.subtype,
+        subtype="html" if chosen.subtype == "html" else "plain",
         charset=_get_param(chosen.params, "charset") or "us-ascii",
         encoding=chosen.encoding,
         size=chosen.size,
@@ -368,6 +377,15 @@ def _is_not_a_file(leaf: _Leaf, filename: str | None) -> bool:
         return True
     return (
         content_type in TEXT_ALTERNATIVE_TYPES
+        and leaf.disposition != "attachment"
+        and filename is None
+    )
+
+
+def _is_report_text(leaf: _Leaf, filename: str | None) -> bool:
+    """``mail.text.is_report_text`` of a leaf."""
+    return (
+        f"{leaf.maintype}/{leaf.subtype}" in REPORT_TYPES
         and leaf.disposition != "attachment"
         and filename is None
     )

@@ -65,6 +65,8 @@ SIGNATURE_TYPES = frozenset(
     {"application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature"}
 )
 """The signature part of a multipart/signed message (RFC 3156, RFC 8551): not a file."""
+REPORT_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
+"""Delivery reports (RFC 3464, RFC 6533): text, read as the text when there is no other."""
 TEXT_ALTERNATIVE_TYPES = frozenset({"text/enriched", "text/richtext"})
 """Other renderings of the text (RFC 1896): not a file unless sent as one."""
 _MESSAGE_ID = re.compile(r"<[^<>]+>")
@@ -265,7 +267,9 @@ def extract_body(msg: Message) -> Body:
     part is blank) the first ``text/html`` part turned into text. Every other leaf part is listed
     as an :class:`Attachment` (name, type, decoded size) without keeping its bytes, but for
     signatures and text/enriched renderings (:func:`is_not_a_file`); files uuencoded inside a
-    plain text are taken out of it and listed too (:func:`split_uuencoded`); a nested
+    plain text are taken out of it and listed too (:func:`split_uuencoded`). When there is no
+    text at all, a delivery report part holds it (:func:`is_report_text`: prose is often
+    mislabelled so) and is no attachment. A nested
     ``message/rfc822`` is one attachment of the outer message, named by its subject when it has
     no file name, and its own parts are not searched for text.
 
@@ -279,6 +283,11 @@ def extract_body(msg: Message) -> Body:
     defects: list[str] = []
     plain, html, files = _sort_parts(msg)
     text, is_from_html = _read_body_text(plain, html, defects)
+    if not text.strip():
+        report = next((part for _, part in files if is_report_text(part)), None)
+        if report is not None:
+            text = read_report_text(report, defects)
+            files = [(number, part) for number, part in files if part is not report]
     attachments = tuple(describe_attachment(part, defects, number) for number, part in files)
     if not is_from_html:
         text, uuencoded = split_uuencoded(text)
@@ -346,7 +355,9 @@ def iter_numbered_leaf_parts(msg: Message) -> Iterator[tuple[str, Message]]:
     ``"1"`` is the body of a single-part message; the children of a multipart are numbered
     from 1 after their parent's number and a dot (``"2.1"``); a message that *is* a
     message/rfc822 is read through, its encapsulated message's parts being ``"1.1"``,
-    ``"1.2"``... A nested ``message/*`` part is one leaf with its own number. Iterative.
+    ``"1.2"``... (a message that is a delivery report is one leaf, ``"1"``, as servers number
+    it: the stdlib parses its field blocks as messages). A nested ``message/*`` part is one
+    leaf with its own number. Iterative.
 
     ``multipart/mixed(multipart/alternative(text/plain, text/html), application/pdf)`` gives
     ``1.1``, ``1.2`` and ``2``.
@@ -354,7 +365,8 @@ def iter_numbered_leaf_parts(msg: Message) -> Iterator[tuple[str, Message]]:
     stack: list[tuple[Message, str, bool]] = [(msg, "", True)]
     while stack:
         part, number, is_root = stack.pop()
-        if part.is_multipart() and (part is msg or part.get_content_maintype() != "message"):
+        is_read_through = part is msg and part.get_content_type() not in REPORT_TYPES
+        if part.is_multipart() and (is_read_through or part.get_content_maintype() != "message"):
             payload = part.get_payload()
             children = [c for c in payload if isinstance(c, Message)]
             if part.get_content_maintype() == "message":
@@ -380,6 +392,42 @@ def is_attachment(part: Message) -> bool:
         or part.get_content_disposition() == "attachment"
         or part.get_filename() is not None
     )
+
+
+def is_report_text(part: Message) -> bool:
+    """Whether a leaf is a delivery report (``message/delivery-status``, RFC 3464; or its
+    RFC 6533 ``global`` form) sent as the message's text rather than as a file: it holds
+    text, and it is the text when the message has no other (mailers label prose so)."""
+    return (
+        part.get_content_type() in REPORT_TYPES
+        and part.get_content_disposition() != "attachment"
+        and part.get_filename() is None
+    )
+
+
+def read_report_text(part: Message, defects: list[str]) -> str:
+    """The text of a ``message/delivery-status`` part (at most :data:`MAX_TEXT_BYTES`), with
+    ``\\n`` newlines: whatever it holds, report fields or prose.
+
+    The stdlib parses such a part into blocks of header fields; they are written back as
+    the lines they were (a prose line without a colon ends up as a block's body).
+    """
+    data = get_decoded_message_bytes(part)
+    if data is None:
+        payload = part.get_payload()
+        blocks = payload if isinstance(payload, list) else []
+        texts: list[bytes] = []
+        for block in blocks:
+            if isinstance(block, Message):
+                lines = [f"{name}: {value}" for name, value in block.raw_items()]
+                head = "\n".join(lines).encode("utf-8", "surrogateescape")
+                body = block.get_payload(decode=True)  # its bytes as they came
+                texts.append(
+                    b"\n".join(filter(None, [head, body if isinstance(body, bytes) else b""]))
+                )
+        data = b"\n\n".join(text.strip(b"\r\n") for text in texts)
+    text = decode_text(data, part.get_content_charset(), defects, limit=MAX_TEXT_BYTES)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def is_not_a_file(part: Message) -> bool:

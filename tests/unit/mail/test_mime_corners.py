@@ -121,3 +121,55 @@ def test_a_uuencoded_file_cut_by_the_end_of_the_text_is_taken_out():
     for body in both_paths(raw):
         assert body.text.strip() == "Here:"
         assert [(a.filename, a.size) for a in body.attachments] == [("a.bin", 200)]
+
+
+# --- prose in a part labelled as a delivery report ---------------------------------------------
+
+PROSE = (
+    "Dear Robin,\n\nthank you for the invitation. Thursday at 10:00 suits me.\n"
+    "Note: I will bring my portfolio and the references.\n\nGrüße,\nAnna"
+)
+
+
+def test_prose_labelled_as_a_delivery_report_is_the_text():
+    for body in both_paths(read("delivery_status_prose.eml")):
+        assert body.text.strip() == PROSE
+        assert body.reply_text.startswith("Dear Robin,")
+        assert body.attachments == ()
+
+
+def test_prose_in_a_delivery_report_part_beside_a_blank_text_is_the_text():
+    raw = (
+        b"From: anna@acme.example\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        b"--b\r\nContent-Type: text/plain\r\n\r\n\r\n"
+        b"--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Hello Robin,\r\nyes, Thursday works.\r\n\r\nAnna\r\n"
+        b'--b\r\nContent-Type: application/pdf; name="cv.pdf"\r\n\r\n%PDF\r\n--b--\r\n'
+    )
+    for body in both_paths(raw):
+        assert body.text.strip() == "Hello Robin,\nyes, Thursday works.\n\nAnna"
+        assert described(body) == [("cv.pdf", "application/pdf", "3")]
+
+
+def test_a_delivery_report_beside_a_text_stays_a_report():
+    raw = (
+        b"From: mailer-daemon@firm.example\r\n"
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
+        b"--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        b"--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Reporting-MTA: dns; mx.firm.example\r\n\r\n"
+        b"Final-Recipient: rfc822; anna@acme.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        b"--b--\r\n"
+    )
+    for body in both_paths(raw):
+        assert body.text.strip() == "Your message could not be delivered."
+        assert described(body) == [(None, "message/delivery-status", "2")]
+
+
+def test_open_original_shows_prose_labelled_as_a_delivery_report():
+    from postroom.mail.render import read_original
+
+    shown = read_original(read("delivery_status_prose.eml"))
+    assert shown.text is not None
+    assert shown.text.strip() == PROSE
+    assert shown.attachments == ()

@@ -168,6 +168,12 @@ def encoded_payload(part: Message) -> bytes:
     charset, and the generators rewrite line ends and ``From`` lines.
     """
     payload = part._payload  # type: ignore[attr-defined]
+    if isinstance(payload, list):  # a delivery report, parsed by the stdlib into field blocks
+        blocks = []
+        for block in payload:
+            fields = "".join(f"{name}: {value}\r\n" for name, value in block.raw_items())
+            blocks.append(fields.encode("ascii", "surrogateescape") + encoded_payload(block))
+        return b"\r\n".join(blocks)
     assert isinstance(payload, str)
     return payload.encode("ascii", "surrogateescape")
 
