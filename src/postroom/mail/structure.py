@@ -49,7 +49,6 @@ from email.message import Message
 from email.utils import quote
 from typing import TypeGuard
 
-from postroom.mail.reply import split_reply
 from postroom.mail.text import (
     MAX_TEXT_BYTES,
     REPORT_TYPES,
@@ -59,6 +58,7 @@ from postroom.mail.text import (
     decode_text,
     get_filename,
     html_to_text,
+    read_reply,
     split_uuencoded,
 )
 from postroom.mail.types import Attachment, Body, TextPlan
@@ -125,6 +125,13 @@ def plan_text_fetch(bodystructure: object) -> TextPlan:
     chosen = html if html is not None and (plain is None or _is_blank(plain)) else plain
     if report is not None and (chosen is None or (chosen is plain and _is_blank(chosen))):
         chosen = report  # no text but a delivery report: mail.text.is_report_text
+    if (chosen is None or (chosen is plain and _is_blank(chosen))) and not _is_multipart_report(
+        bodystructure, defects
+    ):
+        # a forward with an empty cover note: the attached message's text (as extract_body)
+        forwarded = next((leaf for leaf, _ in files if leaf.inner is not None), None)
+        if forwarded is not None:
+            chosen = _choose_text(forwarded.inner, f"{forwarded.number}.", defects) or chosen
     attachments = [attachment for leaf, attachment in files if leaf is not chosen]
     is_report = _is_report(bodystructure, defects)
     if chosen is None:
@@ -176,7 +183,7 @@ def decode_text_part(payload: bytes, plan: TextPlan) -> Body:
         attachments += uuencoded
     return Body(
         text=text,
-        reply_text=split_reply(text),
+        reply_text=read_reply(text),
         attachments=attachments,
         is_from_html=is_from_html,
         defects=tuple(dict.fromkeys([*defects, *plan.defects])),
@@ -227,14 +234,14 @@ def _decode_charset(data: bytes, charset: str, truncated: bool, defects: list[st
 # --- walking the structure -----------------------------------------------------------------------
 
 
-def _iter_leaves(root: object, defects: list[str]) -> Iterator[_Leaf]:
+def _iter_leaves(root: object, defects: list[str], prefix: str = "") -> Iterator[_Leaf]:
     """The leaves in document order with their part numbers; iterative.
 
     Stack entries are ``(node, number, is_root)``; for the root of a message (the whole
-    message, or the body of a top-level message/rfc822) ``number`` is the prefix of its
-    children's numbers (``""`` or ``"1."``).
+    message, or the body of a message/rfc822) ``number`` is the prefix of its children's
+    numbers (``""``, ``"1."``; ``prefix``, e.g. ``"2."`` for the body of part 2).
     """
-    stack: list[tuple[object, str, bool]] = [(root, "", True)]
+    stack: list[tuple[object, str, bool]] = [(root, prefix, True)]
     while stack:
         node, number, is_root = stack.pop()
         if not _is_sequence(node) or not node:
@@ -380,6 +387,30 @@ def _is_not_a_file(leaf: _Leaf, filename: str | None) -> bool:
         and leaf.disposition != "attachment"
         and filename is None
     )
+
+
+def _choose_text(root: object, prefix: str, defects: list[str]) -> _Leaf | None:
+    """The text leaf of the message ``root`` (the body of a message/rfc822 part numbered
+    ``prefix``), by the rule of :func:`plan_text_fetch`; None when it has none."""
+    plain: _Leaf | None = None
+    html: _Leaf | None = None
+    for leaf in _iter_leaves(root, defects, prefix):
+        if leaf.maintype == "multipart" or leaf.disposition == "attachment":
+            continue
+        content_type = (leaf.maintype, leaf.subtype)
+        if content_type not in _TEXT_TYPES or _get_filename(leaf, defects) is not None:
+            continue
+        if content_type == ("text", "plain"):
+            plain = plain or leaf
+        else:
+            html = html or leaf
+    return html if html is not None and (plain is None or _is_blank(plain)) else plain
+
+
+def _is_multipart_report(root: object, defects: list[str]) -> bool:
+    """Whether the message is a ``multipart/report`` of any report type."""
+    split = _split_multipart(root) if _is_sequence(root) and root else None
+    return split is not None and _get_atom(split[1], 0, defects).lower() == "report"
 
 
 def _is_report_text(leaf: _Leaf, filename: str | None) -> bool:

@@ -19,6 +19,7 @@ tree (the fast ``compat32`` policy); nothing does I/O. Invariants:
 from __future__ import annotations
 
 import codecs
+import email
 import functools
 import mimetypes
 import re
@@ -65,6 +66,27 @@ SIGNATURE_TYPES = frozenset(
     {"application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature"}
 )
 """The signature part of a multipart/signed message (RFC 3156, RFC 8551): not a file."""
+FORWARD_TYPES = frozenset({"message/rfc822", "message/global"})
+"""A forwarded message attached whole (RFC 2046 section 5.2.1, RFC 6532 section 3.7)."""
+_FORWARD_MARKER = re.compile(
+    r"""[ \t>]*(?:
+        -{2,}[ \t]*(?:forwarded[ ]message|original[ ]message|weitergeleitete[ ]nachricht
+            |ursprüngliche[ ]nachricht|message[ ]transféré|message[ ]d'origine
+            |mensaje[ ]reenviado|mensaje[ ]original|messaggio[ ]inoltrato|messaggio[ ]originale
+            |doorgestuurd[ ]bericht|oorspronkelijk[ ]bericht|mensagem[ ]encaminhada
+            |mensagem[ ]original)[ \t]*-*
+        |begin[ ]forwarded[ ]message[ ]?:
+        |anfang[ ]der[ ]weitergeleiteten[ ]nachricht[ ]?:
+        |début[ ]du[ ]message[ ]réexpédié[ ]?:
+        |_{10,}
+    )[ \t]*""",
+    re.IGNORECASE | re.VERBOSE,
+)
+"""The line a mail client puts above a message it forwards inline (Gmail, Outlook, Apple
+Mail, Thunderbird; in English and a few other languages)."""
+_FORWARD_HEADER = re.compile(r"[ \t>]*\*?[^\s:*][^:\n]{0,30}:\*?(?:[ \t]|\Z)")
+"""A line of the header block under that marker: ``From: Anna``, ``*Sent:* Monday``."""
+_MAX_FORWARD_DEPTH = 4
 REPORT_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
 """Delivery reports (RFC 3464, RFC 6533): text, read as the text when there is no other."""
 TEXT_ALTERNATIVE_TYPES = frozenset({"text/enriched", "text/richtext"})
@@ -269,7 +291,9 @@ def extract_body(msg: Message) -> Body:
     signatures and text/enriched renderings (:func:`is_not_a_file`); files uuencoded inside a
     plain text are taken out of it and listed too (:func:`split_uuencoded`). When there is no
     text at all, a delivery report part holds it (:func:`is_report_text`: prose is often
-    mislabelled so) and is no attachment. A nested
+    mislabelled so) and is no attachment; else, in a forward with an empty cover note, the
+    attached message's text is the text (and ``reply_text`` is that of a message forwarded
+    inline: :func:`read_reply`). A nested
     ``message/rfc822`` is one attachment of the outer message, named by its subject when it has
     no file name, and its own parts are not searched for text.
 
@@ -288,17 +312,78 @@ def extract_body(msg: Message) -> Body:
         if report is not None:
             text = read_report_text(report, defects)
             files = [(number, part) for number, part in files if part is not report]
+    if not text.strip() and msg.get_content_type() != "multipart/report":
+        # a forward with an empty cover note: the forwarded message's text is the text
+        forwarded = next((p for _, p in files if p.get_content_type() in FORWARD_TYPES), None)
+        if forwarded is not None:
+            text, is_from_html = _read_forwarded_text(forwarded, defects)
     attachments = tuple(describe_attachment(part, defects, number) for number, part in files)
     if not is_from_html:
         text, uuencoded = split_uuencoded(text)
         attachments += uuencoded
     return Body(
         text=text,
-        reply_text=split_reply(text),
+        reply_text=read_reply(text),
         attachments=attachments,
         is_from_html=is_from_html,
         defects=tuple(dict.fromkeys(defects)),
     )
+
+
+def read_reply(text: str) -> str:
+    """The new part of ``text`` (:func:`~postroom.mail.reply.split_reply`); for a forward with
+    an empty cover note (the text begins with the forwarding line and header block, see
+    :func:`forwarded_text`), the new part of the forwarded message.
+
+    >>> read_reply("---------- Forwarded message ---------\\nFrom: Anna <a@x.example>\\n"
+    ...            "Subject: CV\\n\\nHere is my CV.\\n")
+    'Here is my CV.'
+    """
+    for _ in range(_MAX_FORWARD_DEPTH):  # a forward of a forward
+        forwarded = forwarded_text(text)
+        if forwarded is None:
+            break
+        text = forwarded
+    return split_reply(text)
+
+
+def forwarded_text(text: str) -> str | None:
+    """The message forwarded inline in ``text`` when nothing is written above it: the text
+    after the forwarding line (``---------- Forwarded message ---------``, ``-------- Original
+    Message --------``, ``Begin forwarded message:``, Outlook's line of underscores, ...) and
+    the header block under it. None when ``text`` does not begin so, or nothing follows."""
+    stripped = text.lstrip()
+    first, _, rest = stripped.partition("\n")
+    if not first or _FORWARD_MARKER.fullmatch(first.rstrip("\r")) is None:
+        return None
+    lines = rest.splitlines()
+    index = 0
+    while index < len(lines) and not lines[index].strip():
+        index += 1
+    if index == len(lines) or _FORWARD_HEADER.match(lines[index]) is None:
+        return None  # no header block: not a forward (a line of underscores in a text)
+    while index < len(lines) and lines[index].strip():
+        index += 1
+    body = "\n".join(lines[index:]).strip()
+    return body or None
+
+
+def _read_forwarded_text(part: Message, defects: list[str]) -> tuple[str, bool]:
+    """``(text, is_from_html)`` of a message attached as a ``message/rfc822`` part."""
+    decoded = get_decoded_message_bytes(part)
+    if decoded is not None:
+        inner: Message | None = email.message_from_bytes(decoded, policy=compat32)
+    else:
+        payload = part.get_payload()
+        inner = (
+            next((m for m in payload if isinstance(m, Message)), None)
+            if isinstance(payload, list)
+            else None
+        )
+    if inner is None:
+        return "", False
+    plain, html, _ = _sort_parts(inner)
+    return _read_body_text(plain, html, defects)
 
 
 def extract_text(msg: Message, defects: list[str]) -> str:

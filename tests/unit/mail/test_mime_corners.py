@@ -173,3 +173,91 @@ def test_open_original_shows_prose_labelled_as_a_delivery_report():
     assert shown.text is not None
     assert shown.text.strip() == PROSE
     assert shown.attachments == ()
+
+
+# --- a forward with an empty cover note --------------------------------------------------------
+
+
+def test_a_forward_attached_with_an_empty_cover_note_reads_the_forwarded_text():
+    whole, imap = both_paths(read("forward_attached_empty_cover.eml"))
+    for body in (whole, imap):
+        assert body.text.strip() == "Hello Robin,\n\nhere is my CV.\n\nAnna"
+        assert body.reply_text.startswith("Hello Robin,")
+        assert not body.is_from_html
+        assert described(body) == [("My application", "message/rfc822", "2")]
+    plan = read_via_imap(read("forward_attached_empty_cover.eml"))[0]
+    assert plan.part == "2.1.1"  # the forwarded message's own text part
+
+
+def test_a_forward_with_a_cover_note_keeps_the_cover_note():
+    raw = read("forward_attached_empty_cover.eml").replace(
+        b"charset=utf-8\r\n\r\n\r\n--outer", b"charset=utf-8\r\n\r\nSam, see below.\r\n--outer"
+    )
+    for body in both_paths(raw):
+        assert body.text.strip() == "Sam, see below."
+
+
+FORWARDED_BODY = "Hello Robin,\n\nhere is my CV.\n\nAnna"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        # Gmail
+        "---------- Forwarded message ---------\nFrom: Anna Berg <anna@acme.example>\n"
+        "Date: Mon, 3 Jun 2024 at 10:00\nSubject: My application\nTo: <robin@firm.example>\n",
+        # Thunderbird
+        "-------- Forwarded Message --------\nSubject: \tMy application\n"
+        "Date: \tMon, 3 Jun 2024 10:00:00 +0200\nFrom: \tAnna Berg <anna@acme.example>\n"
+        "To: \trobin@firm.example\n",
+        # Thunderbird (older), Outlook Express
+        "-------- Original Message --------\nSubject: My application\nFrom: anna@acme.example\n",
+        # Apple Mail
+        "Begin forwarded message:\n\nFrom: Anna Berg <anna@acme.example>\n"
+        "Subject: My application\nDate: 3 June 2024 at 10:00:00 CEST\n"
+        "To: robin@firm.example\n",
+        # Outlook
+        "________________________________\nFrom: Anna Berg <anna@acme.example>\n"
+        "Sent: Monday, June 3, 2024 10:00 AM\nTo: Robin Reeve <robin@firm.example>\n"
+        "Subject: My application\n",
+        # Outlook, from HTML
+        "________________________________\n*From:* Anna Berg <anna@acme.example>\n"
+        "*Sent:* Monday, June 3, 2024 10:00 AM\n*Subject:* My application\n",
+        # German Gmail
+        "---------- Weitergeleitete Nachricht ---------\nVon: Anna Berg <anna@acme.example>\n"
+        "Betreff: Bewerbung\n",
+    ],
+)
+def test_a_forward_inline_with_an_empty_cover_note_gives_the_forwarded_text(head: str):
+    text = f"\n{head}\n{FORWARDED_BODY}\n"
+    raw = b"From: robin@firm.example\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    raw += text.replace("\n", "\r\n").encode()
+    for body in both_paths(raw):
+        assert body.reply_text == FORWARDED_BODY
+        assert body.text.strip() == text.strip()  # the whole text keeps the forward header
+
+
+def test_a_forward_of_a_reply_gives_the_reply_only():
+    text = (
+        "---------- Forwarded message ---------\nFrom: Anna <anna@acme.example>\n"
+        "Subject: Re: Interview\n\nYes, Thursday works.\n\n"
+        "On Mon, 3 Jun 2024 at 10:00, Robin <robin@firm.example> wrote:\n> Does Thursday work?\n"
+    )
+    raw = b"From: robin@firm.example\r\n\r\n" + text.replace("\n", "\r\n").encode()
+    for body in both_paths(raw):
+        assert body.reply_text == "Yes, Thursday works."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks!\n\n---------- Forwarded message ---------\nFrom: a@acme.example\n\nHello",
+        "________________________________\nThis line of underscores is only a divider.\n",
+        "-------- Original Message --------\n",
+    ],
+)
+def test_a_text_that_is_not_a_bare_forward_is_split_as_before(text: str):
+    from postroom.mail.reply import split_reply
+    from postroom.mail.text import read_reply
+
+    assert read_reply(text) == split_reply(text)

@@ -439,7 +439,7 @@ def test_nested_message_is_an_attachment_named_by_its_subject() -> None:
         b" NIL NIL NIL NIL NIL NIL NIL) " + PLAIN_QP + b" 12 NIL NIL NIL NIL)"
     )
     plan = plan_of(fetch(multipart(LOGO, nested, subtype=b"mixed")))
-    assert plan.part is None
+    assert plan.part == "2.1"  # no text of its own: the forwarded message's text
     assert plan.attachments[1] == Attachment("Bewerbung Jörg", "message/rfc822", 500, "2")
 
 
