@@ -359,8 +359,8 @@ class AccountSyncer:
         except ExceptionGroup as failed:
             # one lane's connection dropped (the others were cancelled): the account retries
             first = _first_failure(failed)
-            if first is None:
-                raise  # not a server's trouble: a bug, seen as one
+            if first is None:  # not a server's trouble: a bug, recorded by ``run`` as one
+                first = next(e for e in _leaves(failed) if not isinstance(e, ImapError | OSError))
             raise first from failed
 
     async def _watch_folder(
