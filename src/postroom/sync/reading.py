@@ -28,7 +28,8 @@ from postroom.imap import FetchItem
 from postroom.imap.framing import RawResponse
 from postroom.imap.responses import parse_fetches
 from postroom.mail import decode_text_part, parse_headers, parse_message, plan_text_fetch
-from postroom.mail.classify import get_bulk_reason, is_bounce_sender
+from postroom.mail.bounce import might_be_bounce
+from postroom.mail.classify import get_bulk_reason
 from postroom.mail.types import (
     Body,
     Classification,
@@ -186,11 +187,10 @@ def section(item: FetchItem, part: str) -> bytes | None:
 
 
 def is_delivery_report(headers: Headers) -> bool:
-    """A DSN (multipart/report; report-type=delivery-status) or a bounce from a mail daemon:
-    read further (its first ``REPORT_FETCH_BYTES``), to learn whose delivery failed."""
-    if headers.content_type == "multipart/report" and headers.report_type == "delivery-status":
-        return True
-    return any(is_bounce_sender(m.address) for m in headers.from_)
+    """A DSN, or what may be a bounce by its headers (``mail.bounce.might_be_bounce``: a
+    mail system's sender, a bounce subject...): read further (its first
+    ``REPORT_FETCH_BYTES`` only), to learn whose delivery failed."""
+    return might_be_bounce(headers)
 
 
 def _read_item(item: FetchItem, headers: Headers) -> Fetched:

@@ -73,16 +73,19 @@ def test_delivery_reports_are_flagged_to_be_read_whole():
 
 
 @pytest.mark.parametrize(
-    ("sender", "report"),
+    ("sender", "subject", "report"),
     [
-        (b"postmaster@mx.example", True),
-        (b"Mailer-Daemon@mx.example", True),
-        (b"postmaster.jobs@firm.example", False),
-        (b"anna@mailer-daemon.example", False),
+        (b"postmaster@mx.example", b"hello", True),
+        (b"Mailer-Daemon@mx.example", b"hello", True),
+        (b"postmaster.jobs@firm.example", b"hello", False),
+        (b"anna@mailer-daemon.example", b"hello", False),
+        (b"anna@mailer-daemon.example", b"Undeliverable: hello", True),  # by its subject
+        (b"anna@acme.example", b"Re: Undeliverable: hello", False),
     ],
 )
-def test_a_message_from_a_mail_system_is_read_whole_as_a_possible_bounce(sender, report):
-    head = b"From: " + sender + b"\r\nSubject: Undeliverable: hello\r\n\r\n"
+def test_a_possible_bounce_is_read_further_by_its_sender_or_subject(sender, subject, report):
+    """``mail.bounce.might_be_bounce`` decides; what it lets through is read capped."""
+    head = b"From: " + sender + b"\r\nSubject: " + subject + b"\r\n\r\n"
     heads = read_heads(responses(fetch(1, 7, head)), {7})
 
     assert heads.delivery_reports == ([7] if report else [])
