@@ -352,11 +352,13 @@ def forwarded_text(text: str) -> str | None:
     after the forwarding line (``---------- Forwarded message ---------``, ``-------- Original
     Message --------``, ``Begin forwarded message:``, Outlook's line of underscores, ...) and
     the header block under it. None when ``text`` does not begin so, or nothing follows."""
-    stripped = text.lstrip()
-    first, _, rest = stripped.partition("\n")
+    head = text[:4096]
+    start = len(head) - len(head.lstrip())
+    end = text.find("\n", start)
+    first = text[start:] if end < 0 else text[start:end]
     if not first or _FORWARD_MARKER.fullmatch(first.rstrip("\r")) is None:
-        return None
-    lines = rest.splitlines()
+        return None  # the usual case: only the first line was looked at
+    lines = text[start + len(first) :].splitlines()
     index = 0
     while index < len(lines) and not lines[index].strip():
         index += 1
