@@ -22,6 +22,7 @@ from postroom.services.secrets import Keyring
 from postroom.services.syncing import sync_accounts_once
 from postroom.store.models import Activity, MailAccount, MailFolder, TlsMode
 from postroom.sync.account import AccountLogin, AccountSyncer
+from postroom.sync.folder import FolderSyncer
 
 ME = "robin@firm.example"
 SAM = "sam@firm.example"
@@ -119,3 +120,43 @@ def test_an_unexpected_error_in_the_worker_is_recorded_with_backoff_not_a_dead_t
     assert health.state is AccountState.RETRYING
     assert health.last_error_advice
     assert "report" in health.last_error_advice
+
+
+@pytest.mark.parametrize("where", ["folder", "account"])
+def test_an_unexpected_error_in_one_account_never_stops_the_others_pass(
+    session_factory, two_accounts, monkeypatch, where
+):
+    """Any exception that is not an IMAP error (here a bug put into Robin's sync) used to
+    raise out of ``sync_accounts_once``: Sam's account synced nothing either."""
+    robin, sam = two_accounts
+    syncer_class = FolderSyncer if where == "folder" else AccountSyncer
+    name = "sync" if where == "folder" else "discover"
+    original = getattr(syncer_class, name)
+
+    async def broken(self, *args, **kwargs):
+        account_id = self.account_id if where == "folder" else self.login.account_id
+        if account_id == robin.account_id:
+            raise ValueError("a bug in the sync")
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(syncer_class, name, broken)
+    robin_report, sam_report = sync_accounts_once(logins=[robin, sam], sessions=session_factory)
+
+    assert sam_report.error is None
+    assert [f.activities_created for f in sam_report.folders if f.folder == "INBOX"] == [1]
+    error = "unexpected error: ValueError: a bug in the sync"
+    with session_factory() as session:
+        account = session.get(MailAccount, robin.account_id)
+        if where == "folder":  # contained in the folders; the account itself is fine
+            assert {f.folder: f.errors for f in robin_report.folders} == {
+                "INBOX": [error],
+                "Sent": [error],
+            }
+            folders = session.scalars(
+                select(MailFolder).where(MailFolder.account_id == robin.account_id)
+            ).all()
+            assert {f.last_error for f in folders} == {error}
+        else:
+            assert robin_report.error == error
+            assert account.last_error == error
+            assert account.last_error_advice
