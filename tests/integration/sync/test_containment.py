@@ -60,7 +60,9 @@ def two_accounts(session_factory, dovecot):
 def test_a_number_the_database_cannot_hold_fails_its_folders_not_the_other_account(
     session_factory, two_accounts
 ):
-    """A UIDVALIDITY beyond 2**63 used to raise out of the whole pass: no account synced."""
+    """A UIDVALIDITY beyond 2**63 once raised out of the whole pass (the database's integer
+    overflowed); the IMAP layer now refuses it as a protocol error. Either way it stays in
+    Robin's folders, reported by name (they were "#3", "#4"), and Sam's account syncs."""
     robin, sam = two_accounts
     with HostileProxy(robin.address.port) as proxy:
         proxy.rewrite = overflowing_uidvalidity
