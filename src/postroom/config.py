@@ -7,6 +7,8 @@
                            made on first run with mode 0600)
 ``POSTROOM_IMAP_CA_FILE``  extra CA certificates (PEM) trusted for IMAP servers, beside the
                            system's (a firm's private CA); certificate checks stay on
+``POSTROOM_MAX_MESSAGE_MB`` the largest .eml file ``postroom message ingest`` reads, in MB
+                           (default 50); a larger one is reported and left unread
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from postroom.errors import ConfigError
+
+MAX_MESSAGE_MB = 50
+"""The default of ``POSTROOM_MAX_MESSAGE_MB``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +30,8 @@ class Settings:
     secret_key: str | None
     """The key itself when given by the environment; else it lives in ``key_path``."""
     imap_ca_file: Path | None = None
+    max_message_mb: int = MAX_MESSAGE_MB
+    """The largest message file read (``message ingest``), in MB (2**20 bytes)."""
 
     @property
     def key_path(self) -> Path:
@@ -43,4 +52,18 @@ class Settings:
             database_url=url,
             secret_key=env.get("POSTROOM_SECRET_KEY") or None,
             imap_ca_file=Path(ca_file).expanduser() if ca_file else None,
+            max_message_mb=_megabytes(env, "POSTROOM_MAX_MESSAGE_MB", MAX_MESSAGE_MB),
         )
+
+
+def _megabytes(env: dict[str, str], name: str, default: int) -> int:
+    """A whole number of MB from ``env[name]``; a ``ConfigError`` naming it when it is not."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(
+            f"{name}={value!r} is not a size in MB",
+            advice=f"set it to a whole number, e.g. {default}",
+        )
+    return int(value)

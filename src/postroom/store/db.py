@@ -8,10 +8,14 @@ Invariants:
   Read-only units of work (``reading``) are plain deferred transactions instead: a snapshot
   that neither waits for a writer nor holds one up.
 * The schema is made only by Alembic migrations (``upgrade``), never by ``create_all``.
+* A SQLite database is private to the user who runs Postroom: its folder is made 0700 and the
+  file 0600 before SQLite opens it; SQLite gives the ``-wal`` and ``-shm`` files it makes
+  the database file's mode (docs/architecture.md, "The data folder").
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,12 +33,14 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def create_db_engine(url: str) -> Engine:
-    """Build the engine for ``url``; a SQLite file's folder is created if missing."""
+    """Build the engine for ``url``; a SQLite file is made private (``make_private_sqlite_file``)
+    first."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            make_private_sqlite_file(path)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -47,6 +53,29 @@ def create_db_engine(url: str) -> Engine:
         f"unsupported database {backend!r}",
         advice="set POSTROOM_DATABASE_URL to a sqlite:/// or postgresql:// URL",
     )
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for another database or an in-memory one."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    if parsed.database == ":memory:" or parsed.database.startswith("file:"):
+        return None
+    return Path(parsed.database)
+
+
+def make_private_sqlite_file(path: Path) -> None:
+    """``path``'s folder made (0700) if missing, and the file made empty with mode 0600 if
+    missing (an empty file is an empty SQLite database), so that no umask makes the
+    database, or the ``-wal`` and ``-shm`` files SQLite gives the same mode, readable by
+    other users. An existing file is left as it is."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
