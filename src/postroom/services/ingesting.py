@@ -11,6 +11,9 @@ Invariants:
   ``IngestReport.quarantined``; the other files go on.
 * The account decides direction (its own addresses are "sent") and visibility, so one is
   always chosen: the one given, or the only one there is (``choose_account``).
+* Memory is bounded: a file over ``max_size`` bytes is quarantined from its size on disk,
+  never read; and the caller's batches (``plan_batches``) hold at most ``BATCH_FILES`` files
+  and ``BATCH_BYTES`` bytes, since a batch's messages stay in memory until it commits.
 """
 
 from __future__ import annotations
@@ -24,6 +27,15 @@ from sqlalchemy.orm import Session
 from postroom import pipeline
 from postroom.errors import InputError, NotFound
 from postroom.store import accounts as account_store
+from postroom.store import messages as message_store
+
+MB = 2**20
+
+BATCH_FILES = 200
+"""Files per transaction: a long ingest keeps what it did if it stops."""
+
+BATCH_BYTES = 64 * MB
+"""Bytes of files per transaction at most (a batch of one larger file excepted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +44,8 @@ class QuarantinedFile:
 
     path: str
     error: str
+    is_too_large: bool = False
+    """Left unread because of its size (a larger limit would take it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,25 +111,79 @@ def find_message_files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
+def _size_of(path: Path) -> int | None:
+    """The file's size on disk; None when it cannot be seen (the pipeline then reports why)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def plan_batches(
+    paths: Sequence[Path], *, max_files: int = BATCH_FILES, max_bytes: int = BATCH_BYTES
+) -> list[list[Path]]:
+    """``paths`` in order, cut into batches of at most ``max_files`` files and ``max_bytes``
+    bytes (by size on disk; a larger file is a batch of its own)."""
+    batches: list[list[Path]] = []
+    batch: list[Path] = []
+    size = 0
+    for path in paths:
+        file_size = _size_of(path) or 0
+        if batch and (len(batch) >= max_files or size + file_size > max_bytes):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(path)
+        size += file_size
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / MB:,.1f} MB"
+
+
 def ingest_files(
     *,
     session: Session,
     account_id: int,
     paths: Sequence[Path],
+    max_size: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Run ``paths`` (.eml files) through the pipeline as mail of ``account_id``, in the
-    caller's transaction; ``on_progress(n)`` is called as files are read."""
+    caller's transaction; ``on_progress(n)`` is called as files are read. A file over
+    ``max_size`` bytes is quarantined unread (``QuarantinedFile.is_too_large``)."""
+    too_large: list[QuarantinedFile] = []
+    readable: list[Path] = []
+    for path in paths:
+        size = _size_of(path)
+        if max_size is None or size is None or size <= max_size:
+            readable.append(path)
+            continue
+        error = (
+            f"the file is {_megabytes(size)}, over the limit of {_megabytes(max_size)} "
+            "for a message: not read"
+        )
+        too_large.append(QuarantinedFile(str(path), error, is_too_large=True))
+        message_store.quarantine_message(
+            session=session, error=error, account_id=account_id, source_path=str(path.resolve())
+        )
+    if too_large and on_progress is not None:
+        on_progress(len(too_large))
     context = pipeline.load_context(session=session, account_id=account_id)
     report = pipeline.ingest_files(
-        session=session, context=context, paths=paths, on_progress=on_progress
+        session=session, context=context, paths=readable, on_progress=on_progress
     )
     stored = report.stored
     return IngestReport(
-        files=report.files,
+        files=report.files + len(too_large),
         messages_new=stored.messages_new,
         messages_known=stored.messages_known,
         activities_created=stored.activities_created,
         vetoed_private=stored.vetoed_private,
-        quarantined=tuple(QuarantinedFile(path, error) for path, error in report.errors),
+        quarantined=(
+            *too_large,
+            *(QuarantinedFile(path, error) for path, error in report.errors),
+        ),
     )

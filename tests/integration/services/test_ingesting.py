@@ -11,14 +11,17 @@ from postroom.domain.records import PersonDraft
 from postroom.errors import InputError, NotFound
 from postroom.services.accounts import add_account
 from postroom.services.ingesting import (
+    MB,
     IngestReport,
     QuarantinedFile,
     choose_account,
     find_message_files,
     ingest_files,
+    plan_batches,
 )
 from postroom.services.records import add_person
 from postroom.services.secrets import Keyring, Secret
+from postroom.store.models import Quarantine
 
 ME = "robin@firm.example"
 
@@ -111,3 +114,67 @@ def test_ingest_logs_each_message_once_and_reports_broken_files(session_factory,
     total = first + again
     assert (total.files, total.messages_known, total.activities_created) == (5, 2, 1)
     assert total.quarantined == first.quarantined
+
+
+def test_a_file_over_the_size_limit_is_quarantined_without_being_read(
+    session_factory, keyring, tmp_path, monkeypatch
+):
+    """Issue 11, item 9: a 100 MB message took 878 MB; now its size on disk decides."""
+    with session_factory.begin() as session:
+        account_id = add_mail_account(session, keyring, ME)
+        add_person(session=session, draft=PersonDraft("Anna", emails=("anna@acme.example",)))
+    anna = write_mail(tmp_path / "anna.eml", "anna@acme.example", "<1@acme.example>")
+    huge = tmp_path / "huge.eml"
+    with huge.open("wb") as file:
+        file.truncate(3 * MB + 1)  # sparse: no disk, and it must not reach memory either
+    read: list[Path] = []
+    read_bytes = Path.read_bytes
+
+    def spy(path: Path) -> bytes:
+        read.append(path)
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", spy)
+    progress: list[int] = []
+
+    with session_factory.begin() as session:
+        report = ingest_files(
+            session=session,
+            account_id=account_id,
+            paths=[huge, anna],
+            max_size=3 * MB,
+            on_progress=progress.append,
+        )
+
+    assert read == [anna]
+    assert report.files == 2
+    assert report.activities_created == 1
+    assert report.quarantined == (
+        QuarantinedFile(
+            str(huge),
+            "the file is 3.0 MB, over the limit of 3.0 MB for a message: not read",
+            is_too_large=True,
+        ),
+    )
+    assert sum(progress) == 2
+    with session_factory() as session:
+        [held] = session.query(Quarantine).all()
+    assert held.source_path == str(huge.resolve())
+
+
+def test_batches_are_bounded_by_bytes_as_well_as_by_files(tmp_path):
+    sizes = [10, 10, 10, 30, 0, 0, 0]
+    paths = []
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"m{i}.eml"
+        path.write_bytes(b"x" * size)
+        paths.append(path)
+
+    batches = plan_batches(paths, max_files=3, max_bytes=25)
+
+    assert [[p.name for p in batch] for batch in batches] == [
+        ["m0.eml", "m1.eml"],
+        ["m2.eml"],
+        ["m3.eml"],  # larger than a batch: alone
+        ["m4.eml", "m5.eml", "m6.eml"],
+    ]
