@@ -77,6 +77,23 @@ ImportPolicy = Literal["merge", "skip", "create"]
 
 Unit = Literal["line", "card"]
 
+MAX_FILE_SIZE = 64 * 2**20
+"""The largest file imported (bytes): larger ones are refused before they are read."""
+
+MAX_CARD_SIZE = 2**20
+"""The largest vCard read, without its pictures and sounds (never imported, dropped first)."""
+
+MAX_CARD_NESTING = 2
+"""How deep cards may nest (a vCard 2.1 AGENT's card inside a card)."""
+
+MAX_ROW_LINES = 100
+"""The most lines one CSV row may span (a quoted field with line breaks, such as notes): a
+field that runs on longer is taken for an unclosed quote."""
+
+MAX_ROW_SIZE = 64 * 2**10
+"""The most characters one CSV row may hold, for the same reason (below ``csv``'s own field
+limit, 128 KiB)."""
+
 
 @dataclass(frozen=True, slots=True)
 class LeftOut:
@@ -198,11 +215,22 @@ class ParsedFile:
 # --- text ----------------------------------------------------------------------------------
 
 
+def check_file_size(size: int) -> None:
+    """Raises ``InputError`` for a file over ``MAX_FILE_SIZE`` bytes (checked before reading)."""
+    if size > MAX_FILE_SIZE:
+        raise InputError(
+            f"the file is {size / 2**20:,.1f} MB; at most {MAX_FILE_SIZE // 2**20} MB is "
+            "imported at once",
+            advice="split it into smaller files (whole rows or cards) and import each",
+        )
+
+
 def decode_text(data: bytes) -> str:
     """``data`` as text: UTF-16 with a BOM, else UTF-8 (BOM dropped), else Windows-1252.
 
-    Raises ``InputError`` when it is none of them.
+    Raises ``InputError`` when it is none of them, or larger than ``MAX_FILE_SIZE``.
     """
+    check_file_size(len(data))
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
@@ -419,20 +447,61 @@ def _draft_from_row(
     )
 
 
+class _RunawayRow(Exception):
+    """A CSV row ran on past ``MAX_ROW_LINES`` lines or ``MAX_ROW_SIZE`` characters."""
+
+
+class _RowLines:
+    """The file's lines from ``start`` on, for one ``csv.reader`` row: raises
+    ``_RunawayRow`` instead of giving a line past the row's limits."""
+
+    def __init__(self, lines: Sequence[str], start: int) -> None:
+        self.lines, self.next, self.start, self.size = lines, start, start, 0
+
+    def __iter__(self) -> _RowLines:
+        return self
+
+    def __next__(self) -> str:
+        if self.next >= len(self.lines):
+            raise StopIteration
+        line = self.lines[self.next]
+        self.size += len(line)
+        if self.next - self.start >= MAX_ROW_LINES or self.size > MAX_ROW_SIZE:
+            raise _RunawayRow
+        self.next += 1
+        return line
+
+
+def _is_unclosed(lines: Sequence[str], delimiter: str) -> bool:
+    """Whether ``lines`` end inside a quoted field (the file ended before its closing quote)."""
+    try:
+        for _ in csv.reader(lines, delimiter=delimiter, strict=True):
+            pass
+    except csv.Error:
+        return True
+    return False
+
+
 def parse_csv_records(data: bytes, *, default_kind: Kind = "candidate") -> ParsedFile:
     """The records of a CSV file with a header row; ``source`` is each row's first line.
 
-    Raises ``InputError`` when the file is empty, not text, or has no name column.
+    Each row is read on its own, so a row that cannot be read is one error and the rows
+    after it are read: a quoted field that runs on past ``MAX_ROW_LINES`` lines or
+    ``MAX_ROW_SIZE`` characters, or to the end of the file, is taken for an unclosed quote;
+    its first line is reported, and the lines after it are read as rows again (so none is
+    swallowed unseen). Raises ``InputError`` when the file is empty, not text, or has no name
+    column.
     """
     text = decode_text(data)
-    header_line = text.splitlines()[0] if text.strip() else ""
-    if not header_line.strip():
+    if not text.strip() or not text.splitlines()[0].strip():
         raise InputError("the file is empty or its first line (the header) is blank")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(header_line))
+    lines = io.StringIO(text, newline="").readlines()  # split as csv does: \n, \r\n, \r
+    delimiter = _sniff_delimiter(lines[0].rstrip("\r\n"))
     try:
-        headers = next(reader)
-    except csv.Error as exc:
-        raise InputError(f"the header line cannot be read: {exc}") from exc
+        header_lines = _RowLines(lines, 0)
+        headers = next(csv.reader(header_lines, delimiter=delimiter))
+    except (csv.Error, _RunawayRow) as exc:
+        raise InputError(f"the header line cannot be read: {exc or 'too long'}") from exc
     columns, ignored = _map_columns(headers)
     if not {c.target for c in columns} & {_Field.NAME, _Field.FIRST, _Field.LAST}:
         raise InputError(
@@ -440,17 +509,49 @@ def parse_csv_records(data: bytes, *, default_kind: Kind = "candidate") -> Parse
             advice="name a column 'Name', or 'First name' and 'Last name'",
         )
     records: list[SourceRecord] = []
-    while True:
-        source = reader.line_num + 1
+    position = header_lines.next
+    while position < len(lines):
+        source = position + 1
+        row_lines = _RowLines(lines, position)
         try:
-            row = next(reader)
-        except StopIteration:
-            break
+            row = next(csv.reader(row_lines, delimiter=delimiter))
+        except _RunawayRow:
+            first_line = next(csv.reader([lines[position]], delimiter=delimiter), [])
+            name = collapse_space(_draft_from_row(first_line, columns, default_kind).name)
+            records.append(SourceRecord(source, name=name, error=_runaway(source)))
+            position += 1
+            continue
         except csv.Error as exc:
             records.append(SourceRecord(source, error=f"unreadable row: {exc}"))
+            position += 1
             continue
-        records.append(_record_from_row(source, row, len(headers), columns, default_kind))
+        end = row_lines.next
+        record = _record_from_row(source, row, len(headers), columns, default_kind)
+        if end - position > 1 and (
+            record.error is not None
+            or (end == len(lines) and _is_unclosed(lines[position:end], delimiter))
+        ):
+            # a row over several lines that is broken, or ends the file inside quotes: an
+            # unclosed quote swallowed the lines after it; report it, read them as rows
+            reason = record.error or _runaway(source, to_end=True)
+            records.append(replace(record, draft=None, error=reason, skip_reason=None))
+            position += 1
+            continue
+        records.append(record)
+        position = end
     return ParsedFile(unit="line", records=tuple(records), ignored_fields=tuple(ignored))
+
+
+def _runaway(line: int, *, to_end: bool = False) -> str:
+    where = (
+        "to the end of the file"
+        if to_end
+        else f"past {MAX_ROW_LINES} lines or {MAX_ROW_SIZE // 1024} KB"
+    )
+    return (
+        f"a quoted field that starts on line {line} runs on {where} (an unclosed quote?): "
+        "the line is left out, and the lines after it are read as rows"
+    )
 
 
 def _record_from_row(
@@ -478,60 +579,116 @@ _VOBJECT_LINE = re.compile(r"^At line \d+: ")
 _FN_LINE = re.compile(r"^FN(?:;[^:]*)?:(.*)$", re.IGNORECASE | re.MULTILINE)
 
 
+_AGENT = re.compile(r"^(?:[\w-]+\.)?AGENT[;:]", re.IGNORECASE)
+_MEDIA = re.compile(r"^(?:[\w-]+\.)?(PHOTO|LOGO|SOUND|KEY)[;:]", re.IGNORECASE)
+"""A property that carries a picture, sound or key (``item1.PHOTO;ENCODING=b:...``): never
+imported, and often megabytes of base64, so its lines are dropped before parsing."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Block:
     text: str
     line: int
     """Where the block starts in the file (1-based)."""
     error: str | None = None
+    dropped: frozenset[str] = frozenset()
+    """The media properties (``PHOTO``...) whose lines were dropped before parsing."""
 
 
 def _cut_cards(text: str) -> list[_Block]:
-    """Cut ``text`` into ``BEGIN:VCARD`` ... ``END:VCARD`` blocks, in file order.
+    """Cut ``text`` into ``BEGIN:VCARD`` ... ``END:VCARD`` blocks, in file order, so that one
+    broken card is one error and the cards around it are read.
 
-    Text outside any card that is not blank becomes a block with an error, so it is reported.
+    A ``BEGIN:VCARD`` inside a card nests only right after an ``AGENT`` property (vCard 2.1
+    embeds the agent's card so), at most ``MAX_CARD_NESTING`` deep; anywhere else it means
+    the card before has no ``END:VCARD`` (that card is an error, a new one starts). Media
+    properties (``_MEDIA``) are dropped with their continuation lines (folded, or the bare
+    base64 lines of vCard 2.1). A card larger than ``MAX_CARD_SIZE`` (media dropped) or
+    nested too deep is an error, not parsed. Text outside any card that is not blank becomes
+    a block with an error, so every line of the file is accounted for.
     """
     blocks: list[_Block] = []
     current: list[str] = []
     current_line = 0
+    size = 0
+    deepest = 0
+    dropped: set[str] = set()
+    in_media = False
+    after_agent = False
     stray: list[str] = []
     stray_line = 1
     depth = 0
 
-    def flush_stray(error: str) -> None:
+    def flush_stray() -> None:
         text = "".join(stray)
         if text.strip():
             skipped = len(text) - len(text.lstrip("\r\n"))
             first = stray_line + text[:skipped].count("\n")
+            ends = sum(1 for line in stray if line.strip().upper() == "END:VCARD")
+            error = (
+                "text outside any BEGIN:VCARD ... END:VCARD"
+                if not ends
+                else "END:VCARD without BEGIN:VCARD"
+                if ends == 1
+                else f"{ends} END:VCARD lines without BEGIN:VCARD"
+            )
             blocks.append(_Block(text, first, f"{error} at line {first}"))
         stray.clear()
 
+    def close_card(error: str | None) -> None:
+        if deepest > MAX_CARD_NESTING:
+            error = (
+                f"the card at line {current_line} holds cards nested {deepest} deep "
+                f"(at most {MAX_CARD_NESTING}): not read"
+            )
+        elif size > MAX_CARD_SIZE:
+            error = (
+                f"the card at line {current_line} is {size / 2**20:,.1f} MB without its "
+                f"pictures (at most {MAX_CARD_SIZE // 2**20} MB): not read"
+            )
+        blocks.append(_Block("".join(current), current_line, error, frozenset(dropped)))
+
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
         word = line.strip().upper()
+        is_continuation = line[:1] in (" ", "\t") or ":" not in line
+        if in_media and is_continuation and word not in ("BEGIN:VCARD", "END:VCARD"):
+            continue  # a continuation of the dropped property
+        in_media = False
+        if word == "BEGIN:VCARD" and not (depth > 0 and after_agent):
+            if depth > 0:
+                close_card(f"the card at line {current_line} has no END:VCARD")
+                depth = 0
+            else:
+                flush_stray()
+            current, current_line, size, deepest, dropped = [], number, 0, 0, set()
         if word == "BEGIN:VCARD":
-            if depth == 0:
-                flush_stray("text outside any BEGIN:VCARD ... END:VCARD")
-                current, current_line = [], number
-            current.append(line)
             depth += 1
+            deepest = max(deepest, depth)
         elif word == "END:VCARD" and depth == 0:
+            if not stray:
+                stray_line = number
             stray.append(line)
-            flush_stray("END:VCARD without BEGIN:VCARD")
-            stray_line = number + 1
+            continue
         elif word == "END:VCARD":
-            current.append(line)
             depth -= 1
-            if depth == 0:
-                blocks.append(_Block("".join(current), current_line))
-                stray_line = number + 1
-        elif depth > 0:
-            current.append(line)
-        else:
+        elif depth > 0 and (media := _MEDIA.match(line)):
+            dropped.add(media.group(1).upper())
+            in_media = True
+            continue
+        elif depth == 0:
+            if not stray:
+                stray_line = number
             stray.append(line)
+            continue
+        after_agent = bool(_AGENT.match(line))
+        size += len(line)
+        if size <= MAX_CARD_SIZE and deepest <= MAX_CARD_NESTING:
+            current.append(line)  # a card that will not be read is not kept either
+        if word == "END:VCARD" and depth == 0:
+            close_card(None)
     if depth > 0:
-        error = f"the card at line {current_line} has no END:VCARD"
-        blocks.append(_Block("".join(current), current_line, error))
-    flush_stray("text outside any BEGIN:VCARD ... END:VCARD")
+        close_card(f"the card at line {current_line} has no END:VCARD")
+    flush_stray()
     return blocks
 
 
@@ -642,12 +799,17 @@ def parse_vcard_records(data: bytes, *, default_kind: Kind = "candidate") -> Par
     for number, block in enumerate(blocks, start=1):
         fn = _FN_LINE.search(block.text)
         fallback_name = collapse_space(fn.group(1)) if fn else ""
+        ignored.update(block.dropped)
         if block.error is not None:
             records.append(SourceRecord(number, name=fallback_name, error=block.error))
             continue
         try:
             card = vobject.readOne(block.text)
             draft = _draft_from_card(card, default_kind)
+        except RecursionError:
+            error = f"unreadable card at line {block.line}: nested too deep"
+            records.append(SourceRecord(number, name=fallback_name, error=error))
+            continue
         except (vobject.base.VObjectError, ValueError, LookupError) as exc:
             # vobject's own "At line N" counts from an unclear origin: give the file's line.
             message = _VOBJECT_LINE.sub("", collapse_space(str(exc))) or type(exc).__name__

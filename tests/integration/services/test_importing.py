@@ -7,12 +7,17 @@ from postroom.domain.records import PersonDraft, PhoneEntry
 from postroom.errors import InputError
 from postroom.services import records
 from postroom.services.importing import (
+    MAX_CARD_SIZE,
+    MAX_FILE_SIZE,
+    MAX_ROW_LINES,
     ImportEntry,
     ImportReport,
     LeftOut,
+    check_file_size,
     import_csv,
     import_vcard,
     parse_csv_records,
+    parse_vcard_records,
 )
 from postroom.store import records as store
 from postroom.store.models import Person, PersonKind
@@ -624,3 +629,136 @@ def test_a_word_for_a_phone_and_a_bad_vcard_tel_are_left_out(session_factory):
     cara = _person(session_factory, 1)
     assert [(p.number, p.label) for p in cara.phones] == [("+442079460958", "work")]
     assert [e.address_key for e in cara.emails] == ["cara@v.example"]
+
+
+# --- hostile files (issue 11, item 8) ----------------------------------------------------
+
+
+def _card(name, *lines):
+    return "".join(
+        f"{line}\r\n" for line in ("BEGIN:VCARD", "VERSION:3.0", f"FN:{name}", *lines, "END:VCARD")
+    )
+
+
+def test_pictures_are_dropped_before_parsing_so_a_huge_photo_costs_no_memory():
+    """A 30 MB PHOTO line took 4.6 GB in vobject; the photo is never imported anyway."""
+    import tracemalloc
+
+    photo = "PHOTO;ENCODING=b;TYPE=JPEG:" + "QUJD" * 2**20  # 4 MB of base64
+    folded = "item1.LOGO;ENCODING=b:QUJD\r\n QUJDQUJD\r\n QUJD"
+    bare = "SOUND;ENCODING=BASE64:\r\nQUJDQUJD\r\nQUJD\r\n"  # vCard 2.1: bare base64 lines
+    data = (
+        _card("Ann", "EMAIL:ann@x.example", photo, folded, "TEL:+44 20 7946 0958")
+        + _card("Bo", bare + "EMAIL:bo@x.example")
+    ).encode()
+
+    tracemalloc.start()
+    try:
+        parsed = parse_vcard_records(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert [(r.name, r.error, r.draft.emails) for r in parsed.records] == [
+        ("Ann", None, ("ann@x.example",)),
+        ("Bo", None, ("bo@x.example",)),
+    ]
+    assert parsed.records[0].draft.phones == (PhoneEntry("+44 20 7946 0958"),)
+    assert {"PHOTO", "LOGO", "SOUND"} <= set(parsed.ignored_fields)
+    assert peak < 8 * len(data)
+
+
+def test_a_broken_or_hostile_card_is_one_error_and_the_cards_around_it_are_imported(
+    session_factory,
+):
+    nested = "BEGIN:VCARD\r\nVERSION:2.1\r\nFN:Deep\r\nAGENT:\r\n" * 5000 + "END:VCARD\r\n" * 5000
+    huge_note = _card("Big", "NOTE:" + "x" * (MAX_CARD_SIZE + 1))
+    data = (
+        _card("Ann", "EMAIL:ann@x.example")
+        + nested
+        + _card("Bo", "EMAIL:bo@x.example")
+        + "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No End\r\n"  # its END:VCARD is missing
+        + _card("Cy", "EMAIL:cy@x.example")
+        + huge_note
+        + _card("Di", "EMAIL:di@x.example")
+    )
+    with session_factory.begin() as session:
+        report = import_vcard(session=session, data=data.encode())
+
+    assert [(o, e.source, e.name, e.reason) for o, e in report.list_outcomes()] == [
+        ("created", 1, "Ann", None),
+        (
+            "error",
+            2,
+            "Deep",
+            "the card at line 6 holds cards nested 5000 deep (at most 2): not read",
+        ),
+        ("created", 3, "Bo", None),
+        ("error", 4, "No End", "the card at line 25011 has no END:VCARD"),
+        ("created", 5, "Cy", None),
+        (
+            "error",
+            6,
+            "Big",
+            "the card at line 25019 is 1.0 MB without its pictures (at most 1 MB): not read",
+        ),
+        ("created", 7, "Di", None),
+    ]
+
+
+def test_an_unclosed_quote_no_longer_swallows_the_rows_after_it(session_factory):
+    """Every line is accounted for: the row with the unclosed quote is an error naming its
+    line, and each line after it is read as a row of its own."""
+    rows = [f"P{i},p{i}@x.example" for i in range(3000)]
+    data = _csv("Name,Email", "Anna,anna@x.example", 'Bo,"bo@x.example', *rows)
+    with session_factory.begin() as session:
+        report = import_csv(session=session, data=data.encode())
+
+    assert len(report.created) == 3001
+    [error] = report.errors
+    assert (error.source, error.name) == (3, "Bo")
+    assert error.reason.startswith(
+        f"a quoted field that starts on line 3 runs on past {MAX_ROW_LINES} lines or 64 KB "
+        "(an unclosed quote?): the line is left out, and the lines after it are read as rows"
+    )
+    assert sorted(e.source for _, e in report.list_outcomes()) == list(range(2, 3004))
+
+
+def test_an_unclosed_quote_in_the_last_rows_is_found_at_the_end_of_the_file():
+    data = _csv("Name,Email", "Anna,anna@x.example", 'Bo,"bo@x.example', "Cy,cy@x.example")
+
+    parsed = parse_csv_records(data.encode())
+
+    assert [(r.source, r.name, r.error) for r in parsed.records] == [
+        (2, "Anna", None),
+        (
+            3,
+            "Bo",
+            "a quoted field that starts on line 3 runs on to the end of the file (an unclosed "
+            "quote?): the line is left out, and the lines after it are read as rows",
+        ),
+        (4, "Cy", None),
+    ]
+
+
+def test_a_quoted_field_running_on_past_the_row_limit_is_an_unclosed_quote():
+    rows = [f"P{i},p{i}@x.example" for i in range(MAX_ROW_LINES + 50)]
+    data = _csv("Name,Email,Notes", 'Bo,bo@x.example,"oops', *rows, 'Cy,cy@x.example,"closed"')
+    notes = _csv("Name,Email,Notes", 'Di,di@x.example,"line one', "line two", 'line three"')
+
+    parsed = parse_csv_records(data.encode())
+    fine = parse_csv_records(notes.encode())
+
+    first = parsed.records[0]
+    assert (first.source, first.draft) == (2, None)
+    assert f"runs on past {MAX_ROW_LINES} lines" in first.error
+    assert [r.source for r in parsed.records] == list(range(2, len(rows) + 4))
+    assert parsed.records[-1].draft.emails == ("cy@x.example",)
+    [di] = fine.records
+    assert di.draft.notes == "line one\r\nline two\r\nline three"
+
+
+def test_a_file_over_the_size_limit_is_refused_before_parsing():
+    with pytest.raises(InputError, match=r"the file is 64\.0 MB; at most 64 MB is imported"):
+        check_file_size(MAX_FILE_SIZE + 1)
+    check_file_size(MAX_FILE_SIZE)
