@@ -16,9 +16,8 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from postroom.cli.runtime import console, make_table, open_runtime, user_errors
+from postroom.cli.runtime import console, make_table, open_runtime, printable, shown, user_errors
 from postroom.config import Settings
 from postroom.domain.accounts import TlsMode
 from postroom.domain.addresses import normalize_address
@@ -110,7 +109,7 @@ def add(
             visibility=seen,  # type: ignore[arg-type]
         )
         summary = (account.id, account.imap_host, account.imap_port, account.imap_tls.value)
-    console.print(f"added account #{summary[0]} ({summary[1]}:{summary[2]}, {summary[3]})")
+    console.print(f"added account #{summary[0]} ({shown(summary[1])}:{summary[2]}, {summary[3]})")
 
 
 @app.command("edit")
@@ -211,9 +210,9 @@ def edit(
             allow_plaintext=allow_plaintext,
         )
     console.print(
-        f"account #{after.id} saved: {escape(after.label)}, {after.imap_host}:{after.imap_port}"
-        f" ({after.tls.value}), login {escape(after.username)}, "
-        f"own addresses {escape(', '.join(after.own_addresses) or 'none')}, "
+        f"account #{after.id} saved: {shown(after.label)}, {shown(after.imap_host)}:"
+        f"{after.imap_port} ({after.tls.value}), login {shown(after.username)}, "
+        f"own addresses {shown(', '.join(after.own_addresses) or 'none')}, "
         f"visibility {after.visibility.value}"
     )
 
@@ -270,14 +269,15 @@ def _print_report(report: ConnectionReport) -> None:
     """The steps that ran, one line each; a warning's advice under it (a failure's advice
     goes into the error line)."""
     console.print(
-        f"testing {escape(report.username)} on {report.host}:{report.port} ({report.tls.value})"
+        f"testing {shown(report.username)} on {shown(report.host)}:{report.port} "
+        f"({report.tls.value})"
     )
     for step in report.steps:
         if step.outcome is Outcome.SKIPPED:
             continue
-        console.print(f"{_MARKS[step.outcome]} {step.title}: {escape(step.message)}")
+        console.print(f"{_MARKS[step.outcome]} {shown(step.title)}: {shown(step.message)}")
         if step.advice and step.outcome is Outcome.WARNING:
-            console.print(f"  what to do: {escape(step.advice)}")
+            console.print(f"  what to do: {shown(step.advice)}")
 
 
 def _test_connection(
@@ -344,12 +344,12 @@ def list_(user: Annotated[str | None, typer.Option(help="only this user's")] = N
     for a in accounts:
         table.add_row(
             str(a.id),
-            a.owner_email,
-            a.label,
-            f"{a.imap_host}:{a.imap_port}",
+            shown(a.owner_email),
+            shown(a.label),
+            shown(f"{a.imap_host}:{a.imap_port}"),
             a.tls.value,
-            a.username,
-            ", ".join(a.own_addresses),
+            shown(a.username),
+            shown(", ".join(a.own_addresses)),
             a.visibility.value,
         )
     console.print(table if accounts else "no mail accounts: add one with `postroom account add`")
@@ -367,7 +367,8 @@ def remove(
     with runtime.read() as session:
         view = account_service.get_account_view(session=session, account_id=account, owner_id=None)
     if not yes and not typer.confirm(
-        f"Remove account #{view.id} {view.label} ({view.username} on {view.imap_host}), its"
+        f"Remove account #{view.id} {printable(view.label)} ({printable(view.username)} on "
+        f"{printable(view.imap_host)}), its"
         " folders and sync state? The activities it logged stay on the records",
         default=False,
     ):
@@ -389,14 +390,13 @@ def internal_domain(
     with runtime.sessions.begin() as session:
         if domain and remove:
             account_service.remove_internal_domain(session=session, domain=domain)
-            console.print(f"removed {domain}")
+            console.print(f"removed {shown(domain)}")
         elif domain:
-            console.print(
-                f"added {account_service.add_internal_domain(session=session, domain=domain)}"
-            )
+            added = account_service.add_internal_domain(session=session, domain=domain)
+            console.print(f"added {shown(added)}")
         else:
             for d in account_service.list_internal_domains(session=session):
-                console.print(d)
+                console.print(shown(d))
 
 
 @org_app.command("private")
@@ -412,10 +412,10 @@ def private(
     with runtime.sessions.begin() as session:
         if value and remove:
             account_service.remove_private_entry(session=session, value=value)
-            console.print(f"removed {value}")
+            console.print(f"removed {shown(value)}")
         elif value:
             entry = account_service.add_private_entry(session=session, value=value)
-            console.print(f"added {entry.kind.value} {entry.value}")
+            console.print(f"added {entry.kind.value} {shown(entry.value)}")
         else:
             for e in account_service.list_private_entries(session=session):
-                console.print(f"{e.kind.value:8} {e.value}")
+                console.print(f"{e.kind.value:8} {shown(e.value)}")

@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
-from postroom.cli.runtime import console, make_table, open_runtime, user_errors
+from postroom.cli.runtime import console, make_table, open_runtime, shown, user_errors
 from postroom.cli.sync import account_logins
 from postroom.services.folders import (
     folder_choices,
@@ -40,10 +39,10 @@ def folders_command(account: AccountId) -> None:
     table = make_table("folder", "role", "synced", "state")
     for choice in choices:
         table.add_row(
-            escape(choice.name),
-            choice.role or "",
+            shown(choice.name),
+            shown(choice.role or ""),
             "yes" if choice.is_tracked else "no",
-            choice.state or "",
+            shown(choice.state or ""),
         )
     console.print(table)
     console.print(f"add one with `postroom account track {account} <folder>`")
@@ -58,7 +57,7 @@ def track_command(account: AccountId, names: Names) -> None:
         chosen = track_folders(
             session=session, account_id=account, owner_id=None, on_server=listed, names=names
         )
-    console.print(f"account #{account} syncs {', '.join(chosen)} from its next sync")
+    console.print(f"account #{account} syncs {shown(', '.join(chosen))} from its next sync")
 
 
 @user_errors
@@ -67,7 +66,7 @@ def untrack_command(account: AccountId, names: Names) -> None:
     runtime = open_runtime()
     with runtime.write() as session:
         dropped = untrack_folders(session=session, account_id=account, owner_id=None, names=names)
-    console.print(f"account #{account} no longer syncs {', '.join(dropped)}")
+    console.print(f"account #{account} no longer syncs {shown(', '.join(dropped))}")
 
 
 def _list_on_server(account: int) -> list[Folder]:

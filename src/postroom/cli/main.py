@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
+from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from postroom import __version__
 from postroom.cli import accounts, folders, messages, records, serve, sync, users
 from postroom.cli.runtime import (
     console,
+    fail,
     make_table,
     open_runtime,
     redact_url,
+    shown,
     user_errors,
 )
 from postroom.services import health
@@ -41,11 +45,57 @@ accounts.app.command("track")(folders.track_command)
 accounts.app.command("untrack")(folders.untrack_command)
 
 
+WIRE_LOG = "postroom.imap.wire"
+"""The IMAP wire log's logger: every line sent and received, credentials redacted."""
+
+
 @app.callback()
 def main(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="log at INFO on stderr"),
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            show_default=False,
+            help="-v: log at INFO on stderr; -vv: DEBUG, with the IMAP wire log (passwords "
+            "redacted; mail text is in it)",
+        ),
+    ] = 0,
+    wire_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--wire-log",
+            metavar="FILE",
+            dir_okay=False,
+            help="append the IMAP wire log (passwords redacted) to FILE, readable by you only",
+        ),
+    ] = None,
 ) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
+    if verbose >= 2:
+        logging.getLogger("postroom").setLevel(logging.DEBUG)
+    if wire_log is not None:
+        _log_wire_to(wire_log, also_stderr=verbose >= 2)
+
+
+def _log_wire_to(path: Path, *, also_stderr: bool) -> None:
+    """The wire log appended to ``path`` (mode 0600: it holds mail text); on stderr too only
+    with ``-vv``."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError as exc:
+        fail(
+            f"the wire log {path} cannot be opened: {exc.strerror}",
+            "give --wire-log a file in a folder you may write to",
+        )
+    stream = os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    wire = logging.getLogger(WIRE_LOG)
+    wire.setLevel(logging.DEBUG)
+    wire.addHandler(handler)
+    wire.propagate = also_stderr
 
 
 @app.command()
@@ -56,10 +106,10 @@ def init() -> None:
 
     runtime = open_runtime()
     load_or_create_key(runtime.settings)
-    console.print(f"data folder  {runtime.settings.home}")
-    console.print(f"database     {redact_url(runtime.settings.database_url)}")
+    console.print(f"data folder  {shown(runtime.settings.home)}")
+    console.print(f"database     {shown(redact_url(runtime.settings.database_url))}")
     key = "from POSTROOM_SECRET_KEY" if runtime.settings.secret_key else runtime.settings.key_path
-    console.print(f"secret key   {key}")
+    console.print(f"secret key   {shown(key)}")
     console.print("[green]ready[/]: next, `postroom record add` or `postroom record import FILE`")
 
 
@@ -73,15 +123,15 @@ def status() -> None:
         accounts = health.list_account_health(session=session, owner_id=None)
         worker = health.worker_summary(session=session)
     table = make_table("what", "value", title=f"Postroom {__version__}", show_header=False)
-    table.add_row("database", redact_url(runtime.settings.database_url))
-    table.add_row("schema", summary.schema or "-")
+    table.add_row("database", shown(redact_url(runtime.settings.database_url)))
+    table.add_row("schema", shown(summary.schema or "-"))
     for label, value in summary.counts:
-        table.add_row(label, str(value))
+        table.add_row(shown(label), str(value))
     console.print(table)
     if worker.is_running:
-        console.print(f"[green]worker[/]: {escape(worker.text)}")
+        console.print(f"[green]worker[/]: {shown(worker.text)}")
     else:
-        console.print(f"[yellow]{escape(worker.text)}[/]")
+        console.print(f"[yellow]{shown(worker.text)}[/]")
     for account in accounts:
         _print_account(account)
 
@@ -104,12 +154,12 @@ def _print_account(account: health.AccountHealth) -> None:
         else "never"
     )
     console.print(
-        f"\n[bold]#{account.account_id} {escape(account.label)}[/] {account.imap_host}  "
-        f"[{style}]{escape(account.state_text)}[/]  last success: {when}"
+        f"\n[bold]#{account.account_id} {shown(account.label)}[/] {shown(account.imap_host)}  "
+        f"[{style}]{shown(account.state_text)}[/]  last success: {when}"
     )
     if account.last_error:
         advice = f" — {account.last_error_advice}" if account.last_error_advice else ""
-        console.print(f"  last error: {account.last_error}{advice}", markup=False)
+        console.print(f"  last error: {shown(account.last_error)}{shown(advice)}")
     if account.state is health.AccountState.NEEDS_PASSWORD:
         console.print(
             f"  what to do: `postroom account password {account.account_id}`; a running "
@@ -120,25 +170,25 @@ def _print_account(account: health.AccountHealth) -> None:
         "folder", "role", "state", "on server", "synced", "matched", "quarantined", "last error"
     )
     for folder in account.folders:
-        state = escape(folder.status_text)
+        state = shown(folder.status_text)
         if folder.status is health.FolderStatus.NOT_SYNCED:
             state = f"[dim]{state}[/]"
         elif folder.status is health.FolderStatus.BEHIND:
             state = f"[yellow]{state}[/]"
         folders.add_row(
-            escape(folder.name),
-            folder.role or "",
+            shown(folder.name),
+            shown(folder.role or ""),
             state,
             "" if folder.on_server is None else str(folder.on_server),
             str(folder.synced),
             str(folder.matched),
             str(folder.quarantined),
-            escape(folder.last_error or ""),
+            shown(folder.last_error or ""),
         )
     if folders.row_count:
         console.print(folders)
     for held in account.quarantined[:QUARANTINE_SHOWN]:
-        console.print(f"  quarantined {held.where}: {held.error}", markup=False)
+        console.print(f"  quarantined {shown(held.where)}: {shown(held.error)}")
     if account.quarantined_total > QUARANTINE_SHOWN:
         console.print(f"  ... and {account.quarantined_total - QUARANTINE_SHOWN} more quarantined")
 

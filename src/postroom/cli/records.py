@@ -16,10 +16,9 @@ from typing import Annotated
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
-from postroom.cli.runtime import console, make_table, open_runtime, user_errors
+from postroom.cli.runtime import console, make_table, open_runtime, printable, shown, user_errors
 from postroom.domain.addresses import normalize_address
 from postroom.domain.records import PersonDraft, PhoneEntry, normalize_phone, normalize_tag
 from postroom.errors import Conflict, InputError
@@ -92,15 +91,16 @@ def add(
         ) from exc
     person_id, person_name = result.record.id, result.record.name
     if result.is_created:
-        console.print(f"created record #{person_id} {person_name}")
+        console.print(f"created record #{person_id} {shown(person_name)}")
     else:
         assert result.duplicate is not None
         what = ", ".join(result.changes) or "nothing new"
         console.print(
-            f"merged into record #{person_id} {person_name} ({result.duplicate.reason}): {what}"
+            f"merged into record #{person_id} {shown(person_name)} "
+            f"({shown(result.duplicate.reason)}): {shown(what)}"
         )
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        console.print(f"[yellow]warning:[/] {shown(warning)}")
 
 
 @app.command("edit")
@@ -182,11 +182,11 @@ def edit(
         )
         warnings = records.never_collected(session=session, emails=add_email or ())
     console.print(
-        f"updated record #{after.id} {escape(after.name)} "
+        f"updated record #{after.id} {shown(after.name)} "
         f"({_activities(after.activity_count)} on its timeline)"
     )
     for warning in warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        console.print(f"[yellow]warning:[/] {shown(warning)}")
 
 
 def _activities(count: int) -> str:
@@ -233,14 +233,15 @@ def remove(
     with runtime.read() as session:
         r = records.get_record(session=session, record_id=record_id)
     if not yes and not typer.confirm(
-        f"Remove record #{r.id} {r.name} and the {_activities(r.activity_count)} on its timeline?",
+        f"Remove record #{r.id} {printable(r.name)} and the {_activities(r.activity_count)} "
+        "on its timeline?",
         default=False,
     ):
         console.print("nothing removed")
         raise typer.Exit(code=1)
     with runtime.write() as session:
         gone = records.delete_record(session=session, record_id=record_id)
-    console.print(f"removed record #{record_id} {escape(gone)}")
+    console.print(f"removed record #{record_id} {shown(gone)}")
 
 
 @app.command("import")
@@ -272,6 +273,7 @@ def import_file(
     if fmt not in ("csv", "vcard"):
         raise InputError(f"--format {fmt!r}", advice="use csv or vcard")
     try:
+        importing.check_file_size(file.stat().st_size)
         data = file.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {file}: {exc.strerror or exc}") from exc
@@ -307,35 +309,35 @@ def _print_import_report(
     attention (at most ``ATTENTION_SHOWN``), or every row when ``verbose``."""
     unit = report.unit
     rows = report.list_outcomes() if verbose else report.list_attention()
-    shown = rows if verbose else rows[:ATTENTION_SHOWN]
-    if shown:
+    listed = rows if verbose else rows[:ATTENTION_SHOWN]
+    if listed:
         table = make_table(unit, "outcome", "record", "name", "what happened")
         styles = {"created": "green", "merged": "cyan", "skipped": "yellow", "error": "red"}
-        for outcome, entry in shown:
+        for outcome, entry in listed:
             table.add_row(
                 str(entry.source),
                 f"[{styles[outcome]}]{outcome}[/]",
                 f"#{entry.record_id}" if entry.record_id else "",
-                escape(entry.name),
-                escape(entry.message),
+                shown(entry.name),
+                shown(entry.message),
             )
         console.print(table)
-    if len(shown) < len(rows):
+    if len(listed) < len(rows):
         console.print(
-            f"[dim]{len(shown)} of {_count(len(rows), unit)} that need attention shown "
+            f"[dim]{len(listed)} of {_count(len(rows), unit)} that need attention shown "
             "(--verbose lists every row)[/]"
         )
     console.print(
-        f"[bold]{escape(filename)}: {_count(report.total, unit)}:[/] "
+        f"[bold]{shown(filename)}: {_count(report.total, unit)}:[/] "
         f"{len(report.created):,} created, {len(report.merged):,} merged, "
         f"{len(report.skipped):,} skipped, {_count(len(report.errors), 'error')}"
     )
     for field, reason, n in report.count_left_out():
-        console.print(f"[yellow]{field} left out on {_count(n, unit)}:[/] {escape(reason)}")
+        console.print(f"[yellow]{field} left out on {_count(n, unit)}:[/] {shown(reason)}")
         if field == "phone" and "country code" in reason and region is None:
             console.print("[dim]  --region GB (or US...) reads numbers without a country code[/]")
     if report.ignored_fields:
-        console.print(f"[dim]not imported: {escape(', '.join(report.ignored_fields))}[/]")
+        console.print(f"[dim]not imported: {shown(', '.join(report.ignored_fields))}[/]")
 
 
 @app.command("list")
@@ -404,10 +406,10 @@ def _record_table(rows: list[records.RecordRow]) -> Table:
         more = (r.kind, r.phone or "", ", ".join(r.tags)) if wide else ()
         table.add_row(
             str(r.id),
-            escape(r.name),
-            *map(escape, more),
-            escape(r.company.name) if r.company else "",
-            escape(r.primary_email or ""),
+            shown(r.name),
+            *map(shown, more),
+            shown(r.company.name) if r.company else "",
+            shown(r.primary_email or ""),
             r.last_contact_at.astimezone().strftime("%Y-%m-%d") if r.last_contact_at else "never",
             f"{r.activity_count:,}",
         )
@@ -426,6 +428,11 @@ def _boxes(boxes: tuple[Mailbox, ...]) -> str:
     return ", ".join(f"{b.name} <{b.address}>" if b.name else b.address for b in boxes)
 
 
+def _line(text: str, *, style: str | None = None) -> None:
+    """One line of text from outside (mail, the record's fields), shown as it is."""
+    console.print(shown(text), style=style)
+
+
 @app.command("show")
 @user_errors
 def show(
@@ -441,7 +448,7 @@ def show(
     with runtime.sessions() as session:
         r = records.get_record(session=session, record_id=record_id)
         page = timeline.get_timeline(session=session, record_id=record_id, per_page=limit)
-    console.print(f"[bold]#{r.id} {escape(r.name)}[/] ({r.kind})")
+    console.print(f"[bold]#{r.id} {shown(r.name)}[/] ({r.kind})")
     for label, value in (
         ("email", ", ".join(e.address + (" (primary)" if e.is_primary else "") for e in r.emails)),
         ("phone", ", ".join(p.display + (f" ({p.label})" if p.label else "") for p in r.phones)),
@@ -454,7 +461,7 @@ def show(
         ("notes", r.notes or ""),
     ):
         if value:
-            console.print(f"  {label:9} {value}", markup=False)
+            _line(f"  {label:9} {value}")
     console.print(f"\n[bold]Activities[/] ({page.total})")
     for a in page.entries:
         when = _local(a.occurred_at) if a.occurred_at else "undated"
@@ -462,25 +469,23 @@ def show(
         kind = " [red]BOUNCE[/]" if a.is_bounce else ""
         gone = " [yellow](gone from the server)[/]" if a.is_gone_from_server else ""
         console.print(
-            f"[cyan]{when}[/] {arrow}{kind}{gone}  [bold]{escape(a.subject or '(no subject)')}[/]"
+            f"[cyan]{when}[/] {arrow}{kind}{gone}  [bold]{shown(a.subject or '(no subject)')}[/]"
         )
         for label, boxes in (("From", a.from_), ("To", a.to), ("Cc", a.cc)):
             if boxes:
-                console.print(f"    {label}: {_boxes(boxes)}", markup=False, style="dim")
+                _line(f"    {label}: {_boxes(boxes)}", style="dim")
         if a.bounce_address:
-            console.print(f"    failed: {a.bounce_address}", markup=False)
+            _line(f"    failed: {a.bounce_address}")
         if a.detail:
-            console.print(f"    {a.detail}", markup=False)
+            _line(f"    {a.detail}")
         if a.body_state == "present":
             text = (a.text if full else a.new_text) or ""
             for line in text.strip().splitlines()[: None if full else 6]:
-                console.print(f"    {line}", markup=False)
+                _line(f"    {line}")
         elif a.body_state == "pending":
             console.print("    [dim](text not fetched yet)[/]")
         else:
             console.print("    [dim](text hidden by the account's privacy setting)[/]")
         for att in a.attachments:
             size = f", {att.size} bytes" if att.size is not None else ""
-            console.print(
-                f"    📎 {att.filename} ({att.content_type}{size})", markup=False, style="dim"
-            )
+            _line(f"    📎 {att.filename} ({att.content_type}{size})", style="dim")

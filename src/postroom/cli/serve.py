@@ -20,7 +20,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from postroom.cli.runtime import console, open_runtime, user_errors
+from postroom.cli.runtime import console, open_runtime, shown, user_errors
 from postroom.cli.sync import show_sync_log
 from postroom.errors import InputError
 from postroom.services import users
@@ -81,11 +81,11 @@ def serve_command(
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown_host}:{port}"  # noqa: S104
 
-    console.print(f"Postroom is at [bold]{url}/[/]" + ("  (syncing mail)" if sync else ""))
+    console.print(f"Postroom is at [bold]{shown(url)}/[/]" + ("  (syncing mail)" if sync else ""))
     if setup_token is not None:
         # the link on a line of its own, never folded: it is copied whole
         console.print("First run: create the admin at (or `postroom user add EMAIL --admin`):")
-        console.print(f"  [bold]{url}/setup?token={setup_token}[/]", soft_wrap=True)
+        console.print(f"  [bold]{shown(url)}/setup?token={setup_token}[/]", soft_wrap=True)
     if sync:
         show_sync_log()
     console.print("Ctrl-C or SIGTERM stops it.")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from postroom.cli.runtime import console, make_table, open_runtime, user_errors
+from postroom.cli.runtime import console, make_table, open_runtime, shown, user_errors
 from postroom.errors import InputError, NotFound
 from postroom.services import users
 
@@ -50,7 +50,7 @@ def add(
             name=name,
             role="admin" if admin else "user",
         )
-    console.print(f"added user #{user.id} {user.email} ({user.role.value})", markup=False)
+    console.print(f"added user #{user.id} {shown(user.email)} ({user.role.value})")
 
 
 @app.command("password")
@@ -69,9 +69,7 @@ def password(
         if user is None:
             raise NotFound(f"no user {email}", advice="see `postroom user list`")
         users.set_password(session=session, user_id=user.id, password=new)
-    console.print(
-        f"{user.email}: new password set; their other sessions are signed out", markup=False
-    )
+    console.print(f"{shown(user.email)}: new password set; their other sessions are signed out")
 
 
 @app.command("list")
@@ -88,5 +86,5 @@ def list_() -> None:
             if u.has_password and u.is_active
             else ("deactivated" if not u.is_active else "no password yet")
         )
-        table.add_row(str(u.id), u.email, u.name, u.role.value, state)
+        table.add_row(str(u.id), shown(u.email), shown(u.name), u.role.value, state)
     console.print(table if people else "no users: `postroom user add EMAIL --admin`")
