@@ -7,13 +7,15 @@ usable per-recipient block (docs/concepts.md, "Bounces").
 * :func:`might_be_bounce` is the header-level test (sender, subject in many languages, report
   media type): only such messages are read as bounces at all, and the sync fetches their report.
 * :func:`read_notice` reads the notice: `flufl.bounce <https://pypi.org/project/flufl.bounce/>`_'s
-  detectors first (Mailman's, for the many MTA formats), then our own conservative patterns.
+  detectors (Mailman's, for the many MTA formats), and, from a mail system's sender, our own
+  patterns for the formats they miss.
 * Guards: a failed recipient is a syntactically valid address named in the notice's own text
   (never only in the returned original message, which follows a "copy of the message" line or
   is attached as ``message/rfc822``), and not the notice's own sender or recipient. A notice
   that says it is only a warning (a delay) reports no failure.
-* The input may be cut short (the sync fetches a possible bounce's headers, first text part and
-  delivery-status part under a size cap): every step reads what is there and never raises.
+* The input may be cut short (the sync reads a possible bounce from a capped prefix of the
+  whole message): every step reads what is there and never raises; an address at the very end
+  of a cut text is not taken (it may be cut too).
 """
 
 from __future__ import annotations
@@ -259,10 +261,12 @@ def is_valid_address(address: str) -> bool:
 def read_notice(headers: Headers, msg: Message) -> Notice:
     """The failed recipients a failure notice names, or that it is only a delay warning.
 
-    ``flufl.bounce``'s detectors read the message first; when they find no permanent failure,
-    our own patterns read the notice's text. Either way an address is kept only when it is
-    valid, named in the notice's own text (not only in the returned message), and is not the
-    notice's sender or recipient (:mod:`postroom.mail.bounce`).
+    ``flufl.bounce``'s detectors read the message (a light twin of it); when the notice comes
+    from a mail system (:func:`is_from_mail_system`), our own patterns add what they find in
+    its text. Either way an address is kept only when it is valid, named in the notice's own
+    text (not only in the returned message), and is not the notice's sender or recipient
+    (:mod:`postroom.mail.bounce`). Only temporary failures found, or a notice that says it is a
+    warning: a delay.
     """
     notice_text, returned_text = split_notice(msg)
     if _is_delay(headers.subject, notice_text):
