@@ -110,6 +110,9 @@ _ATTRIBUTION_VERB = re.compile(rf"(?:(?<!\w)(?:{_WROTE})(?!\w)|{_WROTE_CJK})", r
 _ENDS_WITH_ADDRESS = re.compile(r"[>)][ \t\u00a0]*[:：]$")
 """Gmail in Russian and Japanese names no verb: ``пн, 3 июн. 2024 г. в 10:00, Anna <a@b>:``."""
 _DIGIT = re.compile(r"\d")
+_DATED_OPENING = re.compile(r"(?:on|le|am|el|il|op|em|dnia|den|på|dne|в)\s", re.IGNORECASE)
+"""How an attribution opens on its date (``On Mon, Robin wrote:``): without a digit, such a
+line is still an attribution when a quote follows (``As Robin wrote:`` is the sender's)."""
 _QUOTED = re.compile(r"[ \t]*>")
 _RULE = re.compile(r"[ \t]*(?:_{5,}|-{5,}|={5,})[ \t]*$")
 _SIGNATURE_DASHES = re.compile(r"--[ \t]?$")
@@ -212,9 +215,9 @@ def _attribution_at(lines: list[str], index: int) -> int | None:
 
 
 def _is_attribution(block: str, lines: list[str], after: int) -> bool:
-    if not _DIGIT.search(block):
-        return False
     quote_follows = _quote_follows(lines, after)
+    if not _DIGIT.search(block) and not (quote_follows and _DATED_OPENING.match(block)):
+        return False
     if not block.endswith((":", "：")):
         # Old Gmail: ``2011/4/7 Anna <a@b>`` with no colon, right above the quote.
         return block.endswith(">") and "@" in block and quote_follows
