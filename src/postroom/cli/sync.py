@@ -8,7 +8,6 @@ import signal
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -192,17 +191,19 @@ def test_command(account: Annotated[int, typer.Argument(help="account id")]) -> 
             account_id=account,
             owner_id=None,
         )
-    console.print(f"server   {login.address.host}:{login.address.port} ({login.address.tls.value})")
+    console.print(
+        f"server   {shown(login.address.host)}:{login.address.port} ({login.address.tls.value})"
+    )
     report = connection_test.try_saved_login(login)
     for step in report.steps:
         if step.outcome is Outcome.SKIPPED:
             continue
         label = _CLI_LABELS[step.step]
-        console.print(f"{_MARKS[step.outcome]} {label}: {escape(step.message)}")
+        console.print(f"{_MARKS[step.outcome]} {label}: {shown(step.message)}")
         if step.advice and step.outcome is not Outcome.OK:
-            console.print(f"  what to do: {escape(step.advice)}")
+            console.print(f"  what to do: {shown(step.advice)}")
     if report.extensions:
-        console.print(f"  server offers: {', '.join(report.extensions)}")
+        console.print(f"  server offers: {shown(', '.join(report.extensions))}")
     if not report.ok:
         raise typer.Exit(code=1)
 

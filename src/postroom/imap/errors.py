@@ -143,7 +143,10 @@ class ProtocolError(ImapError):
     required item missing (e.g. no UIDVALIDITY after EXAMINE)."""
 
     retryable = False
-    advice = "the mail server sent a response Postroom cannot read; report it with the wire log"
+    advice = (
+        "the mail server sent a response Postroom cannot read; run the command again with"
+        " `postroom -vv ...` or `postroom --wire-log FILE ...` and report it with that wire log"
+    )
 
 
 class LimitExceeded(ProtocolError):

@@ -116,3 +116,47 @@ def test_quarantine_list_retry_and_release(engine, session_factory, tmp_path, do
     )
     assert unknown.returncode == 1
     assert "nothing quarantined has the id 999" in unknown.stderr
+
+
+HOSTILE_REFUSAL = "refused [/oops] [link=http://x]y[/link] \x1b[31mred"
+
+
+def _refuse_login(tag: bytes, line: bytes) -> bytes | None:
+    verb = line.split(b" ", 2)[1].upper() if line.count(b" ") >= 1 else b""
+    if verb in (b"LOGIN", b"AUTHENTICATE"):
+        return tag + b" NO [AUTHENTICATIONFAILED] " + HOSTILE_REFUSAL.encode() + b"\r\n"
+    return None
+
+
+def test_a_login_refusal_with_markup_and_escapes_prints_as_it_is(
+    engine, session_factory, tmp_path, dovecot, mail_user
+):
+    """Issue 11 item 4: ``[/oops]`` in a server's refusal once crashed ``sync --once`` and then
+    the error printer; ``[link=...]`` made a terminal link and escape sequences reached the
+    terminal."""
+    env = {**cli.postroom_env(engine, tmp_path / "home"), "COLUMNS": "300"}
+    cli.add_account(env, dovecot, mail_user, ME)
+    with HostileProxy(dovecot.port) as proxy:
+        proxy.answer = _refuse_login
+        with session_factory.begin() as session:
+            session.execute(
+                update(MailAccount).where(MailAccount.id == 1).values(imap_port=proxy.port)
+            )
+        runs = [
+            subprocess.run(
+                [*cli.COMMAND, *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            for args in (("sync", "--once"), ("account", "test", "1"))
+        ]
+    outputs = [done.stdout + done.stderr for done in runs]
+    assert [done.returncode for done in runs] == [1, 1], outputs
+    assert "refused [/oops] [link=http://x]y[/link] [31mred" in outputs[0]
+    assert "refused the login" in outputs[1]
+    for out in outputs:
+        assert "Traceback" not in out
+        assert "\x1b" not in out  # no escape sequence, so no colour and no terminal link
