@@ -262,7 +262,8 @@ def test_english_corpus_replies_are_split_right(corpus_dir: Path):
 
 def iter_sets(corpus_dir: Path | None) -> Iterator[tuple[str, list[ReplyCase]]]:
     """Every set by name: ``score(cases, other_splitter)`` scores another splitter the same way
-    (how mail-parser-reply, quotequail, talon and email-reply-parser were measured)."""
+    (how ``benchmarks/reply_libraries.py`` measures mail-parser-reply, quotequail, talon and
+    email-reply-parser)."""
     yield "ours", our_cases()
     yield "talon", talon_cases()
     yield "quotequail", quotequail_cases()
