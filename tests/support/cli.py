@@ -34,9 +34,11 @@ def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     )
 
 
-def run(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    """Run a command to its end; it must succeed. Returns its output."""
-    result = subprocess.run(
+def attempt(
+    env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command to its end, whether it succeeds or not."""
+    return subprocess.run(
         [*COMMAND, *args],
         env=env,
         input=stdin,
@@ -45,6 +47,11 @@ def run(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
         timeout=180,
         check=False,
     )
+
+
+def run(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    """Run a command to its end; it must succeed. Returns its output."""
+    result = attempt(env, *args, stdin=stdin)
     assert result.returncode == 0, (args, result.stdout, result.stderr)
     return result.stdout
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 
 from sqlalchemy import select, update
 
@@ -33,14 +32,7 @@ def test_a_failed_folder_is_named_and_makes_the_exit_code_non_zero_while_others_
             session.execute(
                 update(MailAccount).where(MailAccount.id == 1).values(imap_port=proxy.port)
             )
-        done = subprocess.run(
-            [*cli.COMMAND, "sync", "--once"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = cli.attempt(env, "sync", "--once")
     assert done.returncode == 1, done.stdout
     assert "#2 INBOX: 1 fetched, 1 new, 1 activities" in done.stdout
     assert re.search(r"#1 INBOX: 0 fetched.*\S", done.stdout)  # by name, with its error
@@ -96,24 +88,10 @@ def test_quarantine_list_retry_and_release(engine, session_factory, tmp_path, do
     assert "UID 7" not in cli.run(env, "status")
 
     # a file is never retried by the sync; an unknown id is said so
-    refused = subprocess.run(
-        [*cli.COMMAND, "message", "quarantine", "retry", str(file)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    refused = cli.attempt(env, "message", "quarantine", "retry", str(file))
     assert refused.returncode == 1
     assert "ingest it again" in refused.stderr
-    unknown = subprocess.run(
-        [*cli.COMMAND, "message", "quarantine", "release", "999"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    unknown = cli.attempt(env, "message", "quarantine", "release", "999")
     assert unknown.returncode == 1
     assert "nothing quarantined has the id 999" in unknown.stderr
 
@@ -142,17 +120,7 @@ def test_a_login_refusal_with_markup_and_escapes_prints_as_it_is(
             session.execute(
                 update(MailAccount).where(MailAccount.id == 1).values(imap_port=proxy.port)
             )
-        runs = [
-            subprocess.run(
-                [*cli.COMMAND, *args],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            for args in (("sync", "--once"), ("account", "test", "1"))
-        ]
+        runs = [cli.attempt(env, "sync", "--once"), cli.attempt(env, "account", "test", "1")]
     outputs = [done.stdout + done.stderr for done in runs]
     assert [done.returncode for done in runs] == [1, 1], outputs
     assert "refused [/oops] [link=http://x]y[/link] [31mred" in outputs[0]
