@@ -176,3 +176,13 @@ def test_split_reply_does_bounded_work_on_hostile_text():
         assert reply or not text.strip()
         lines = {line.strip() for line in text.splitlines()}
         assert all(line.strip() in lines for line in reply.splitlines())
+
+
+def test_an_attribution_without_a_date_digit_above_a_quote_is_history():
+    text = "Yes.\n\nOn Mon, Robin wrote:\n> Can we talk?\n"
+    assert split_reply(text) == "Yes."
+
+
+def test_a_line_that_only_names_a_writer_above_a_quote_is_the_senders():
+    text = "As Robin wrote:\n> Can we talk?\nI agree with that."
+    assert split_reply(text) == "As Robin wrote:\n\nI agree with that."
