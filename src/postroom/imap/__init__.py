@@ -1,4 +1,5 @@
-"""IMAP for the sync engine: our own thin asyncio framing plus ``imapclient.response_parser``.
+"""IMAP for the sync engine and the mail client: our own thin asyncio framing plus
+``imapclient.response_parser``.
 
 No database, no services: an import-linter contract keeps ``sqlalchemy``, ``postroom.store``,
 ``postroom.services`` and ``postroom.cli`` out of this package.
@@ -12,7 +13,9 @@ Modules, bottom up::
     lexer        imapclient's response values, by one regular expression (its fast path), pure
     responses    RawResponse -> typed results and events, over imapclient, pure
     connection   asyncio stream: tags, continuations, inactivity timer, wire log
-    client       ImapClient + ServerAddress: the API the sync engine uses
+    client       ImapClient + ServerAddress: the API the sync engine uses, read-only
+    writing      MailboxClient(ImapClient): SELECT, UID STORE/COPY/MOVE/EXPUNGE, APPEND;
+                 the only module that changes a mailbox, used by the mail client only
 
 The public API::
 
@@ -26,8 +29,23 @@ The public API::
     events = await client.idle(max_seconds=25 * 60)      # [Exists(...), Vanished(...), ...]
     await client.logout()
 
-Read-only by construction (EXAMINE, BODY.PEEK), and nothing is sent that the server did not
-advertise. The wire trace is logger ``postroom.imap.wire`` at DEBUG, credentials redacted.
+The mail client's connection adds the writes, each on the user's own action::
+
+    from postroom.imap.writing import MailboxClient      # not re-exported here: see below
+    client = await MailboxClient.connect(address)       # then login() as above
+    box = await client.select("INBOX")                   # read-write
+    await client.uid_store([7], add=["\\Seen"], remove=["\\Flagged"])
+    new_uids = await client.uid_move([7], "Archive")     # {7: 412}, from COPYUID
+    uid = await client.append("Drafts", raw, flags=["\\Draft"])
+
+``ImapClient`` is read-only by construction (EXAMINE, BODY.PEEK; no STORE, COPY, MOVE,
+EXPUNGE or APPEND); ``MailboxClient`` in ``writing`` adds the writes. The import-linter
+contract "The sync engine never changes a mailbox" keeps ``postroom.sync`` and
+``postroom.pipeline`` from importing ``postroom.imap.writing``, directly or indirectly. That is
+why this package does not re-export ``MailboxClient``: the sync engine imports this package,
+and an import of it from here would be invisible to the contract.
+Nothing is sent that the server did not advertise. The wire trace is logger
+``postroom.imap.wire`` at DEBUG, credentials redacted and literals (message bodies) by size.
 """
 
 from postroom.imap.client import (

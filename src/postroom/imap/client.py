@@ -618,6 +618,45 @@ class ImapClient:
         self._check(command, completion)
         return [r for r in claimed if isinstance(r, Folder)]
 
+    async def list_folders_with_status(
+        self, items: Sequence[str], *, max_folders: int = 500
+    ) -> list[tuple[Folder, dict[str, int] | None]]:
+        """Every folder (at most ``max_folders``) with its STATUS ``items``: one ``LIST ...
+        RETURN (STATUS (...))`` where LIST-STATUS (RFC 5819) is advertised, else LIST and a
+        STATUS per selectable folder. The values are None for a folder that cannot be
+        selected or whose STATUS failed. Do not call it with a folder examined (Dovecot
+        answers STATUS of the selected folder with ``[CLIENTBUG]``)."""
+        if not self.has("LIST-STATUS"):
+            folders = (await self.list_folders())[:max_folders]
+            answers: list[tuple[Folder, dict[str, int] | None]] = []
+            for folder in folders:
+                values = None
+                if folder.is_selectable:
+                    try:
+                        values = await self.status(folder.name_raw, items)
+                    except CommandFailed:
+                        values = None
+                answers.append((folder, values))
+            return answers
+        for item in items:
+            needed = commands.STATUS_ITEMS.get(item.upper())
+            if needed is not None:
+                self._require(needed)
+        command = commands.list_folders(special_use=self.has("SPECIAL-USE"), status=items)
+        completion, claimed, _ = await self._run(
+            command, lambda r: isinstance(r, Folder | StatusUpdate)
+        )
+        self._check(command, completion)
+        statuses: dict[bytes, dict[str, int]] = {}
+        for response in claimed:
+            if isinstance(response, StatusUpdate):
+                statuses.setdefault(response.folder_raw, {}).update(response.values)
+        listed = [r for r in claimed if isinstance(r, Folder)][:max_folders]
+        return [
+            (folder, statuses.get(folder.name_raw) if folder.is_selectable else None)
+            for folder in listed
+        ]
+
     async def examine(
         self,
         folder: bytes | str,

@@ -17,7 +17,13 @@ Invariants:
   commands. UID sets are sorted, de-duplicated and compressed into ranges (``1:5,9,12:14``).
 * Nothing that could mark mail ``\\Seen`` is built for sync: ``check_fetch_items`` refuses
   ``BODY[``, ``BINARY[``, ``RFC822`` and ``RFC822.TEXT`` (use ``BODY.PEEK[...]``/
-  ``BINARY.PEEK[...]``); folders are opened with EXAMINE (read-only), never SELECT.
+  ``BINARY.PEEK[...]``); the sync opens folders with EXAMINE (read-only), never SELECT.
+* The commands that change a mailbox (``select``, ``build_uid_store``, ``build_uid_copy``,
+  ``build_uid_move``, ``build_uid_expunge``, ``append``) are built here too, for
+  ``imap.writing.MailboxClient`` only (the mail client, on the user's own action). Flags are
+  checked by ``check_flags``: the five system flags a client may set, or keywords (atoms).
+  Like ``build_uid_fetch``, the ``build_uid_*`` builders split a long UID list over several
+  commands of at most ``MAX_LINE`` octets each.
 * Capability checks belong to the client; ``required_capabilities`` says which capability each
   FETCH item and STATUS item needs.
 """
@@ -25,6 +31,7 @@ Invariants:
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -310,11 +317,19 @@ def id_command(fields: Mapping[str, str]) -> Command:
     return Command("ID", (b"(" + b" ".join(items) + b")",))
 
 
-def list_folders(*, special_use: bool) -> Command:
-    """``LIST "" "*"``, with ``RETURN (SPECIAL-USE)`` (RFC 6154) when asked for."""
+def list_folders(*, special_use: bool, status: Sequence[str] = ()) -> Command:
+    """``LIST "" "*"``, with ``RETURN (SPECIAL-USE)`` (RFC 6154) and ``RETURN (STATUS
+    (...))`` (RFC 5819 LIST-STATUS) when asked for.
+
+    >>> list_folders(special_use=True, status=["MESSAGES", "UNSEEN"]).arguments[-1]
+    b'RETURN (SPECIAL-USE STATUS (MESSAGES UNSEEN))'
+    """
     arguments: tuple[Argument, ...] = (b'""', b'"*"')
-    if special_use:
-        arguments += (b"RETURN (SPECIAL-USE)",)
+    options = [b"SPECIAL-USE"] if special_use else []
+    if status:
+        options.append(b"STATUS (" + b" ".join(_atom(item.upper()) for item in status) + b")")
+    if options:
+        arguments += (b"RETURN (" + b" ".join(options) + b")",)
     return Command("LIST", arguments)
 
 
@@ -456,9 +471,168 @@ def build_uid_fetch(
     ]
 
 
+# --- commands that change a mailbox (imap.writing, the mail client only) ----------------------
+
+
+SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
+"""The system flags a client may set and clear (RFC 9051 §2.3.2), in their RFC spelling.
+``\\Recent`` (RFC 3501) is the server's own and ``\\*`` only appears in PERMANENTFLAGS."""
+
+_SYSTEM_FLAGS = {flag.lower(): flag for flag in SYSTEM_FLAGS}
+
+
+def check_flags(flags: Iterable[str]) -> list[str]:
+    """Flags to store or append, checked: a system flag in any case becomes its RFC spelling
+    (``\\seen`` -> ``\\Seen``), a keyword (``$Forwarded``, ``$Label1``, ``NonJunk``) must be an
+    atom (RFC 9051 ``flag-keyword``); duplicates (in any case) are dropped, the order kept.
+    ValueError for any other ``\\`` flag (``\\Recent``, ``\\*``...) and for a keyword with a
+    space, bracket, brace, quote, backslash, ``%``, ``*``, control or 8-bit character.
+
+    >>> check_flags(["\\\\seen", "$Forwarded", "\\\\Seen", "$forwarded"])
+    ['\\\\Seen', '$Forwarded']
+    """
+    checked: list[str] = []
+    seen: set[str] = set()
+    for flag in flags:
+        if flag.startswith("\\"):
+            spelled = _SYSTEM_FLAGS.get(flag.lower())
+            if spelled is None:
+                allowed = " ".join(SYSTEM_FLAGS)
+                raise ValueError(f"not a flag a client may set: {flag!r} (system flags: {allowed})")
+        else:
+            data = flag.encode("ascii") if flag.isascii() else b""
+            if not data or not _ATOM_TEXT.match(data) or any(c in data for c in _ATOM_SPECIALS):
+                raise ValueError(f"not a keyword (an atom): {flag!r}")
+            spelled = flag
+        if spelled.lower() not in seen:
+            seen.add(spelled.lower())
+            checked.append(spelled)
+    return checked
+
+
+def _flag_list(flags: Sequence[str]) -> bytes:
+    return ("(" + " ".join(flags) + ")").encode("ascii")
+
+
+def select(mailbox: bytes | str) -> Command:
+    """SELECT (RFC 9051 §6.3.2): open a folder read-write. For the mail client only; the sync
+    opens folders with ``examine``."""
+    return Command("SELECT", (mailbox_argument(mailbox),))
+
+
+def build_uid_store(
+    uids: Sequence[int],
+    *,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+    max_line: int = MAX_LINE,
+) -> list[Command]:
+    """``UID STORE <set> +FLAGS.SILENT (...)`` for the flags to ``add``, then
+    ``UID STORE <set> -FLAGS.SILENT (...)`` for those to ``remove`` (``check_flags``), each
+    line at most ``max_line`` octets (a long UID list is split). No UIDs or no flags: no
+    command. ValueError for a flag in both lists.
+
+    >>> for command in build_uid_store([4, 5], add=["\\\\Seen"], remove=["\\\\Flagged"]):
+    ...     print(encode_command(b"A1", command, literal_plus=True)[0])
+    b'A1 UID STORE 4:5 +FLAGS.SILENT (\\\\Seen)\\r\\n'
+    b'A1 UID STORE 4:5 -FLAGS.SILENT (\\\\Flagged)\\r\\n'
+    """
+    added, removed = check_flags(add), check_flags(remove)
+    both = {flag.lower() for flag in added} & {flag.lower() for flag in removed}
+    if both:
+        raise ValueError(f"flags both added and removed: {sorted(both)}")
+    built: list[Command] = []
+    for operation, flags in ((b"+FLAGS.SILENT", added), (b"-FLAGS.SILENT", removed)):
+        if flags:
+            built += _split_by_uids("UID STORE", uids, (operation, _flag_list(flags)), max_line)
+    return built
+
+
+def build_uid_copy(
+    uids: Sequence[int], mailbox: bytes | str, *, max_line: int = MAX_LINE
+) -> list[Command]:
+    """``UID COPY <set> mailbox`` commands (RFC 9051 §6.4.9), a long UID list split."""
+    return _split_by_uids("UID COPY", uids, (mailbox_argument(mailbox),), max_line)
+
+
+def build_uid_move(
+    uids: Sequence[int], mailbox: bytes | str, *, max_line: int = MAX_LINE
+) -> list[Command]:
+    """``UID MOVE <set> mailbox`` commands (RFC 6851; needs MOVE), a long UID list split."""
+    return _split_by_uids("UID MOVE", uids, (mailbox_argument(mailbox),), max_line)
+
+
+def build_uid_expunge(uids: Sequence[int], *, max_line: int = MAX_LINE) -> list[Command]:
+    """``UID EXPUNGE <set>`` commands (RFC 4315 §2.1; needs UIDPLUS): expunge exactly these
+    UIDs among the ``\\Deleted`` messages, never the others. A long UID list is split."""
+    return _split_by_uids("UID EXPUNGE", uids, (), max_line)
+
+
+def _split_by_uids(
+    name: str, uids: Sequence[int], tail: tuple[Argument, ...], max_line: int
+) -> list[Command]:
+    room = max_line - Command(name, (b"", *tail)).line_length()
+    return [
+        Command(name, (uid_set.encode("ascii"), *tail)) for uid_set in split_uid_set(uids, room)
+    ]
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def format_internaldate(value: dt.datetime) -> bytes:
+    """An INTERNALDATE as APPEND takes it (RFC 9051 ``date-time``, quoted), in the datetime's
+    own UTC offset; seconds are the finest unit. ValueError for a naive datetime or an offset
+    that is not whole minutes.
+
+    >>> format_internaldate(dt.datetime(2026, 3, 7, 9, 5, 1, tzinfo=dt.timezone.utc))
+    b'" 7-Mar-2026 09:05:01 +0000"'
+    """
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError("an INTERNALDATE needs a timezone (an aware datetime)")
+    seconds = int(offset.total_seconds())
+    if seconds % 60 or offset.microseconds:
+        raise ValueError("an INTERNALDATE's UTC offset must be whole minutes")
+    sign = "-" if seconds < 0 else "+"
+    hours, minutes = divmod(abs(seconds) // 60, 60)
+    text = (
+        f'"{value.day:2d}-{_MONTHS[value.month - 1]}-{value.year:04d} '
+        f'{value.hour:02d}:{value.minute:02d}:{value.second:02d} {sign}{hours:02d}{minutes:02d}"'
+    )
+    return text.encode("ascii")
+
+
+def append(
+    mailbox: bytes | str,
+    message: bytes,
+    *,
+    flags: Sequence[str] = (),
+    internaldate: dt.datetime | None = None,
+) -> Command:
+    """``APPEND mailbox [(flags)] ["date-time"] {n}`` + the message as a literal (RFC 9051
+    §6.3.12). The message is sent byte for byte: give it CRLF line ends. ValueError for an
+    empty message, one holding NUL (that needs BINARY, RFC 3516), or a bad flag or date."""
+    if not message:
+        raise ValueError("an empty message cannot be appended")
+    if b"\x00" in message:
+        raise ValueError("a message holding NUL cannot be sent as a literal (RFC 3516 BINARY)")
+    arguments: list[Argument] = [mailbox_argument(mailbox)]
+    checked = check_flags(flags)
+    if checked:
+        arguments.append(_flag_list(checked))
+    if internaldate is not None:
+        arguments.append(format_internaldate(internaldate))
+    arguments.append(Literal(message))
+    return Command("APPEND", tuple(arguments))
+
+
+_ATOM_SPECIALS = b'(){%*"\\]'
+
+
 def _atom(word: str) -> bytes:
     data = word.encode("ascii")
-    if not data or not _ATOM_TEXT.match(data) or any(c in data for c in b'(){%*"\\]'):
+    if not data or not _ATOM_TEXT.match(data) or any(c in data for c in _ATOM_SPECIALS):
         raise ValueError(f"not an atom: {word!r}")
     return data
 
@@ -468,14 +642,21 @@ __all__ = [
     "INBOX",
     "MAX_LINE",
     "STATUS_ITEMS",
+    "SYSTEM_FLAGS",
     "UID_MAX",
     "Argument",
     "Command",
     "Literal",
+    "append",
     "authenticate_plain",
+    "build_uid_copy",
+    "build_uid_expunge",
     "build_uid_fetch",
+    "build_uid_move",
+    "build_uid_store",
     "capability",
     "check_fetch_items",
+    "check_flags",
     "check_uid_set",
     "compress_uids",
     "describe_command",
@@ -483,6 +664,7 @@ __all__ = [
     "encode_command",
     "encode_mailbox",
     "examine",
+    "format_internaldate",
     "format_uid_set",
     "id_command",
     "idle",
@@ -494,6 +676,7 @@ __all__ = [
     "noop",
     "quote",
     "sasl_plain",
+    "select",
     "split_uid_set",
     "starttls",
     "status",

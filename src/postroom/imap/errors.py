@@ -200,8 +200,9 @@ class CommandFailed(ImapError):
 
 
 class FolderMissing(CommandFailed):
-    """Raised when SELECT, EXAMINE or STATUS names a folder that does not exist: the server
-    answered NO with ``[NONEXISTENT]`` (RFC 5530) or with the usual "does not exist" text."""
+    """Raised when SELECT, EXAMINE or STATUS names a folder that does not exist (the server
+    answered NO with ``[NONEXISTENT]`` (RFC 5530) or with the usual "does not exist" text),
+    or COPY, MOVE or APPEND one to put messages in (``[TRYCREATE]``, RFC 9051 section 7.1)."""
 
     advice = "the folder no longer exists on the server; list the folders again"
 

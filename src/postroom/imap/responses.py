@@ -11,7 +11,9 @@ handled here:
 * a one-number sequence set comes back as ``int`` (``VANISHED 5`` -> ``5``), a longer one as
   ``bytes`` (``b"1:3,5"``): ``parse_sequence_set`` takes both;
 * a bracketed response code is one token (``b"[COPYUID 1 2 3]"``): ``parse_condition`` cuts
-  it out and parses its inside on its own (``ResponseCode("COPYUID", (1, 2, 3))``);
+  it out and parses its inside on its own (``ResponseCode("COPYUID", (1, 2, 3))``); the
+  UID codes of RFC 4315 are read from its raw text instead (``parse_copyuid``,
+  ``parse_appenduid``), into ranges;
 * an all-digit atom becomes ``int`` (a folder named ``2024``, a flag or X-GUID of digits):
   turned back into text where text is meant;
 * INTERNALDATE is parsed with ``normalise_times=False``, so it keeps its UTC offset
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -106,6 +108,90 @@ def parse_condition(status: str, text: bytes) -> Condition:
             code = parse_response_code(text[1:end])
             text = text[end + 1 :].lstrip(b" ")
     return Condition(status, code, text.decode("utf-8", "replace"))
+
+
+@dataclass(frozen=True, slots=True)
+class CopyUid:
+    """``[COPYUID 38505 304,319:320 3956:3958]`` (RFC 4315 §3, also RFC 6851 §4.3 for MOVE):
+    the messages with the UIDs in ``source`` are now in the destination folder, whose
+    UIDVALIDITY is ``uidvalidity``, with the UIDs in ``destination``, pairwise in the order
+    the sets list them. Both sets hold the same number of UIDs (``parse_copyuid`` checks)."""
+
+    uidvalidity: int
+    source: tuple[tuple[int, int], ...]
+    destination: tuple[tuple[int, int], ...]
+
+    def uid_map(self) -> dict[int, int]:
+        """Source UID -> destination UID.
+
+        >>> CopyUid(38505, ((304, 304), (319, 320)), ((3956, 3958),)).uid_map()
+        {304: 3956, 319: 3957, 320: 3958}
+        """
+        return dict(zip(_expand(self.source), _expand(self.destination), strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class AppendUid:
+    """``[APPENDUID 38505 3955]`` (RFC 4315 §3): the appended message has UID ``uid`` in
+    the destination folder, whose UIDVALIDITY is ``uidvalidity``."""
+
+    uidvalidity: int
+    uid: int
+
+
+def parse_copyuid(code: ResponseCode, *, max_uids: int) -> CopyUid:
+    """The COPYUID response code of a UID COPY or UID MOVE of at most ``max_uids`` UIDs.
+
+    Read from the code's raw text (imapclient turns a one-UID set into ``int`` and a longer
+    one into ``bytes``). ProtocolError when it is not ``COPYUID uidvalidity set set``, when
+    the two sets differ in size, or when they name more UIDs than were copied (a server
+    cannot answer for more: this also bounds ``CopyUid.uid_map``).
+
+    >>> parse_copyuid(parse_response_code(b"COPYUID 38505 304,319:320 3956:3958"), max_uids=3)
+    CopyUid(uidvalidity=38505, source=((304, 304), (319, 320)), destination=((3956, 3958),))
+    """
+    words = code.raw.split()
+    if code.name != "COPYUID" or len(words) != 4 or not words[1].isdigit():
+        raise ProtocolError(f"not a COPYUID response code: {code.raw[:200]!r}")
+    uidvalidity = checked(int(words[1]), "a COPYUID UIDVALIDITY")
+    source = parse_sequence_set(words[2])
+    destination = parse_sequence_set(words[3])
+    count = _set_size(source)
+    if count != _set_size(destination):
+        raise ProtocolError(f"COPYUID maps sets of different sizes: {code.raw[:200]!r}")
+    if count > max_uids:
+        raise ProtocolError(
+            f"COPYUID names {count} UIDs, more than the {max_uids} of the command: "
+            f"{code.raw[:200]!r}"
+        )
+    return CopyUid(uidvalidity, source, destination)
+
+
+def parse_appenduid(code: ResponseCode) -> AppendUid:
+    """The APPENDUID response code of an APPEND of one message. ProtocolError when it is not
+    ``APPENDUID uidvalidity uid`` (a UID set belongs to MULTIAPPEND, which we never send).
+
+    >>> parse_appenduid(parse_response_code(b"APPENDUID 38505 3955"))
+    AppendUid(uidvalidity=38505, uid=3955)
+    """
+    words = code.raw.split()
+    if code.name != "APPENDUID" or len(words) != 3 or not words[1].isdigit():
+        raise ProtocolError(f"not an APPENDUID response code: {code.raw[:200]!r}")
+    if not words[2].isdigit():
+        raise ProtocolError(f"APPENDUID for more than one message: {code.raw[:200]!r}")
+    return AppendUid(
+        checked(int(words[1]), "an APPENDUID UIDVALIDITY"),
+        checked(int(words[2]), "an APPENDUID UID"),
+    )
+
+
+def _set_size(ranges: Iterable[tuple[int, int]]) -> int:
+    return sum(high - low + 1 for low, high in ranges)
+
+
+def _expand(ranges: Iterable[tuple[int, int]]) -> Iterator[int]:
+    for low, high in ranges:
+        yield from range(low, high + 1)
 
 
 def parse_tagged(response: RawResponse) -> Condition:
@@ -330,12 +416,13 @@ class ESearchResult:
 
 @dataclass(frozen=True, slots=True)
 class SelectedFolder:
-    """The answer to EXAMINE (RFC 9051 §6.3.2, RFC 7162 §3.1, §3.2.5).
+    """The answer to EXAMINE or SELECT (RFC 9051 §6.3.1, §6.3.2, RFC 7162 §3.1, §3.2.5).
 
     ``highestmodseq`` is None when the server said ``[NOMODSEQ]`` or nothing; ``vanished`` are
     the ``VANISHED (EARLIER)`` ranges and ``changed`` the FETCH items of a QRESYNC EXAMINE.
     If ``uidvalidity`` differs from the one given to QRESYNC, the server ignored the QRESYNC
-    parameters: nothing in ``vanished``/``changed`` applies to the old UIDs.
+    parameters: nothing in ``vanished``/``changed`` applies to the old UIDs. ``read_only`` is
+    False only when the server completed with ``[READ-WRITE]`` (a SELECT it allows writes in).
     """
 
     uidvalidity: int
@@ -810,7 +897,8 @@ _DATA_PARSERS: dict[str, Callable[[RawResponse], Untagged]] = {
 
 
 def selected_folder(responses: Iterable[Untagged], completion: Condition) -> SelectedFolder:
-    """The SelectedFolder from the untagged responses of one EXAMINE and its tagged OK.
+    """The SelectedFolder from the untagged responses of one EXAMINE or SELECT and its
+    tagged OK.
 
     ``* OK [CLOSED]`` (RFC 7162 §3.2.11) separates responses about the previously selected
     folder from those about the new one: everything before it is dropped.
@@ -933,9 +1021,11 @@ def _decode_name(raw: bytes) -> str:
 
 __all__ = [
     "UNSELECTABLE",
+    "AppendUid",
     "Bye",
     "Capabilities",
     "Condition",
+    "CopyUid",
     "ESearchResult",
     "Enabled",
     "Exists",
@@ -960,7 +1050,9 @@ __all__ = [
     "imapclient_fetch",
     "is_folder_missing",
     "is_selectable",
+    "parse_appenduid",
     "parse_condition",
+    "parse_copyuid",
     "parse_esearch",
     "parse_fetch",
     "parse_flags",

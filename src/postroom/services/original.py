@@ -237,7 +237,7 @@ def _load_activity(runtime: Runtime, user_id: int, activity_id: int) -> _Activit
 
 
 @dataclass(frozen=True, slots=True)
-class _Origin:
+class Origin:
     """Where on the server a message was read: its part can be fetched from there alone."""
 
     account_id: int
@@ -247,7 +247,7 @@ class _Origin:
 
 
 @dataclass(frozen=True, slots=True)
-class _Fetched:
+class Fetched:
     """The message's bytes (the header block alone when ``is_partial``); ``origin`` is where
     on the server it was read (None for a file)."""
 
@@ -258,7 +258,7 @@ class _Fetched:
     partial_text: str = ""
     partial_attachments: tuple[AttachmentView, ...] = ()
     parsed: OriginalMessage | None = field(default=None, compare=False)
-    origin: _Origin | None = None
+    origin: Origin | None = None
 
     def message(self) -> OriginalMessage:
         return self.parsed if self.parsed is not None else read_original(self.raw)
@@ -272,10 +272,10 @@ class _Failure:
     account_label: str = ""
 
 
-_cache: OrderedDict[tuple[int, int], tuple[float, _Fetched]] = OrderedDict()
+_cache: OrderedDict[tuple[object, ...], tuple[float, Fetched]] = OrderedDict()
 
 
-def _cached(key: tuple[int, int]) -> _Fetched | None:
+def cached(key: tuple[object, ...]) -> Fetched | None:
     entry = _cache.get(key)
     if entry is None:
         return None
@@ -286,13 +286,18 @@ def _cached(key: tuple[int, int]) -> _Fetched | None:
     return entry[1]
 
 
-def _remember(key: tuple[int, int], fetched: _Fetched) -> None:
+def remember(key: tuple[object, ...], fetched: Fetched) -> None:
     _cache[key] = (time.monotonic() + CACHE_SECONDS, fetched)
     _cache.move_to_end(key)
     total = sum(len(item.raw) for _, item in _cache.values())
     while total > CACHE_BYTES and len(_cache) > 1:
         _, (_, dropped) = _cache.popitem(last=False)
         total -= len(dropped.raw)
+
+
+def forget_cached(key: tuple[object, ...]) -> None:
+    """Drop one message kept in memory (it was moved or deleted)."""
+    _cache.pop(key, None)
 
 
 def forget_cached_originals() -> None:
@@ -302,26 +307,26 @@ def forget_cached_originals() -> None:
 
 async def _obtain(
     runtime: Runtime, user_id: int, activity_id: int, *, fresh: bool
-) -> tuple[_Activity, _Fetched | _Failure]:
+) -> tuple[_Activity, Fetched | _Failure]:
     activity = await asyncio.to_thread(_load_activity, runtime, user_id, activity_id)
     key = (user_id, activity_id)
-    if not fresh and (cached := _cached(key)) is not None:
-        return activity, cached
+    if not fresh and (kept := cached(key)) is not None:
+        return activity, kept
     failures: list[_Failure] = []
     for copy in activity.copies:
         outcome = await _obtain_copy(runtime, copy)
-        if isinstance(outcome, _Fetched):
+        if isinstance(outcome, Fetched):
             if not outcome.is_partial:  # parsed once, off the event loop
                 parsed = await asyncio.to_thread(read_original, outcome.raw)
                 outcome = replace(outcome, parsed=parsed)
-            _remember(key, outcome)
+            remember(key, outcome)
             return activity, outcome
         failures.append(outcome)
     unreachable = [f for f in failures if f.state is OriginalState.UNREACHABLE]
     return activity, (unreachable or failures)[0]
 
 
-async def _obtain_copy(runtime: Runtime, copy: _Copy) -> _Fetched | _Failure:
+async def _obtain_copy(runtime: Runtime, copy: _Copy) -> Fetched | _Failure:
     if copy.source_path is not None:
         path = Path(copy.source_path)
         try:
@@ -333,9 +338,9 @@ async def _obtain_copy(runtime: Runtime, copy: _Copy) -> _Fetched | _Failure:
                 advice=f"It was read from {copy.source_path}. What was logged stays on the record.",
                 account_label=copy.account_label,
             )
-        return _Fetched(raw, copy.account_label, "a file")
+        return Fetched(raw, copy.account_label, "a file")
     try:
-        login = await asyncio.to_thread(_load_login, runtime, copy.account_id)
+        login = await asyncio.to_thread(load_login, runtime, copy.account_id)
         async with asyncio.timeout(OPEN_TIMEOUT):
             return await _fetch_from_server(runtime, copy, login)
     except AuthFailed:
@@ -365,7 +370,7 @@ async def _obtain_copy(runtime: Runtime, copy: _Copy) -> _Fetched | _Failure:
         )
 
 
-def _load_login(runtime: Runtime, account_id: int) -> AccountLogin:
+def load_login(runtime: Runtime, account_id: int) -> AccountLogin:
     keyring = load_or_create_key(runtime.settings)
     with runtime.read() as session:
         logins = load_logins(
@@ -378,7 +383,7 @@ def _load_login(runtime: Runtime, account_id: int) -> AccountLogin:
 
 async def _fetch_from_server(
     runtime: Runtime, copy: _Copy, login: AccountLogin
-) -> _Fetched | _Failure:
+) -> Fetched | _Failure:
     client = await ImapClient.connect(
         login.address, timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT
     )
@@ -392,8 +397,8 @@ async def _fetch_from_server(
                 continue
             if box.uidvalidity != location.uidvalidity:
                 continue
-            origin = _Origin(copy.account_id, location.name_raw, box.uidvalidity, location.uid)
-            fetched = await _fetch_uid(client, origin, copy.account_label, location.name)
+            origin = Origin(copy.account_id, location.name_raw, box.uidvalidity, location.uid)
+            fetched = await fetch_uid(client, origin, copy.account_label, location.name)
             if fetched is not None:
                 return fetched
             stale.append(location)
@@ -414,7 +419,7 @@ async def _fetch_from_server(
 
 async def _search(
     client: ImapClient, copy: _Copy
-) -> tuple[_Fetched, tuple[Folder, int, int]] | None:
+) -> tuple[Fetched, tuple[Folder, int, int]] | None:
     criteria = _search_criteria(client, copy)
     if not criteria:
         return None
@@ -429,8 +434,8 @@ async def _search(
         for criterion in criteria:
             uids = await client.uid_search(criterion)
             for uid in reversed(uids):
-                origin = _Origin(copy.account_id, folder.name_raw, box.uidvalidity, uid)
-                fetched = await _fetch_uid(client, origin, copy.account_label, folder.name)
+                origin = Origin(copy.account_id, folder.name_raw, box.uidvalidity, uid)
+                fetched = await fetch_uid(client, origin, copy.account_label, folder.name)
                 if fetched is not None:
                     return fetched, (folder, box.uidvalidity, uid)
     return None
@@ -453,9 +458,9 @@ def _is_searchable(value: str) -> bool:
     return value.isascii() and value.isprintable() and 0 < len(value) <= 900
 
 
-async def _fetch_uid(
-    client: ImapClient, origin: _Origin, account_label: str, where: str
-) -> _Fetched | None:
+async def fetch_uid(
+    client: ImapClient, origin: Origin, account_label: str, where: str
+) -> Fetched | None:
     uid = origin.uid
     sized = await client.uid_fetch([uid], ["RFC822.SIZE"])
     if not sized:
@@ -463,7 +468,7 @@ async def _fetch_uid(
     if (sized[0].size or 0) <= MAX_ORIGINAL_BYTES:
         items = await client.uid_fetch([uid], ["BODY.PEEK[]"])
         raw = items[0].section("BODY.PEEK[]") if items else None
-        return None if raw is None else _Fetched(raw, account_label, where, origin=origin)
+        return None if raw is None else Fetched(raw, account_label, where, origin=origin)
     items = await client.uid_fetch([uid], ["BODY.PEEK[HEADER]", "BODYSTRUCTURE"])
     if not items:
         return None
@@ -484,10 +489,10 @@ async def _fetch_uid(
         )
         for a in plan.attachments
     )
-    return _Fetched(header, account_label, where, True, text, attachments, origin=origin)
+    return Fetched(header, account_label, where, True, text, attachments, origin=origin)
 
 
-async def _fetch_part(runtime: Runtime, fetched: _Fetched, number: str) -> PartContent | None:
+async def _fetch_part(runtime: Runtime, fetched: Fetched, number: str) -> PartContent | None:
     """Part ``number`` of a message too large to read whole, fetched alone from where it was
     read (``BODY.PEEK[n.MIME]`` and ``BODY.PEEK[n]``, read-only), decoded; None when it is
     no file the view listed as downloadable, or is no longer there."""
@@ -495,7 +500,7 @@ async def _fetch_part(runtime: Runtime, fetched: _Fetched, number: str) -> PartC
     origin = fetched.origin
     if number not in listed or origin is None:
         return None
-    login = await asyncio.to_thread(_load_login, runtime, origin.account_id)
+    login = await asyncio.to_thread(load_login, runtime, origin.account_id)
     async with asyncio.timeout(OPEN_TIMEOUT):
         client = await ImapClient.connect(
             login.address, timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT
@@ -518,9 +523,7 @@ async def _fetch_part(runtime: Runtime, fetched: _Fetched, number: str) -> PartC
     return PartContent(attachment.filename, attachment.content_type, data)
 
 
-async def _fetch_part_or_fail(
-    runtime: Runtime, fetched: _Fetched, number: str
-) -> PartContent | None:
+async def fetch_part_or_fail(runtime: Runtime, fetched: Fetched, number: str) -> PartContent | None:
     """``_fetch_part``, a server that cannot be asked now being a ``NotFound`` that says so."""
     try:
         return await _fetch_part(runtime, fetched, number)
@@ -653,14 +656,14 @@ async def open_original(*, runtime: Runtime, user_id: int, activity_id: int) -> 
         )
     remote = 0
     if message.html is not None:
-        remote = await asyncio.to_thread(_count_remote_images, message.html)
+        remote = await asyncio.to_thread(count_remote_images, message.html)
     return replace(
         read,
         state=OriginalState.SHOWN,
         has_html=message.html is not None,
         text=message.text if message.html is None else None,
         remote_images=remote,
-        attachments=tuple(_attachment(part) for part in message.attachments),
+        attachments=tuple(attachment_view(part) for part in message.attachments),
     )
 
 
@@ -703,7 +706,7 @@ async def get_original_part(
         raise NotFound("the email has no such part", advice="open the email to see its files")
     fetched = await _fetched_or_raise(runtime, user_id, activity_id)
     if fetched.is_partial:
-        content = await _fetch_part_or_fail(runtime, fetched, number)
+        content = await fetch_part_or_fail(runtime, fetched, number)
         if content is None:
             raise NotFound(
                 f"this email is larger than {MAX_ORIGINAL_BYTES // (1024 * 1024)} MB and part "
@@ -726,7 +729,7 @@ async def get_inline_image(
     Raises ``NotFound`` for a bad or expired token or a part that is not such an image."""
     if not is_part_number(number):
         raise NotFound("the email has no such image")
-    user_id = _check_image_token(runtime, token, activity_id, number)
+    user_id = check_image_link(runtime, token, f"{activity_id}:{number}")
     if user_id is None:
         raise NotFound("this image link has expired", advice="reload the email")
     content = await get_original_part(
@@ -739,16 +742,23 @@ async def get_inline_image(
 
 def sign_inline_image(*, runtime: Runtime, user_id: int, activity_id: int, number: str) -> str:
     """A token that lets the body frame load one inline image for an hour."""
+    return sign_image_link(runtime, user_id, f"{activity_id}:{number}")
+
+
+def sign_image_link(runtime: Runtime, user_id: int, subject: str) -> str:
+    """A token naming ``user_id`` for an hour, for the image link ``subject`` names (the
+    body frame sends no cookie); ``check_image_link`` reads it back."""
     expires = int(time.time()) + IMAGE_TOKEN_SECONDS
-    return f"{user_id}.{expires}.{_signature(runtime, user_id, expires, activity_id, number)}"
+    return f"{user_id}.{expires}.{_signature(runtime, user_id, expires, subject)}"
 
 
-def _check_image_token(runtime: Runtime, token: str, activity_id: int, number: str) -> int | None:
+def check_image_link(runtime: Runtime, token: str, subject: str) -> int | None:
+    """The user a ``sign_image_link`` token for ``subject`` names, or None (bad, expired)."""
     user, _, rest = token.partition(".")
     expires, _, signature = rest.partition(".")
     if not (user.isdigit() and expires.isdigit()) or int(expires) < time.time():
         return None
-    expected = _signature(runtime, int(user), int(expires), activity_id, number)
+    expected = _signature(runtime, int(user), int(expires), subject)
     return int(user) if hmac.compare_digest(expected, signature) else None
 
 
@@ -758,25 +768,25 @@ def _image_key(settings: Settings) -> bytes:
     return load_or_create_key(settings).derive("original inline image")
 
 
-def _signature(runtime: Runtime, user_id: int, expires: int, activity_id: int, number: str) -> str:
+def _signature(runtime: Runtime, user_id: int, expires: int, subject: str) -> str:
     key = _image_key(runtime.settings)
-    message = f"{user_id}:{expires}:{activity_id}:{number}".encode()
+    message = f"{user_id}:{expires}:{subject}".encode()
     digest = hmac.new(key, message, hashlib.sha256).digest()[:18]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-async def _fetched_or_raise(runtime: Runtime, user_id: int, activity_id: int) -> _Fetched:
+async def _fetched_or_raise(runtime: Runtime, user_id: int, activity_id: int) -> Fetched:
     _, outcome = await _obtain(runtime, user_id, activity_id, fresh=False)
     if isinstance(outcome, _Failure):
         raise NotFound(outcome.error, advice=outcome.advice)
     return outcome
 
 
-def _count_remote_images(html: str) -> int:
+def count_remote_images(html: str) -> int:
     return sanitize_html(html, image_url=lambda _: None, allow_remote_images=False).blocked_images
 
 
-def _attachment(part: OriginalPart) -> AttachmentView:
+def attachment_view(part: OriginalPart) -> AttachmentView:
     return AttachmentView(part.number, _filename(part), part.content_type, part.size)
 
 

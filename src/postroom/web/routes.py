@@ -14,6 +14,7 @@ from postroom.web.api import search as search_api
 from postroom.web.pages import accounts as accounts_page
 from postroom.web.pages import auth, home, settings
 from postroom.web.pages import companies as companies_page
+from postroom.web.pages import mail as mail_page
 from postroom.web.pages import original as original_page
 from postroom.web.pages import privacy as privacy_page
 from postroom.web.pages import records as records_page
@@ -27,6 +28,7 @@ ROUTERS: list[APIRouter] = [
     companies_page.router,
     me.router,
     original_page.router,
+    mail_page.router,
     accounts_page.router,
     privacy_page.router,
     accounts_api.router,

@@ -4,6 +4,7 @@ Filters (see ``make_templates``):
 
 * ``localtime(user)``: ``6 Dec 2026, 14:05 CET``: the user's zone, labelled.
 * ``localdate(user)``: ``6 Dec 2026``.
+* ``shortdate(user)``: ``14:05`` today, ``6 Dec`` this year, else ``6 Dec 2025`` (lists).
 * ``ago``: ``3 days ago``.
 * ``filesize``: ``1.2 MB``.
 """
@@ -44,6 +45,29 @@ def localdate(value: datetime | None, user: UserView | None = None) -> str:
     if value is None:
         return ""
     local = value.astimezone(_zone(user))
+    return f"{local.day} {local:%b %Y}"
+
+
+def shortdate(
+    value: datetime | None, user: UserView | None = None, now: datetime | None = None
+) -> str:
+    """The date as a mail list shows it: the time today, the day this year, else the date.
+
+    >>> when = datetime(2026, 12, 6, 13, 5, tzinfo=UTC)
+    >>> [shortdate(when, now=datetime(2026, m, d, 20, tzinfo=UTC)) for m, d in ((12, 6), (12, 9))]
+    ['13:05', '6 Dec']
+    >>> shortdate(when, now=datetime(2027, 1, 2, tzinfo=UTC))
+    '6 Dec 2026'
+    """
+    if value is None:
+        return ""
+    zone = _zone(user)
+    local = value.astimezone(zone)
+    today = (now or datetime.now(UTC)).astimezone(zone).date()
+    if local.date() == today:
+        return f"{local:%H:%M}"
+    if local.year == today.year:
+        return f"{local.day} {local:%b}"
     return f"{local.day} {local:%b %Y}"
 
 
@@ -94,7 +118,9 @@ def _take_flashes(request: Request) -> list[list[str]]:
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     env = templates.env
-    env.filters.update(localtime=localtime, localdate=localdate, ago=ago, filesize=filesize)
+    env.filters.update(
+        localtime=localtime, localdate=localdate, shortdate=shortdate, ago=ago, filesize=filesize
+    )
     env.globals.update(plural=plural, version=__version__)
     return templates
 

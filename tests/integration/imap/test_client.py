@@ -478,3 +478,34 @@ async def test_a_server_restart_during_idle_is_connection_lost(dovecot_basic, ba
             await client.idle(max_seconds=20)
         assert time.monotonic() - started < 2
         await client.close()
+
+
+@run_async
+@pytest.mark.parametrize("server", ["dovecot", "dovecot_basic"])
+async def test_folders_with_their_counts_by_list_status_or_one_status_each(server, request, caplog):
+    """Dovecot advertises LIST-STATUS: one LIST; the basic one does not: LIST, then STATUS."""
+    dovecot = request.getfixturevalue(server)
+    user = dovecot.add_user()
+    mailbox.create_folder(dovecot, user, "Projects/Entwürfe")
+    for n in range(3):
+        mailbox.append(dovecot, user, "INBOX", make_mail(n))
+    mailbox.append(dovecot, user, "Projects/Entwürfe", make_mail(9))
+    mailbox.set_flags(dovecot, user, "INBOX", 1, ("\\Seen",))
+    client = await login(plain(dovecot), user)
+    caplog.set_level(logging.DEBUG, logger="postroom.imap.wire")
+    async with client:
+        listed = await client.list_folders_with_status(["MESSAGES", "UNSEEN"])
+
+    counts = {folder.name: values for folder, values in listed}
+    assert counts["INBOX"] == {"MESSAGES": 3, "UNSEEN": 2}
+    assert counts["Projects/Entwürfe"] == {"MESSAGES": 1, "UNSEEN": 1}
+    assert counts.get("Projects") in (None, {"MESSAGES": 0, "UNSEEN": 0})
+    sent = [r.getMessage() for r in caplog.records if r.getMessage().startswith("C: ")]
+    statuses = [line for line in sent if re.match(r"C: \S+ STATUS ", line)]
+    if server == "dovecot":
+        assert client.has("LIST-STATUS")
+        assert any("RETURN (SPECIAL-USE STATUS (MESSAGES UNSEEN))" in line for line in sent)
+        assert statuses == []
+    else:
+        assert not client.has("LIST-STATUS")
+        assert len(statuses) >= 2

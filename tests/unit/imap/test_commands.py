@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import doctest
 import re
 
@@ -15,12 +16,18 @@ from postroom.imap.commands import (
     MAX_LINE,
     Command,
     Literal,
+    build_uid_copy,
+    build_uid_expunge,
     build_uid_fetch,
+    build_uid_move,
+    build_uid_store,
     check_fetch_items,
+    check_flags,
     compress_uids,
     describe_command,
     encode_command,
     encode_mailbox,
+    format_internaldate,
     format_uid_set,
     is_inbox,
     mailbox_argument,
@@ -299,7 +306,222 @@ def test_required_capabilities():
     assert commands.required_capabilities(["UID", "FLAGS", "BODY.PEEK[]"]) == set()
 
 
+# --- commands that change a mailbox (imap.writing) ------------------------------------------
+
+
+def lines(built: list[Command]) -> list[bytes]:
+    return [b"".join(encode_command(b"A1", command, literal_plus=True)) for command in built]
+
+
+def test_select_is_read_write_with_the_name_quoted_in_modified_utf7():
+    assert lines([commands.select("inbox")]) == [b'A1 SELECT "INBOX"\r\n']
+    assert lines([commands.select("Entwürfe")]) == [b'A1 SELECT "Entw&APw-rfe"\r\n']
+    assert lines([commands.select('Say "hi" \\o/')]) == [b'A1 SELECT "Say \\"hi\\" \\\\o/"\r\n']
+    assert encode_command(b"A1", commands.select(b"K\xc3\xb6ln"), literal_plus=False) == [
+        b"A1 SELECT {5}\r\n",
+        b"K\xc3\xb6ln\r\n",
+    ]
+
+
+def test_check_flags_spells_system_flags_as_the_rfc_and_keeps_keywords():
+    assert check_flags(["\\seen", "\\FLAGGED", "\\Answered", "\\deleted", "\\draft"]) == [
+        "\\Seen",
+        "\\Flagged",
+        "\\Answered",
+        "\\Deleted",
+        "\\Draft",
+    ]
+    assert check_flags(["$Forwarded", "$MDNSent", "NonJunk", "$label1", "$LABEL1"]) == [
+        "$Forwarded",
+        "$MDNSent",
+        "NonJunk",
+        "$label1",
+    ]
+    assert check_flags([]) == []
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        "\\Recent",  # the server's own
+        "\\*",  # PERMANENTFLAGS only
+        "\\Important",
+        "\\",
+        "",
+        "two words",
+        "a(b",
+        "a)b",
+        "a{5}",
+        'a"b',
+        "a\\b",
+        "a]b",
+        "a%b",
+        "a*b",
+        "Köln",
+        "a\r\nA2 LOGOUT",
+        "tab\there",
+    ],
+)
+def test_check_flags_refuses_what_is_neither_a_system_flag_nor_a_keyword(flag):
+    with pytest.raises(ValueError, match=r"flag|keyword"):
+        check_flags([flag])
+
+
+def test_uid_store_adds_then_removes_silently():
+    built = build_uid_store([5, 1, 2, 3], add=["\\Seen", "\\flagged"], remove=["$Junk"])
+    assert lines(built) == [
+        b"A1 UID STORE 1:3,5 +FLAGS.SILENT (\\Seen \\Flagged)\r\n",
+        b"A1 UID STORE 1:3,5 -FLAGS.SILENT ($Junk)\r\n",
+    ]
+    assert lines(build_uid_store([9], remove=["\\Seen"])) == [
+        b"A1 UID STORE 9 -FLAGS.SILENT (\\Seen)\r\n"
+    ]
+
+
+def test_uid_store_with_nothing_to_do_builds_nothing():
+    assert build_uid_store([], add=["\\Seen"]) == []
+    assert build_uid_store([1, 2]) == []
+
+
+def test_uid_store_refuses_a_flag_both_added_and_removed_and_bad_flags():
+    with pytest.raises(ValueError, match="both added and removed"):
+        build_uid_store([1], add=["\\Seen"], remove=["\\SEEN"])
+    with pytest.raises(ValueError, match="flag"):
+        build_uid_store([1], add=["\\Recent"])
+    with pytest.raises(ValueError, match="UIDs"):
+        build_uid_store([0], add=["\\Seen"])
+
+
+def test_copy_move_expunge_lines():
+    assert lines(build_uid_copy([7, 8, 9], "Archive")) == [b'A1 UID COPY 7:9 "Archive"\r\n']
+    assert lines(build_uid_move([3, 1], "Entwürfe/Köln & Co")) == [
+        b'A1 UID MOVE 1,3 "Entw&APw-rfe/K&APY-ln &- Co"\r\n'
+    ]
+    assert lines(build_uid_move([4], "inbox")) == [b'A1 UID MOVE 4 "INBOX"\r\n']
+    assert lines(build_uid_expunge([4, 5, 6, 10])) == [b"A1 UID EXPUNGE 4:6,10\r\n"]
+    assert build_uid_copy([], "Archive") == build_uid_move([], "Archive") == []
+    assert build_uid_expunge([]) == []
+    (raw_name,) = build_uid_copy([1], b"K\xc3\xb6ln")
+    assert encode_command(b"A1", raw_name, literal_plus=False) == [
+        b"A1 UID COPY 1 {5}\r\n",
+        b"K\xc3\xb6ln\r\n",
+    ]
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda uids: build_uid_store(uids, add=["\\Seen", "$Forwarded"], remove=["\\Flagged"]),
+        lambda uids: build_uid_copy(uids, "Bewerbungen/Entwürfe"),
+        lambda uids: build_uid_move(uids, "Bewerbungen/Entwürfe"),
+        build_uid_expunge,
+    ],
+    ids=["store", "copy", "move", "expunge"],
+)
+def test_a_long_scattered_uid_list_is_split_into_write_commands_of_at_most_8k(build):
+    uids = list(range(1, 100_000, 2))  # nothing to compress
+    built = build(uids)
+    assert len(built) > 10
+    sent: dict[bytes, list[int]] = {}
+    for command in built:
+        (line,) = encode_command(b"A99999", command, literal_plus=False)
+        assert len(line) <= MAX_LINE
+        key = b" ".join(command.arguments[1:])  # type: ignore[arg-type]
+        sent.setdefault(key, []).extend(expand(command.arguments[0].decode()))  # type: ignore[union-attr]
+    assert all(every == uids for every in sent.values())  # each operation covers every UID once
+    assert len(sent) == (2 if built[0].name == "UID STORE" else 1)
+
+
+@pytest.mark.parametrize(
+    ("when", "text"),
+    [
+        (dt.datetime(2026, 3, 7, 9, 5, 1, tzinfo=dt.UTC), b'" 7-Mar-2026 09:05:01 +0000"'),
+        (
+            dt.datetime(
+                2025, 12, 24, 23, 59, 59, 999999, tzinfo=dt.timezone(dt.timedelta(hours=1))
+            ),
+            b'"24-Dec-2025 23:59:59 +0100"',
+        ),
+        (
+            dt.datetime(2026, 1, 10, 8, 0, tzinfo=dt.timezone(-dt.timedelta(hours=3, minutes=30))),
+            b'"10-Jan-2026 08:00:00 -0330"',
+        ),
+        (
+            dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=45))),
+            b'" 1-Jul-2026 12:00:00 +0545"',
+        ),
+    ],
+)
+def test_format_internaldate(when, text):
+    assert format_internaldate(when) == text
+
+
+def test_format_internaldate_refuses_naive_times_and_odd_offsets():
+    with pytest.raises(ValueError, match="timezone"):
+        format_internaldate(dt.datetime(2026, 1, 1, 12, 0))
+    with pytest.raises(ValueError, match="whole minutes"):
+        format_internaldate(
+            dt.datetime(2026, 1, 1, tzinfo=dt.timezone(dt.timedelta(minutes=5, seconds=30)))
+        )
+
+
+MESSAGE = b"From: a@example.com\r\nSubject: Hi\r\n\r\nHello\r\n"
+
+
+def test_append_sends_the_message_as_a_literal():
+    command = commands.append("Entwürfe", MESSAGE)
+    assert encode_command(b"A1", command, literal_plus=False) == [
+        b'A1 APPEND "Entw&APw-rfe" {%d}\r\n' % len(MESSAGE),
+        MESSAGE + b"\r\n",
+    ]
+    assert encode_command(b"A1", command, literal_plus=True) == [
+        b'A1 APPEND "Entw&APw-rfe" {%d+}\r\n' % len(MESSAGE) + MESSAGE + b"\r\n"
+    ]
+
+
+def test_append_with_flags_and_internaldate():
+    when = dt.datetime(2026, 2, 3, 14, 15, 16, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    command = commands.append("Drafts", MESSAGE, flags=["\\draft", "\\Seen"], internaldate=when)
+    (line,) = encode_command(b"A1", command, literal_plus=True)
+    assert line == (
+        b'A1 APPEND "Drafts" (\\Draft \\Seen) " 3-Feb-2026 14:15:16 +0100" {%d+}\r\n' % len(MESSAGE)
+        + MESSAGE
+        + b"\r\n"
+    )
+
+
+def test_append_with_literal_minus_is_non_synchronising_up_to_4096_octets():
+    small = commands.append("Drafts", b"x" * 4096)
+    large = commands.append("Drafts", b"y" * 4097)
+    assert len(encode_command(b"A1", small, literal_plus=False, literal_minus=True)) == 1
+    assert encode_command(b"A1", large, literal_plus=False, literal_minus=True)[0] == (
+        b'A1 APPEND "Drafts" {4097}\r\n'
+    )
+
+
+def test_append_is_checked_and_its_body_never_logged():
+    with pytest.raises(ValueError, match="empty"):
+        commands.append("Drafts", b"")
+    with pytest.raises(ValueError, match="NUL"):
+        commands.append("Drafts", b"a\x00b")
+    with pytest.raises(ValueError, match="flag"):
+        commands.append("Drafts", MESSAGE, flags=["\\Recent"])
+    with pytest.raises(ValueError, match="timezone"):
+        commands.append("Drafts", MESSAGE, internaldate=dt.datetime(2026, 1, 1))
+    shown = describe_command(b"A1", commands.append("Drafts", MESSAGE))
+    assert shown == f'A1 APPEND "Drafts" {{{len(MESSAGE)}}} [literal: {len(MESSAGE)} octets]'
+
+
 def test_the_docstring_examples_run():
     from postroom.imap import commands
 
     assert doctest.testmod(commands).failed == 0
+
+
+def test_list_asks_for_special_use_and_status_in_one_return():
+    assert commands.list_folders(special_use=False).arguments == (b'""', b'"*"')
+    assert commands.list_folders(special_use=True).arguments[-1] == b"RETURN (SPECIAL-USE)"
+    command = commands.list_folders(special_use=False, status=["messages", "UNSEEN"])
+    assert command.arguments[-1] == b"RETURN (STATUS (MESSAGES UNSEEN))"
+    with pytest.raises(ValueError, match="not an atom"):
+        commands.list_folders(special_use=False, status=["MESSAGES)"])

@@ -260,10 +260,21 @@ def _problems(exc: PostroomError) -> list[str]:
 
 @router.get("/records/new")
 def new_page(
-    request: Request, user: CurrentUser, kind: str = "candidate", company: str = ""
+    request: Request,
+    user: CurrentUser,
+    kind: str = "candidate",
+    company: Annotated[str, Query(max_length=300)] = "",
+    name: Annotated[str, Query(max_length=300)] = "",
+    email: Annotated[str, Query(max_length=320)] = "",
 ) -> Response:
+    """The empty record form; ``name`` and ``email`` fill it in (the mail client's "Create
+    record" for an address of an email)."""
     form = RecordForm(
-        kind="contact" if kind == "contact" else "candidate", owner=user.email, company=company
+        name=name,
+        kind="contact" if kind == "contact" else "candidate",
+        owner=user.email,
+        company=company,
+        emails=[(email, True)] if email else [],
     )
     return _form_page(request, form)
 

@@ -17,10 +17,21 @@ document.addEventListener("click", (event) => {
   }
 });
 
-// <form data-confirm="Remove this record?"> asks before it is sent.
+// <form data-confirm="Remove this record?"> asks before it is sent; so does a submit button
+// with data-confirm-button (only when that button sends the form).
 document.addEventListener("submit", (event) => {
-  const message = event.target.getAttribute("data-confirm");
+  const button = event.submitter;
+  const message = event.target.getAttribute("data-confirm")
+    || (button && button.getAttribute("data-confirm-button"));
   if (message && !window.confirm(message)) event.preventDefault();
+});
+
+// <input type="checkbox" data-check-all> ticks every box of its form.
+document.addEventListener("change", (event) => {
+  if (!event.target.matches("[data-check-all]")) return;
+  for (const box of event.target.form.querySelectorAll('input[type="checkbox"][name]')) {
+    box.checked = event.target.checked;
+  }
 });
 
 document.addEventListener("keydown", (event) => {

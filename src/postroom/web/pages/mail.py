@@ -1,0 +1,277 @@
+"""The built-in mail client (docs/web.md, "Mail"): folders, a folder's messages, one message,
+and the actions that change them on the server at once (read, unread, flag, move, delete).
+
+Pages call ``services.mailbox`` only. A message is named in the URL by its folder, the
+folder's UIDVALIDITY (``v``) and its UID; the account id in the path is checked against the
+signed-in user in the service (another user's account is 404). The message body is served
+from its own URL into a sandboxed frame under its own policy, as Open original's is
+(``pages.original``); attachments download, never render.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from postroom.domain.folders import FolderRole
+from postroom.errors import InputError, NotFound
+from postroom.services import mailbox
+from postroom.services.mailbox import Action, MailUnavailable, MessageRef
+from postroom.web.deps import CurrentUser, RuntimeDep
+from postroom.web.pages.original import (
+    DOWNLOAD_POLICY,
+    FRAME_SANDBOX,
+    body_policy,
+    content_disposition,
+)
+from postroom.web.templating import flash, render
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+FolderName = Annotated[str, Query(min_length=1, max_length=1000)]
+Uid = Annotated[int, Query(ge=1, le=4294967295)]
+Validity = Annotated[int, Query(ge=1, le=4294967295)]
+
+
+def folder_url(account_id: int, folder: str, page: int = 1) -> str:
+    query = {"folder": folder} | ({"page": str(page)} if page > 1 else {})
+    return f"/mail/{account_id}?{urlencode(query)}"
+
+
+def message_url(account_id: int, ref: MessageRef, suffix: str = "", **extra: str) -> str:
+    query = {"folder": ref.folder, "v": str(ref.uidvalidity), "uid": str(ref.uid)} | extra
+    return f"/mail/{account_id}/message{suffix}?{urlencode(query)}"
+
+
+def _unavailable(request: Request, account_id: int, exc: MailUnavailable) -> Response:
+    return render(
+        request,
+        "mail/unavailable.html",
+        {"account_id": account_id, "error": exc.args[0], "advice": exc.advice},
+        status_code=503,
+    )
+
+
+@router.get("/mail")
+def mail_home(request: Request, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    account_id = mailbox.first_account_id(runtime=runtime, user_id=user.id)
+    if account_id is None:
+        return render(request, "mail/no_account.html", {})
+    return RedirectResponse(folder_url(account_id, "INBOX"), status_code=303)
+
+
+@router.get("/mail/{account_id}")
+async def folder_page(
+    request: Request,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    account_id: int,
+    folder: FolderName = "INBOX",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> Response:
+    try:
+        listing = await mailbox.list_folder(
+            runtime=runtime, user_id=user.id, account_id=account_id, folder=folder, page=page
+        )
+    except MailUnavailable as exc:
+        return _unavailable(request, account_id, exc)
+    return render(
+        request,
+        "mail/folder.html",
+        {
+            "listing": listing,
+            "folder_url": folder_url,
+            "message_url": message_url,
+            "ref": lambda uid: MessageRef(listing.folder.name, listing.uidvalidity, uid),
+            "page_url": lambda number: folder_url(account_id, listing.folder.name, number),
+            "page_size": mailbox.PAGE_SIZE,
+            "roles": FolderRole,
+        },
+    )
+
+
+@router.get("/mail/{account_id}/message")
+async def message_page(
+    request: Request,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    account_id: int,
+    folder: FolderName,
+    v: Validity,
+    uid: Uid,
+    images: Annotated[bool, Query()] = False,
+) -> Response:
+    ref = MessageRef(folder, v, uid)
+    try:
+        view = await mailbox.open_message(
+            runtime=runtime, user_id=user.id, account_id=account_id, ref=ref
+        )
+    except MailUnavailable as exc:
+        return _unavailable(request, account_id, exc)
+    extra = {"images": "1"} if images else {}
+    return render(
+        request,
+        "mail/message.html",
+        {
+            "view": view,
+            "ref": ref,
+            "images": images,
+            "body_url": message_url(account_id, ref, "/body", **extra),
+            "images_url": message_url(account_id, ref, images="1"),
+            "plain_url": message_url(account_id, ref),
+            "part_url": lambda number: message_url(account_id, ref, f"/parts/{number}"),
+            "folder_url": folder_url,
+            "frame_sandbox": FRAME_SANDBOX,
+            "roles": FolderRole,
+        },
+    )
+
+
+def _origin(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+@router.get("/mail/{account_id}/message/body")
+async def message_body(
+    request: Request,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    account_id: int,
+    folder: FolderName,
+    v: Validity,
+    uid: Uid,
+    images: Annotated[bool, Query()] = False,
+) -> Response:
+    ref = MessageRef(folder, v, uid)
+    origin = _origin(request)
+
+    def image_url(number: str) -> str:
+        token = mailbox.sign_inline_image(
+            runtime=runtime, user_id=user.id, account_id=account_id, ref=ref, number=number
+        )
+        return origin + message_url(account_id, ref, f"/inline/{number}", t=token)
+
+    try:
+        body = await mailbox.get_message_body(
+            runtime=runtime,
+            user_id=user.id,
+            account_id=account_id,
+            ref=ref,
+            allow_remote_images=images,
+            image_url=image_url,
+        )
+    except MailUnavailable as exc:
+        raise NotFound(exc.args[0], advice=exc.advice) from exc
+    # not render(): the frame must neither take the session's flash messages nor touch it
+    templates: Jinja2Templates = request.app.state.templates
+    response = HTMLResponse(templates.get_template("original/body.html").render(body=body))
+    response.headers["Content-Security-Policy"] = body_policy(origin, remote_images=images)
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@router.get("/mail/{account_id}/message/parts/{number}")
+async def message_part(
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    account_id: int,
+    number: str,
+    folder: FolderName,
+    v: Validity,
+    uid: Uid,
+) -> Response:
+    ref = MessageRef(folder, v, uid)
+    try:
+        part = await mailbox.get_message_part(
+            runtime=runtime, user_id=user.id, account_id=account_id, ref=ref, number=number
+        )
+    except MailUnavailable as exc:
+        raise NotFound(exc.args[0], advice=exc.advice) from exc
+    return Response(
+        part.data,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": content_disposition("attachment", part.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": DOWNLOAD_POLICY,
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get("/mail/{account_id}/message/inline/{number}")
+async def message_inline_image(
+    runtime: RuntimeDep,
+    account_id: int,
+    number: str,
+    folder: FolderName,
+    v: Validity,
+    uid: Uid,
+    t: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    ref = MessageRef(folder, v, uid)
+    try:
+        part = await mailbox.get_inline_image(
+            runtime=runtime, token=t, account_id=account_id, ref=ref, number=number
+        )
+    except MailUnavailable as exc:
+        raise NotFound(exc.args[0], advice=exc.advice) from exc
+    return Response(
+        part.data,
+        media_type=part.content_type,
+        headers={
+            "Content-Disposition": content_disposition("inline", part.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": DOWNLOAD_POLICY,
+            "Cache-Control": "private, max-age=600",
+        },
+    )
+
+
+@router.post("/mail/{account_id}/actions")
+async def message_action(
+    request: Request,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    account_id: int,
+    folder: Annotated[str, Form(min_length=1, max_length=1000)],
+    v: Annotated[int, Form(ge=1, le=4294967295)],
+    action: Annotated[str, Form()],
+    uid: Annotated[list[int], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    target: Annotated[str, Form(max_length=1000)] = "",
+    page: Annotated[int, Form(ge=1, le=1_000_000)] = 1,
+    opened: Annotated[bool, Form()] = False,
+) -> Response:
+    """Act on the ticked messages of a folder page, or on the message page's one message
+    (``opened``): after a move or delete from the message page, back to the folder."""
+    back = folder_url(account_id, folder, page)
+    try:
+        chosen = Action(action)
+    except ValueError:
+        flash(request, f"Unknown action {action!r}.", "error")
+        return RedirectResponse(back, status_code=303)
+    try:
+        result = await mailbox.act(
+            runtime=runtime,
+            user_id=user.id,
+            account_id=account_id,
+            folder=folder,
+            uidvalidity=v,
+            uids=[u for u in uid if 0 < u <= 4294967295],
+            action=chosen,
+            target=target,
+        )
+    except (MailUnavailable, InputError) as exc:
+        flash(request, f"{exc.args[0]}. {exc.advice}".strip(), "error")
+        return RedirectResponse(back, status_code=303)
+    flash(request, result.message)
+    if opened and not result.removed and uid:
+        return RedirectResponse(
+            message_url(account_id, MessageRef(folder, v, uid[0])), status_code=303
+        )
+    return RedirectResponse(back, status_code=303)
