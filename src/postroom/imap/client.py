@@ -244,7 +244,7 @@ class ImapClient:
         timeout: float = 20.0,
         command_timeout: float = 90.0,
         limits: Limits = DEFAULT_LIMITS,
-    ) -> ImapClient:
+    ) -> Self:
         """Connect, read the greeting, do STARTTLS if asked, and read the capabilities.
 
         ``timeout`` bounds DNS + TCP connect, the TLS handshake and the greeting, each;
@@ -279,7 +279,7 @@ class ImapClient:
         timeout: float = 20.0,
         command_timeout: float = 90.0,
         limits: Limits = DEFAULT_LIMITS,
-    ) -> ImapClient:
+    ) -> Self:
         """The client over streams that are already open (``connect`` uses it after
         ``open_stream``; tests use in-memory streams and a scripted server). Reads the greeting,
         does STARTTLS when ``address`` asks for it, reads the capabilities."""

@@ -96,43 +96,6 @@ class MailboxClient(ImapClient):
         )
         self._writable = False  # a folder is open read-write (a SELECT answered [READ-WRITE])
 
-    @classmethod
-    async def connect(
-        cls,
-        address: ServerAddress,
-        *,
-        timeout: float = 20.0,
-        command_timeout: float = 90.0,
-        limits: Limits = DEFAULT_LIMITS,
-    ) -> MailboxClient:
-        """``ImapClient.connect``, typed as a MailboxClient."""
-        client = await super().connect(
-            address, timeout=timeout, command_timeout=command_timeout, limits=limits
-        )
-        return _mailbox_client(client)
-
-    @classmethod
-    async def from_streams(
-        cls,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        address: ServerAddress,
-        *,
-        timeout: float = 20.0,
-        command_timeout: float = 90.0,
-        limits: Limits = DEFAULT_LIMITS,
-    ) -> MailboxClient:
-        """``ImapClient.from_streams``, typed as a MailboxClient."""
-        client = await super().from_streams(
-            reader,
-            writer,
-            address,
-            timeout=timeout,
-            command_timeout=command_timeout,
-            limits=limits,
-        )
-        return _mailbox_client(client)
-
     # --- opening a folder --------------------------------------------------------------------
 
     async def select(self, folder: bytes | str) -> SelectedFolder:
@@ -313,12 +276,6 @@ class MailboxClient(ImapClient):
             if completion.code is not None and completion.code.name == "COPYUID":
                 copied.update(_uid_map(completion.code, asked))
         return copied
-
-
-def _mailbox_client(client: ImapClient) -> MailboxClient:
-    if not isinstance(client, MailboxClient):  # pragma: no cover - cls() makes a MailboxClient
-        raise TypeError(f"expected a MailboxClient, got {type(client).__name__}")
-    return client
 
 
 def _is_copyuid(response: Untagged) -> bool:
