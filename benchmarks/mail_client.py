@@ -58,7 +58,7 @@ def fill(user: MailUser, count: int, small: int) -> list[tuple[str, str]]:
             batch = []
     mailbox.fill_maildir(user, "INBOX", batch)
     mailbox.fill_maildir(user, "Small", [m.raw for m in mailgen.generate(small, seed=4)])
-    for name in ("Clients", "Clients.Acme", "Clients.Northwind", "Candidates", "Newsletters"):
+    for name in ("Clients", "Clients/Acme", "Clients/Northwind", "Candidates", "Newsletters"):
         mailbox.fill_maildir(user, name, [])
     return contacts
 
