@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from postroom.services import mailbox as mail_client
 from postroom.services import original
 from tests.support import mailbox
 from tests.support.browser import screenshot
@@ -20,6 +21,7 @@ from tests.support.web import PASSWORD, add_user
 @pytest.fixture
 def world(live_app, dovecot, mail_user):
     original.forget_cached_originals()
+    mail_client.forget_counts()
     add_user(live_app.runtime, "ada@firm.example", admin=True)  # past the first-run setup
     return make_world(live_app.runtime, dovecot, mail_user)
 

@@ -23,6 +23,7 @@ import asyncio
 import enum
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -60,6 +61,8 @@ CONNECT_TIMEOUT = 15.0
 COMMAND_TIMEOUT = 60.0
 OPEN_TIMEOUT = 60.0
 """Seconds one call (connect, log in, the work) may take."""
+COUNTS_SECONDS = 60.0
+"""How long folder counts are kept for a server without LIST-STATUS."""
 LIST_FIELDS = "BODY.PEEK[HEADER.FIELDS (FROM TO CC SUBJECT DATE)]"
 
 SEEN, FLAGGED, ANSWERED, DELETED = "\\Seen", "\\Flagged", "\\Answered", "\\Deleted"
@@ -245,22 +248,74 @@ def _folder_missing(name: str) -> NotFound:
     )
 
 
-async def _list_folders(client: MailboxClient, *, counts: bool) -> list[FolderView]:
-    """Every folder, sorted for the side list; with its message and unread counts when
-    ``counts`` (one LIST where the server has LIST-STATUS, else a STATUS per folder)."""
-    if not counts:
-        listed = (await client.list_folders())[:MAX_FOLDERS]
-        return sorted((_folder_view(f) for f in listed if f.name), key=_folder_order)
-    views = []
-    for folder, status in await client.list_folders_with_status(
-        ["MESSAGES", "UNSEEN"], max_folders=MAX_FOLDERS
-    ):
-        if folder.name:
-            view = _folder_view(folder)
-            if status is not None:
-                view = replace(view, messages=status.get("MESSAGES"), unseen=status.get("UNSEEN"))
-            views.append(view)
+_Counts = dict[str, tuple[int | None, int | None]]
+_counts: dict[tuple[int, str, str], tuple[float, _Counts]] = {}
+"""Per account (id, host, user name): until when, and each folder's (messages, unseen), for
+servers without LIST-STATUS (Gmail, Microsoft 365), where counting costs a STATUS round trip
+per folder."""
+
+
+def _counts_key(account: AccountView) -> tuple[int, str, str]:
+    return (account.id, account.imap_host, account.username)
+
+
+async def _list_folders(
+    client: MailboxClient, account: AccountView, *, counts: bool
+) -> list[FolderView]:
+    """Every folder, sorted for the side list, with its message and unread counts when
+    ``counts``: one LIST where the server has LIST-STATUS (RFC 5819); elsewhere a STATUS per
+    folder, kept for ``COUNTS_SECONDS`` (and corrected by this module's own changes)."""
+    if counts and client.has("LIST-STATUS"):
+        views = []
+        for folder, status in await client.list_folders_with_status(
+            ["MESSAGES", "UNSEEN"], max_folders=MAX_FOLDERS
+        ):
+            if folder.name:
+                views.append(_counted(_folder_view(folder), status))
+        return sorted(views, key=_folder_order)
+    listed = [f for f in (await client.list_folders())[:MAX_FOLDERS] if f.name]
+    kept = _counts.get(_counts_key(account))
+    if kept is not None and kept[0] > time.monotonic():
+        known = kept[1]
+    elif counts:
+        known = {}
+        for folder in listed:
+            if folder.is_selectable:
+                try:
+                    status = await client.status(folder.name_raw, ["MESSAGES", "UNSEEN"])
+                except CommandFailed:
+                    continue
+                known[folder.name] = (status.get("MESSAGES"), status.get("UNSEEN"))
+        _counts[_counts_key(account)] = (time.monotonic() + COUNTS_SECONDS, known)
+    else:
+        known = {}
+    views = [_folder_view(folder) for folder in listed]
+    views = [
+        replace(view, messages=known[view.name][0], unseen=known[view.name][1])
+        if view.name in known
+        else view
+        for view in views
+    ]
     return sorted(views, key=_folder_order)
+
+
+def _counted(view: FolderView, status: dict[str, int] | None) -> FolderView:
+    if status is None:
+        return view
+    return replace(view, messages=status.get("MESSAGES"), unseen=status.get("UNSEEN"))
+
+
+def _seen_one(account: AccountView, folder: str) -> None:
+    """A message of ``folder`` was marked read here: one unread fewer in the kept counts."""
+    kept = _counts.get(_counts_key(account))
+    if kept is not None and folder in kept[1]:
+        messages, unseen = kept[1][folder]
+        kept[1][folder] = (messages, max(0, unseen - 1) if unseen is not None else None)
+
+
+def forget_counts() -> None:
+    """Drop every kept folder count (tests; and after this module changes a mailbox)."""
+    _counts.clear()
 
 
 def _folder_view(folder: Folder) -> FolderView:
@@ -306,7 +361,7 @@ async def list_folder(
     asked. Opening a folder changes nothing (EXAMINE, BODY.PEEK)."""
     account, *accounts = await asyncio.to_thread(_load, runtime, user_id, account_id)
     async with _connected(runtime, account) as client:
-        folders = await _list_folders(client, counts=True)
+        folders = await _list_folders(client, account, counts=True)
         view = _find_folder(folders, folder)
         box = await client.examine(encode_mailbox(view.name))
         ranges = await client.uid_search_ranges("ALL") if box.exists else []
@@ -444,7 +499,7 @@ async def open_message(
     asked."""
     account, *accounts = await asyncio.to_thread(_load, runtime, user_id, account_id)
     async with _connected(runtime, account) as client:
-        folders = await _list_folders(client, counts=False)
+        folders = await _list_folders(client, account, counts=False)
         folder = _find_folder(folders, ref.folder)
         box = await _select(client, ref)
         origin = Origin(account.id, encode_mailbox(ref.folder), ref.uidvalidity, ref.uid)
@@ -455,6 +510,7 @@ async def open_message(
         flags = {f.casefold() for f in (flagged[0].flags or ()) if flagged} if flagged else set()
         if SEEN.casefold() not in flags and not box.read_only:
             await client.uid_store([ref.uid], add=[SEEN])
+            _seen_one(account, folder.name)
     if not fetched.is_partial:
         fetched = replace(fetched, parsed=await asyncio.to_thread(read_original, fetched.raw))
     original.remember(_cache_key(user_id, account_id, ref), fetched)
@@ -674,13 +730,14 @@ async def act(
     account, *_ = await asyncio.to_thread(_load, runtime, user_id, account_id)
     ref = MessageRef(folder, uidvalidity, uids[0])
     async with _connected(runtime, account) as client:
-        folders = await _list_folders(client, counts=False)
+        folders = await _list_folders(client, account, counts=False)
         source = _find_folder(folders, folder)
         if (await _select(client, ref)).read_only:
             raise InputError(
                 f"the server lets you read {folder} but not change it",
                 advice="it may be a shared or archived folder; ask whoever runs the mail server",
             )
+        _counts.pop(_counts_key(account), None)  # what is read, and where, changes now
         count = _messages(len(uids))
         if action in (Action.READ, Action.UNREAD, Action.FLAG, Action.UNFLAG):
             flag = SEEN if action in (Action.READ, Action.UNREAD) else FLAGGED

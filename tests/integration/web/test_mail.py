@@ -4,11 +4,13 @@ on the server (read, unread, flag, move, delete), and who may do what."""
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
+from postroom.services import mailbox as mail_client
 from postroom.services import original
 from tests.support import mailbox
 from tests.support.originals import ANNA, CLEO, PNG, ROBIN, html_mail, make_world, plain_mail
@@ -18,6 +20,7 @@ from tests.support.web import client_for, csrf_of, sign_in
 @pytest.fixture
 def world(runtime, dovecot, mail_user):
     original.forget_cached_originals()
+    mail_client.forget_counts()
     return make_world(runtime, dovecot, mail_user)
 
 
@@ -99,8 +102,6 @@ def test_a_folder_lists_its_messages_newest_first_with_their_state(world, robin)
 
 
 def test_a_big_folder_pages_newest_first(world, robin, monkeypatch):
-    from postroom.services import mailbox as mail_client
-
     monkeypatch.setattr(mail_client, "PAGE_SIZE", 4)
     raws = [mailbox.message(f"Anna <{ANNA}>", ROBIN, f"Note {n:02d}", "x") for n in range(10)]
     mailbox.fill_maildir(world.mail_user, "INBOX", raws)
@@ -287,3 +288,34 @@ def test_a_refused_login_says_what_to_do(world, robin):
     assert page.status_code == 503
     assert "refused the login" in page.text
     assert "current password" in page.text
+
+
+def test_without_list_status_the_counts_are_kept_a_minute_and_follow_our_changes(
+    runtime, dovecot_basic, basic_mail_user, caplog
+):
+    """A server without LIST-STATUS (Gmail, Microsoft 365) costs a STATUS per folder: the
+    counts are asked once a minute, and what the mail client itself changes corrects them."""
+    original.forget_cached_originals()
+    mail_client.forget_counts()
+    world = make_world(runtime, dovecot_basic, basic_mail_user)
+    one = mailbox.append(world.dovecot, world.mail_user, "INBOX", plain_mail("One"))
+    mailbox.append(world.dovecot, world.mail_user, "INBOX", plain_mail("Two"))
+    caplog.set_level(logging.DEBUG, logger="postroom.imap.wire")
+
+    def statuses() -> int:
+        sent = [r.getMessage() for r in caplog.records]
+        caplog.clear()
+        return sum(1 for line in sent if re.match(r"C: \S+ STATUS ", line))
+
+    with client_for(world.runtime) as client:
+        robin = sign_in(client, ROBIN)
+        assert "2 unread" in folder_page(robin, world).text
+        assert statuses() >= 5  # INBOX, Sent, Drafts, Trash, ...
+        assert "2 unread" in folder_page(robin, world).text
+        assert statuses() == 0
+        robin.get(message_path(world, one))  # marked read here: one unread fewer at once
+        assert "1 unread" in folder_page(robin, world).text
+        assert statuses() == 0
+        act(robin, world, "unread", [one])  # an action asks the server again
+        assert "2 unread" in robin.get(f"/mail/{world.account_id}?folder=INBOX").text
+        assert statuses() >= 5
