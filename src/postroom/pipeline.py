@@ -376,6 +376,17 @@ def ingest_files(
     return report
 
 
+def ingest_message(*, session: Session, context: IngestContext, raw: bytes) -> BatchResult:
+    """Run one message's bytes through the pipeline in the caller's transaction (a message
+    just sent: logged at once; the sync's copy of it later is the same message).
+
+    Raises ``MessageParseError`` when the bytes cannot be read at all."""
+    head = parse_message_head(raw)
+    prepared = prepare_batch(session=session, context=context, facts=[facts_from_parsed(head)])
+    bodies = {0: extract_body(head.mime)} if prepared[0].needs_body else {}
+    return record_batch(session=session, context=context, prepared=prepared, bodies=bodies)
+
+
 # --- an address added to a record later -----------------------------------------------
 
 

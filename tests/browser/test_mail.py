@@ -137,3 +137,35 @@ def test_a_plain_message_on_a_phone(robin, world):
     page.get_by_role("link", name="Salary expectations").click()
     expect(page.locator(".original-text")).to_contain_text("not bold")
     assert uid
+
+
+def test_reply_from_a_message_and_send(robin, world):
+    page = robin
+    from sqlalchemy import update
+
+    from postroom.domain.accounts import TlsMode
+    from postroom.store.models import MailAccount
+    from tests.support.smtp import SmtpServer
+
+    uid = mailbox.append(world.dovecot, world.mail_user, "INBOX", html_mail())
+    with SmtpServer(world.mail_user.username, world.mail_user.password) as smtp:
+        with world.runtime.write() as session:
+            session.execute(
+                update(MailAccount)
+                .where(MailAccount.id == world.account_id)
+                .values(smtp_host=smtp.host, smtp_port=smtp.port, smtp_tls=TlsMode.PLAIN)
+            )
+        page.goto(f"/mail/{world.account_id}?folder=INBOX")
+        page.get_by_role("link", name="Your interview on Thursday").click()
+        page.get_by_role("link", name="Reply", exact=True).click()
+        expect(page.get_by_role("heading", name="Reply")).to_be_visible()
+        expect(page.get_by_label("Subject")).to_have_value("Re: Your interview on Thursday")
+        page.get_by_label("Message").press("Control+Home")
+        page.get_by_label("Message").type("Thursday at 10 works for me.")
+        screenshot(page, "mail-compose")
+        page.get_by_role("button", name="Send").click()
+        expect(page.locator(".flash").first).to_contain_text("Sent to anna@acme.example.")
+        expect(page.get_by_role("heading", name="Your interview on Thursday")).to_be_visible()
+        assert len(smtp.received) == 1
+        assert b"Thursday at 10 works for me." in smtp.received[0].data
+    assert uid

@@ -211,9 +211,10 @@ def check_draft(draft: Draft) -> None:
         raise InputError("the text is too long to send", advice="send the long part as a file")
 
 
-def build_message(draft: Draft, *, date: datetime, domain: str) -> bytes:
+def build_message(draft: Draft, *, date: datetime, domain: str, bcc: bool = False) -> bytes:
     """The RFC 5322 bytes of ``draft`` (CRLF line ends; UTF-8 text, encoded words in headers
-    where needed; no Bcc header), with a new Message-ID in ``domain``.
+    where needed), with a new Message-ID in ``domain``. The Bcc header only with ``bcc``:
+    for the copy in the Sent folder, never for what is sent.
 
     >>> from datetime import UTC
     >>> me = Mailbox("Robin", "robin@firm.example")
@@ -229,6 +230,8 @@ def build_message(draft: Draft, *, date: datetime, domain: str) -> bytes:
     msg["To"] = [_header_address(m) for m in draft.to] if draft.to else "undisclosed-recipients:;"
     if draft.cc:
         msg["Cc"] = [_header_address(m) for m in draft.cc]
+    if bcc and draft.bcc:
+        msg["Bcc"] = [_header_address(m) for m in draft.bcc]
     msg["Subject"] = draft.subject
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = make_msgid(domain=domain)

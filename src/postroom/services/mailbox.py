@@ -206,7 +206,7 @@ def first_account_id(*, runtime: Runtime, user_id: int) -> int | None:
 
 
 @asynccontextmanager
-async def _connected(runtime: Runtime, account: AccountView) -> AsyncIterator[MailboxClient]:
+async def connected(runtime: Runtime, account: AccountView) -> AsyncIterator[MailboxClient]:
     """A logged-in connection to ``account``'s server, closed after; every failure to reach
     it is a ``MailUnavailable`` that says what to do."""
     label = account.label
@@ -360,7 +360,7 @@ async def list_folder(
     the user's or a folder that is not there; ``MailUnavailable`` when the server cannot be
     asked. Opening a folder changes nothing (EXAMINE, BODY.PEEK)."""
     account, *accounts = await asyncio.to_thread(_load, runtime, user_id, account_id)
-    async with _connected(runtime, account) as client:
+    async with connected(runtime, account) as client:
         folders = await _list_folders(client, account, counts=True)
         view = _find_folder(folders, folder)
         box = await client.examine(encode_mailbox(view.name))
@@ -498,7 +498,7 @@ async def open_message(
     user's or the message is no longer there; ``MailUnavailable`` when the server cannot be
     asked."""
     account, *accounts = await asyncio.to_thread(_load, runtime, user_id, account_id)
-    async with _connected(runtime, account) as client:
+    async with connected(runtime, account) as client:
         folders = await _list_folders(client, account, counts=False)
         folder = _find_folder(folders, ref.folder)
         box = await _select(client, ref)
@@ -582,7 +582,7 @@ def _correspondents(
     return tuple(result)
 
 
-async def _fetched(
+async def fetched_message(
     runtime: Runtime, user_id: int, account_id: int, ref: MessageRef
 ) -> tuple[AccountView, Fetched]:
     """The message's bytes: from the cache, else read again (read-only)."""
@@ -591,7 +591,7 @@ async def _fetched(
     kept = original.cached(key)
     if kept is not None:
         return account, kept
-    async with _connected(runtime, account) as client:
+    async with connected(runtime, account) as client:
         try:
             box = await client.examine(encode_mailbox(ref.folder))
         except CommandFailed as exc:
@@ -618,7 +618,7 @@ async def get_message_body(
     image_url: Callable[[str], str],
 ) -> original.OriginalBody:
     """The body for the sandboxed frame, sanitised as Open original's is."""
-    _, fetched = await _fetched(runtime, user_id, account_id, ref)
+    _, fetched = await fetched_message(runtime, user_id, account_id, ref)
     message = fetched.message()
     if fetched.is_partial or message.html is None:
         text = fetched.partial_text if fetched.is_partial else (message.text or "")
@@ -643,7 +643,7 @@ async def get_message_part(
     """Part ``number`` of the message, decoded, to download; ``NotFound`` when it has none."""
     if not is_part_number(number):
         raise NotFound("the email has no such part", advice="open the email to see its files")
-    _, fetched = await _fetched(runtime, user_id, account_id, ref)
+    _, fetched = await fetched_message(runtime, user_id, account_id, ref)
     if fetched.is_partial:
         content = await original.fetch_part_or_fail(runtime, fetched, number)
         if content is None:
@@ -729,7 +729,7 @@ async def act(
         raise InputError("no message was chosen", advice="tick the messages to act on")
     account, *_ = await asyncio.to_thread(_load, runtime, user_id, account_id)
     ref = MessageRef(folder, uidvalidity, uids[0])
-    async with _connected(runtime, account) as client:
+    async with connected(runtime, account) as client:
         folders = await _list_folders(client, account, counts=False)
         source = _find_folder(folders, folder)
         if (await _select(client, ref)).read_only:

@@ -10,17 +10,20 @@ from its own URL into a sandboxed frame under its own policy, as Open original's
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from postroom.domain.folders import FolderRole
 from postroom.errors import InputError, NotFound
-from postroom.services import mailbox
+from postroom.mail.compose import FileToSend
+from postroom.services import mailbox, sending
 from postroom.services.mailbox import Action, MailUnavailable, MessageRef
+from postroom.services.sending import Mode, Outgoing, SendFailed
 from postroom.web.deps import CurrentUser, RuntimeDep
 from postroom.web.pages.original import (
     DOWNLOAD_POLICY,
@@ -62,6 +65,20 @@ def mail_home(request: Request, user: CurrentUser, runtime: RuntimeDep) -> Respo
     if account_id is None:
         return render(request, "mail/no_account.html", {})
     return RedirectResponse(folder_url(account_id, "INBOX"), status_code=303)
+
+
+@router.get("/mail/compose")
+def compose_from_anywhere(
+    request: Request,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    to: Annotated[str, Query(max_length=2000)] = "",
+) -> Response:
+    """ "Email" from a record: the compose form of the user's first account."""
+    account_id = mailbox.first_account_id(runtime=runtime, user_id=user.id)
+    if account_id is None:
+        return render(request, "mail/no_account.html", {})
+    return RedirectResponse(compose_url(account_id, Mode.NEW, to=to), status_code=303)
 
 
 @router.get("/mail/{account_id}")
@@ -127,6 +144,8 @@ async def message_page(
             "folder_url": folder_url,
             "frame_sandbox": FRAME_SANDBOX,
             "roles": FolderRole,
+            "compose_url": compose_url,
+            "modes": Mode,
         },
     )
 
@@ -275,3 +294,151 @@ async def message_action(
             message_url(account_id, MessageRef(folder, v, uid[0])), status_code=303
         )
     return RedirectResponse(back, status_code=303)
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def compose_url(account_id: int, mode: Mode, ref: MessageRef | None = None, to: str = "") -> str:
+    query = {"mode": mode.value}
+    if ref is not None:
+        query |= {"folder": ref.folder, "v": str(ref.uidvalidity), "uid": str(ref.uid)}
+    if to:
+        query["to"] = to
+    return f"/mail/{account_id}/compose?{urlencode(query)}"
+
+
+def _mode(value: str) -> Mode:
+    try:
+        return Mode(value)
+    except ValueError:
+        return Mode.NEW
+
+
+@router.get("/mail/{account_id}/compose")
+async def compose_page(
+    request: Request,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    account_id: int,
+    mode: Annotated[str, Query(max_length=20)] = "new",
+    folder: Annotated[str | None, Query(min_length=1, max_length=1000)] = None,
+    v: Annotated[int | None, Query(ge=1, le=4294967295)] = None,
+    uid: Annotated[int | None, Query(ge=1, le=4294967295)] = None,
+    to: Annotated[str, Query(max_length=2000)] = "",
+) -> Response:
+    ref = MessageRef(folder, v, uid) if folder and v and uid else None
+    try:
+        view = await sending.compose(
+            runtime=runtime,
+            user_id=user.id,
+            account_id=account_id,
+            mode=_mode(mode),
+            ref=ref,
+            to=to,
+        )
+    except MailUnavailable as exc:
+        return _unavailable(request, account_id, exc)
+    form = {"to": view.to, "cc": view.cc, "bcc": "", "subject": view.subject, "text": view.text}
+    return _compose_form(request, view, form)
+
+
+def _compose_form(
+    request: Request,
+    view: sending.ComposeView,
+    form: dict[str, str],
+    *,
+    error: str | None = None,
+    advice: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    ref = view.ref
+    return render(
+        request,
+        "mail/compose.html",
+        {
+            "view": view,
+            "form": form,
+            "error": error,
+            "advice": advice,
+            "modes": Mode,
+            "back_url": message_url(view.account.id, ref)
+            if ref
+            else folder_url(view.account.id, "INBOX"),
+        },
+        status_code=status_code,
+    )
+
+
+@router.post("/mail/{account_id}/send")
+async def send_message(
+    request: Request,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    account_id: int,
+    mode: Annotated[str, Form(max_length=20)] = "new",
+    to: Annotated[str, Form(max_length=20000)] = "",
+    cc: Annotated[str, Form(max_length=20000)] = "",
+    bcc: Annotated[str, Form(max_length=20000)] = "",
+    subject: Annotated[str, Form(max_length=2000)] = "",
+    text: Annotated[str, Form(max_length=2_100_000)] = "",
+    folder: Annotated[str | None, Form(max_length=1000)] = None,
+    v: Annotated[int | None, Form(ge=1, le=4294967295)] = None,
+    uid: Annotated[int | None, Form(ge=1, le=4294967295)] = None,
+    forward_files: Annotated[bool, Form()] = False,
+    files: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI copies defaults)
+) -> Response:
+    chosen = _mode(mode)
+    ref = MessageRef(folder, v, uid) if folder and v and uid and chosen is not Mode.NEW else None
+    form = {"to": to, "cc": cc, "bcc": bcc, "subject": subject, "text": text}
+    attached = []
+    budget = sending.MAX_FILES_BYTES + 1
+    for upload in files:
+        if not upload.filename:
+            continue  # the empty file input of a form sent without a file
+        data = await upload.read(budget)
+        budget -= len(data)
+        attached.append(
+            FileToSend(upload.filename, upload.content_type or "application/octet-stream", data)
+        )
+    outgoing = Outgoing(
+        mode=chosen,
+        to=to,
+        cc=cc,
+        bcc=bcc,
+        subject=subject,
+        text=text.replace("\r\n", "\n"),
+        ref=ref,
+        files=tuple(attached),
+        forward_files=forward_files,
+    )
+    try:
+        result = await sending.send(
+            runtime=runtime, user_id=user.id, account_id=account_id, outgoing=outgoing
+        )
+    except (InputError, SendFailed, MailUnavailable) as exc:
+        try:  # the form again, with what was typed and (for a forward) its files' names
+            view = await sending.compose(
+                runtime=runtime, user_id=user.id, account_id=account_id, mode=chosen, ref=ref
+            )
+        except MailUnavailable:
+            view = await sending.compose(
+                runtime=runtime, user_id=user.id, account_id=account_id, mode=Mode.NEW
+            )
+            view = replace(view, mode=chosen, ref=ref)
+        return _compose_form(
+            request,
+            view,
+            form,
+            error=str(exc.args[0]),
+            advice=exc.advice or None,
+            status_code=422 if isinstance(exc, InputError) else 502,
+        )
+    people = "one record" if result.logged == 1 else f"{result.logged} records"
+    where = f" A copy is in {result.saved_in}." if result.saved_in else ""
+    flash(request, f"Sent to {', '.join(result.recipients)}. Logged on {people}.{where}")
+    for problem in result.problems:
+        flash(request, f"Sent, but {problem}.", "info")
+    if ref is not None:
+        return RedirectResponse(message_url(account_id, ref), status_code=303)
+    return RedirectResponse(folder_url(account_id, "INBOX"), status_code=303)
