@@ -38,13 +38,12 @@ Invariants:
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Collection, Sequence
 
 from postroom.imap import commands
-from postroom.imap.client import ImapClient, ServerAddress, _claimed_by_examine, _claims_nothing
+from postroom.imap.client import ImapClient, _claimed_by_examine, _claims_nothing
 from postroom.imap.commands import Command
 from postroom.imap.errors import (
     CapabilityMissing,
@@ -53,7 +52,6 @@ from postroom.imap.errors import (
     ImapError,
     ProtocolError,
 )
-from postroom.imap.limits import DEFAULT_LIMITS, Limits
 from postroom.imap.responses import (
     Condition,
     ResponseCode,
@@ -81,20 +79,8 @@ class MailboxClient(ImapClient):
     58
     """
 
-    def __init__(  # use connect() or from_streams()
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        address: ServerAddress,
-        *,
-        timeout: float,
-        command_timeout: float,
-        limits: Limits = DEFAULT_LIMITS,
-    ) -> None:
-        super().__init__(
-            reader, writer, address, timeout=timeout, command_timeout=command_timeout, limits=limits
-        )
-        self._writable = False  # a folder is open read-write (a SELECT answered [READ-WRITE])
+    _writable = False
+    """A folder is open read-write (the last SELECT answered ``[READ-WRITE]``)."""
 
     # --- opening a folder --------------------------------------------------------------------
 

@@ -15,8 +15,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.templating import Jinja2Templates
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from postroom.domain.folders import FolderRole
 from postroom.errors import InputError, NotFound
@@ -26,10 +25,11 @@ from postroom.services.mailbox import Action, MailUnavailable, MessageRef
 from postroom.services.sending import Mode, Outgoing, SendFailed
 from postroom.web.deps import CurrentUser, RuntimeDep
 from postroom.web.pages.original import (
-    DOWNLOAD_POLICY,
     FRAME_SANDBOX,
-    body_policy,
-    content_disposition,
+    body_response,
+    download_response,
+    inline_image_response,
+    origin_of,
 )
 from postroom.web.templating import flash, render
 
@@ -150,10 +150,6 @@ async def message_page(
     )
 
 
-def _origin(request: Request) -> str:
-    return f"{request.url.scheme}://{request.url.netloc}"
-
-
 @router.get("/mail/{account_id}/message/body")
 async def message_body(
     request: Request,
@@ -166,7 +162,7 @@ async def message_body(
     images: Annotated[bool, Query()] = False,
 ) -> Response:
     ref = MessageRef(folder, v, uid)
-    origin = _origin(request)
+    origin = origin_of(request)
 
     def image_url(number: str) -> str:
         token = mailbox.sign_inline_image(
@@ -185,13 +181,7 @@ async def message_body(
         )
     except MailUnavailable as exc:
         raise NotFound(exc.args[0], advice=exc.advice) from exc
-    # not render(): the frame must neither take the session's flash messages nor touch it
-    templates: Jinja2Templates = request.app.state.templates
-    response = HTMLResponse(templates.get_template("original/body.html").render(body=body))
-    response.headers["Content-Security-Policy"] = body_policy(origin, remote_images=images)
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return body_response(request, body, remote_images=images)
 
 
 @router.get("/mail/{account_id}/message/parts/{number}")
@@ -211,16 +201,7 @@ async def message_part(
         )
     except MailUnavailable as exc:
         raise NotFound(exc.args[0], advice=exc.advice) from exc
-    return Response(
-        part.data,
-        media_type="application/octet-stream",
-        headers={
-            "Content-Disposition": content_disposition("attachment", part.filename),
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": DOWNLOAD_POLICY,
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return download_response(part)
 
 
 @router.get("/mail/{account_id}/message/inline/{number}")
@@ -240,16 +221,7 @@ async def message_inline_image(
         )
     except MailUnavailable as exc:
         raise NotFound(exc.args[0], advice=exc.advice) from exc
-    return Response(
-        part.data,
-        media_type=part.content_type,
-        headers={
-            "Content-Disposition": content_disposition("inline", part.filename),
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": DOWNLOAD_POLICY,
-            "Cache-Control": "private, max-age=600",
-        },
-    )
+    return inline_image_response(part)
 
 
 @router.post("/mail/{account_id}/actions")

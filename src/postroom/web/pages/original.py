@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse, Response
 
 from postroom.mail.filenames import display_filename
 from postroom.services import original
+from postroom.services.original import OriginalBody, PartContent
 from postroom.web.deps import CurrentUser, RuntimeDep
 from postroom.web.templating import render
 
@@ -49,7 +50,8 @@ def body_policy(origin: str, *, remote_images: bool) -> str:
 DOWNLOAD_POLICY = "default-src 'none'; sandbox"
 
 
-def _origin(request: Request) -> str:
+def origin_of(request: Request) -> str:
+    """``http://host:port`` of the app, as the browser reached it."""
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
@@ -71,6 +73,7 @@ async def original_page(
             "states": original.OriginalState,
             "images": images,
             "body_url": body_url,
+            "part_url": lambda number: f"/activities/{activity_id}/original/parts/{number}",
             "frame_sandbox": FRAME_SANDBOX,
         },
     )
@@ -84,7 +87,7 @@ async def original_body(
     activity_id: int,
     images: Annotated[bool, Query()] = False,
 ) -> Response:
-    origin = _origin(request)
+    origin = origin_of(request)
 
     def image_url(number: str) -> str:
         token = original.sign_inline_image(
@@ -99,13 +102,7 @@ async def original_body(
         allow_remote_images=images,
         image_url=image_url,
     )
-    # not render(): the frame must neither take the session's flash messages nor touch it
-    templates: Jinja2Templates = request.app.state.templates
-    response = HTMLResponse(templates.get_template("original/body.html").render(body=body))
-    response.headers["Content-Security-Policy"] = body_policy(origin, remote_images=images)
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return body_response(request, body, remote_images=images)
 
 
 @router.get("/activities/{activity_id}/original/parts/{number}")
@@ -115,16 +112,7 @@ async def original_part(
     part = await original.get_original_part(
         runtime=runtime, user_id=user.id, activity_id=activity_id, number=number
     )
-    return Response(
-        part.data,
-        media_type="application/octet-stream",
-        headers={
-            "Content-Disposition": content_disposition("attachment", part.filename),
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": DOWNLOAD_POLICY,
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return download_response(part)
 
 
 @router.get("/activities/{activity_id}/original/inline/{number}")
@@ -137,16 +125,7 @@ async def original_inline_image(
     part = await original.get_inline_image(
         runtime=runtime, token=t, activity_id=activity_id, number=number
     )
-    return Response(
-        part.data,
-        media_type=part.content_type,
-        headers={
-            "Content-Disposition": content_disposition("inline", part.filename),
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": DOWNLOAD_POLICY,
-            "Cache-Control": "private, max-age=600",
-        },
-    )
+    return inline_image_response(part)
 
 
 def content_disposition(kind: str, filename: str) -> str:
@@ -160,3 +139,43 @@ def content_disposition(kind: str, filename: str) -> str:
     )
     encoded = quote(filename, safe="")
     return f"{kind}; filename=\"{fallback or 'download'}\"; filename*=UTF-8''{encoded}"
+
+
+def body_response(request: Request, body: OriginalBody, *, remote_images: bool) -> Response:
+    """The body frame's page: sanitised ``body`` under ``body_policy``, framed by us only."""
+    # not render(): the frame must neither take the session's flash messages nor touch it
+    templates: Jinja2Templates = request.app.state.templates
+    response = HTMLResponse(templates.get_template("original/body.html").render(body=body))
+    policy = body_policy(origin_of(request), remote_images=remote_images)
+    response.headers["Content-Security-Policy"] = policy
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def download_response(part: PartContent) -> Response:
+    """A part to save, never to render: opaque type, ``attachment``, no sniffing."""
+    return Response(
+        part.data,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": content_disposition("attachment", part.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": DOWNLOAD_POLICY,
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def inline_image_response(part: PartContent) -> Response:
+    """An inline image for the body frame (a raster type the service checked)."""
+    return Response(
+        part.data,
+        media_type=part.content_type,
+        headers={
+            "Content-Disposition": content_disposition("inline", part.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": DOWNLOAD_POLICY,
+            "Cache-Control": "private, max-age=600",
+        },
+    )
