@@ -38,10 +38,8 @@ from postroom.imap.writing import MailboxClient
 from postroom.mail.parse import parse_headers
 from postroom.mail.render import (
     INLINE_IMAGE_TYPES,
-    get_part_data,
     is_part_number,
     read_original,
-    sanitize_html,
 )
 from postroom.mail.structure import plan_text_fetch
 from postroom.services import original
@@ -619,21 +617,8 @@ async def get_message_body(
 ) -> original.OriginalBody:
     """The body for the sandboxed frame, sanitised as Open original's is."""
     _, fetched = await fetched_message(runtime, user_id, account_id, ref)
-    message = fetched.message()
-    if fetched.is_partial or message.html is None:
-        text = fetched.partial_text if fetched.is_partial else (message.text or "")
-        return original.OriginalBody(html=None, text=text, blocked_images=0)
-
-    def cid_url(content_id: str) -> str | None:
-        part = message.find_content_id(content_id)
-        return image_url(part.number) if part is not None else None
-
-    html = message.html
-    cleaned = await asyncio.to_thread(
-        lambda: sanitize_html(html, image_url=cid_url, allow_remote_images=allow_remote_images)
-    )
-    return original.OriginalBody(
-        html=cleaned.html, text=None, blocked_images=cleaned.blocked_images
+    return await original.body_of(
+        fetched, allow_remote_images=allow_remote_images, image_url=image_url
     )
 
 
@@ -644,20 +629,7 @@ async def get_message_part(
     if not is_part_number(number):
         raise NotFound("the email has no such part", advice="open the email to see its files")
     _, fetched = await fetched_message(runtime, user_id, account_id, ref)
-    if fetched.is_partial:
-        content = await original.fetch_part_or_fail(runtime, fetched, number)
-        if content is None:
-            raise NotFound(
-                f"part {number} of this large email cannot be downloaded on its own",
-                advice="open it in your mail program to save its attachments",
-            )
-        return content
-    found = await asyncio.to_thread(get_part_data, fetched.raw, number)
-    if found is None:
-        raise NotFound(f"the email has no part {number}", advice="open the email to see its files")
-    part, data = found
-    view = original.attachment_view(part)
-    return PartContent(view.filename, part.content_type, data)
+    return await original.part_of(runtime, fetched, number)
 
 
 def image_subject(account_id: int, ref: MessageRef, number: str) -> str:

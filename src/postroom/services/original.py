@@ -678,6 +678,14 @@ async def get_original_body(
     """The body for the sandboxed frame, sanitised; ``image_url(part number)`` is the URL of
     an inline image. Raises ``NotFound`` when there is nothing to show."""
     fetched = await _fetched_or_raise(runtime, user_id, activity_id)
+    return await body_of(fetched, allow_remote_images=allow_remote_images, image_url=image_url)
+
+
+async def body_of(
+    fetched: Fetched, *, allow_remote_images: bool, image_url: Callable[[str], str]
+) -> OriginalBody:
+    """The body frame's content of a fetched message: its HTML sanitised (``cid:`` images
+    through ``image_url(part number)``), else its text."""
     message = fetched.message()
     if fetched.is_partial or message.html is None:
         text = fetched.partial_text if fetched.is_partial else (message.text or "")
@@ -705,6 +713,12 @@ async def get_original_part(
     if not is_part_number(number):
         raise NotFound("the email has no such part", advice="open the email to see its files")
     fetched = await _fetched_or_raise(runtime, user_id, activity_id)
+    return await part_of(runtime, fetched, number)
+
+
+async def part_of(runtime: Runtime, fetched: Fetched, number: str) -> PartContent:
+    """Part ``number`` of a fetched message, decoded (a part of a message too large to have
+    been read whole is fetched alone); ``NotFound`` when there is no such part."""
     if fetched.is_partial:
         content = await fetch_part_or_fail(runtime, fetched, number)
         if content is None:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from starlette.responses import RedirectResponse, Response
 
 from postroom.domain.folders import FolderRole
@@ -38,6 +38,14 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 FolderName = Annotated[str, Query(min_length=1, max_length=1000)]
 Uid = Annotated[int, Query(ge=1, le=4294967295)]
 Validity = Annotated[int, Query(ge=1, le=4294967295)]
+
+
+def _message_ref(folder: FolderName, v: Validity, uid: Uid) -> MessageRef:
+    """The message a link names: ``?folder=INBOX&v=<UIDVALIDITY>&uid=<UID>`` (a dependency)."""
+    return MessageRef(folder, v, uid)
+
+
+Ref = Annotated[MessageRef, Depends(_message_ref)]
 
 
 def folder_url(account_id: int, folder: str, page: int = 1) -> str:
@@ -117,12 +125,9 @@ async def message_page(
     user: CurrentUser,
     runtime: RuntimeDep,
     account_id: int,
-    folder: FolderName,
-    v: Validity,
-    uid: Uid,
+    ref: Ref,
     images: Annotated[bool, Query()] = False,
 ) -> Response:
-    ref = MessageRef(folder, v, uid)
     try:
         view = await mailbox.open_message(
             runtime=runtime, user_id=user.id, account_id=account_id, ref=ref
@@ -156,12 +161,9 @@ async def message_body(
     user: CurrentUser,
     runtime: RuntimeDep,
     account_id: int,
-    folder: FolderName,
-    v: Validity,
-    uid: Uid,
+    ref: Ref,
     images: Annotated[bool, Query()] = False,
 ) -> Response:
-    ref = MessageRef(folder, v, uid)
     origin = origin_of(request)
 
     def image_url(number: str) -> str:
@@ -190,11 +192,8 @@ async def message_part(
     runtime: RuntimeDep,
     account_id: int,
     number: str,
-    folder: FolderName,
-    v: Validity,
-    uid: Uid,
+    ref: Ref,
 ) -> Response:
-    ref = MessageRef(folder, v, uid)
     try:
         part = await mailbox.get_message_part(
             runtime=runtime, user_id=user.id, account_id=account_id, ref=ref, number=number
@@ -209,12 +208,9 @@ async def message_inline_image(
     runtime: RuntimeDep,
     account_id: int,
     number: str,
-    folder: FolderName,
-    v: Validity,
-    uid: Uid,
+    ref: Ref,
     t: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
-    ref = MessageRef(folder, v, uid)
     try:
         part = await mailbox.get_inline_image(
             runtime=runtime, token=t, account_id=account_id, ref=ref, number=number
