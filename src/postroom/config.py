@@ -5,8 +5,8 @@
 ``POSTROOM_DATABASE_URL``  SQLAlchemy URL (default: SQLite file ``postroom.db`` in the data folder)
 ``POSTROOM_SECRET_KEY``    Fernet key for secrets at rest (default: key file ``secret.key``,
                            made on first run with mode 0600)
-``POSTROOM_IMAP_CA_FILE``  extra CA certificates (PEM) trusted for IMAP servers, beside the
-                           system's (a firm's private CA); certificate checks stay on
+``POSTROOM_IMAP_CA_FILE``  extra CA certificates (PEM) trusted for IMAP and SMTP servers,
+                           beside the system's (a firm's private CA); certificate checks stay on
 ``POSTROOM_MAX_MESSAGE_MB`` the largest .eml file ``postroom message ingest`` reads, in MB
                            (default 50); a larger one is reported and left unread
 """

@@ -1,5 +1,6 @@
 """``postroom account add|edit|remove|list|password`` and the org-wide settings (internal
-domains, private list).
+domains, private list). An account's SMTP server (``--smtp-host``, ``--smtp-port``,
+``--smtp-tls``) is optional: without one it cannot send; it is used with the IMAP login.
 
 The password is never an option on the command line (it would land in the shell history and
 in ``ps``): it is asked for without echo, or read from standard input with ``--password-stdin``.
@@ -66,6 +67,10 @@ def add(
     smtp_port: Annotated[
         int | None, typer.Option(help="default 465 (TLS); 587 or 25 mean STARTTLS")
     ] = None,
+    smtp_tls: Annotated[
+        str | None,
+        typer.Option(help="implicit, starttls, or plain (loopback only); default: by the port"),
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the password from standard input")
     ] = False,
@@ -73,13 +78,21 @@ def add(
         bool, typer.Option("--no-test", help="save without testing the connection first")
     ] = False,
 ) -> None:
-    """Add an IMAP account, after testing its connection and login (unless --no-test); its
-    password is stored encrypted."""
+    """Add an IMAP account, after testing its connection and login, and those of its SMTP
+    server (unless --no-test); its password is stored encrypted. The SMTP server is used with
+    the same username and password."""
     tls_mode = _choice(TlsMode, tls, "--tls")
+    smtp_mode = None if smtp_tls is None else _choice(TlsMode, smtp_tls, "--smtp-tls")
     seen = _choice(Visibility, visibility, "--visibility")
     password = _read_password(password_stdin)
     runtime = open_runtime()
     if not no_test:
+        smtp = account_service.check_smtp_server(
+            smtp_host=smtp_host,
+            smtp_port=smtp_port,
+            smtp_tls=smtp_mode,  # type: ignore[arg-type]
+            allow_plaintext=allow_plaintext,
+        )
         _test_connection(
             runtime.settings,
             imap_host=host,
@@ -88,6 +101,7 @@ def add(
             username=username,
             password=Secret(password),
             allow_plaintext=allow_plaintext,
+            smtp=smtp,
             what="account",
         )
     keyring = load_or_create_key(runtime.settings)
@@ -106,10 +120,14 @@ def add(
             allow_plaintext=allow_plaintext,
             smtp_host=smtp_host,
             smtp_port=smtp_port,
+            smtp_tls=smtp_mode,  # type: ignore[arg-type]
             visibility=seen,  # type: ignore[arg-type]
         )
-        summary = (account.id, account.imap_host, account.imap_port, account.imap_tls.value)
-    console.print(f"added account #{summary[0]} ({shown(summary[1])}:{summary[2]}, {summary[3]})")
+        view = account_service.account_view(account)
+    console.print(
+        f"added account #{view.id} ({shown(view.imap_host)}:{view.imap_port}, {view.tls.value});"
+        f" sending: {_sending(view.smtp)}"
+    )
 
 
 @app.command("edit")
@@ -140,6 +158,18 @@ def edit(
         typer.Option("--remove-address", help="remove an own address (repeatable)"),
     ] = None,
     visibility: Annotated[str | None, typer.Option(help="everything, subject or metadata")] = None,
+    smtp_host: Annotated[
+        str | None,
+        typer.Option(help='SMTP server host name, for sending ("": no SMTP server, cannot send)'),
+    ] = None,
+    smtp_port: Annotated[
+        int | None,
+        typer.Option(help="SMTP port (with a new --smtp-tls alone: 465, 587 or 25)"),
+    ] = None,
+    smtp_tls: Annotated[
+        str | None,
+        typer.Option(help="SMTP security: implicit, starttls, or plain (loopback only)"),
+    ] = None,
     ask_password: Annotated[
         bool, typer.Option("--password", help="ask for a new password (not echoed)")
     ] = False,
@@ -150,15 +180,20 @@ def edit(
         bool, typer.Option("--no-test", help="save without testing the connection first")
     ] = False,
 ) -> None:
-    """Change an account's settings. A new server, port, TLS mode, login or password is
-    tested before it is saved (unless --no-test); a running `postroom worker` takes the
-    settings at its next account list reload."""
+    """Change an account's settings. A new server, port, TLS mode, login or password, or a
+    new SMTP server, is tested before it is saved (with the stored password unless a new one
+    is given; unless --no-test); a running `postroom worker` takes the settings at its next
+    account list reload."""
     tls_mode = None if tls is None else _choice(TlsMode, tls, "--tls")
+    smtp_mode = None if smtp_tls is None else _choice(TlsMode, smtp_tls, "--smtp-tls")
     seen = None if visibility is None else _choice(Visibility, visibility, "--visibility")
     changes_server = any(v is not None for v in (host, port, tls_mode, username))
+    changes_smtp = any(v is not None for v in (smtp_host, smtp_port, smtp_mode))
     changes_password = ask_password or password_stdin
     changes_addresses = any(v is not None for v in (address, add_address, remove_address))
-    if not (changes_server or changes_password or changes_addresses or label or seen):
+    if not (
+        changes_server or changes_smtp or changes_password or changes_addresses or label or seen
+    ):
         raise InputError(
             "nothing to change",
             advice="give the settings to change, e.g. --tls starttls (see --help)",
@@ -168,19 +203,31 @@ def edit(
     keyring = load_or_create_key(runtime.settings)
     with runtime.read() as session:
         view = account_service.get_account_view(session=session, account_id=account, owner_id=None)
-        saved = (
-            connection_test.saved_login(
-                session=session,
-                keyring=keyring,
-                settings=runtime.settings,
-                account_id=account,
-                owner_id=None,
-            )
-            if changes_server and new_password is None and not no_test
-            else None
+    smtp = (
+        account_service.changed_smtp_server(
+            current=view.smtp,
+            smtp_host=smtp_host,
+            smtp_port=smtp_port,
+            smtp_tls=smtp_mode,  # type: ignore[arg-type]
+            allow_plaintext=allow_plaintext,
         )
+        if changes_smtp
+        else view.smtp
+    )
+    tests = (
+        changes_server or changes_password or (changes_smtp and smtp is not None)
+    ) and not no_test
     own = _own_addresses(view, address, add_address, remove_address) if changes_addresses else None
-    if (changes_server or changes_password) and not no_test:
+    if tests:
+        if new_password is None:
+            with runtime.read() as session:
+                stored = connection_test.saved_login(
+                    session=session,
+                    keyring=keyring,
+                    settings=runtime.settings,
+                    account_id=account,
+                    owner_id=None,
+                ).password
         new_tls = view.tls if tls_mode is None else tls_mode
         keeps_tls = tls_mode is None or tls_mode is view.tls
         _test_connection(
@@ -189,8 +236,9 @@ def edit(
             imap_port=port if port is not None else (view.imap_port if keeps_tls else None),
             tls=new_tls,  # type: ignore[arg-type]
             username=view.username if username is None else username,
-            password=new_password if new_password is not None else saved.password,  # type: ignore[union-attr]
+            password=new_password if new_password is not None else stored,
             allow_plaintext=allow_plaintext or (new_tls is TlsMode.PLAIN and tls_mode is None),
+            smtp=smtp,
             what=f"account #{account}",
         )
     with runtime.write() as session:
@@ -208,13 +256,23 @@ def edit(
             own_addresses=own,
             visibility=seen,  # type: ignore[arg-type]
             allow_plaintext=allow_plaintext,
+            smtp_host=smtp_host,
+            smtp_port=smtp_port,
+            smtp_tls=smtp_mode,  # type: ignore[arg-type]
         )
     console.print(
         f"account #{after.id} saved: {shown(after.label)}, {shown(after.imap_host)}:"
         f"{after.imap_port} ({after.tls.value}), login {shown(after.username)}, "
         f"own addresses {shown(', '.join(after.own_addresses) or 'none')}, "
-        f"visibility {after.visibility.value}"
+        f"visibility {after.visibility.value}, sending: {_sending(after.smtp)}"
     )
+
+
+def _sending(smtp: account_service.SmtpSettings | None) -> str:
+    """``"smtp.firm.example:465 (implicit)"``, or that the account cannot send; printable."""
+    if smtp is None:
+        return "no SMTP server (cannot send)"
+    return f"{shown(smtp.host)}:{smtp.port} ({smtp.tls.value})"
 
 
 def _own_addresses(
@@ -272,6 +330,11 @@ def _print_report(report: ConnectionReport) -> None:
         f"testing {shown(report.username)} on {shown(report.host)}:{report.port} "
         f"({report.tls.value})"
     )
+    if report.smtp_host is not None and report.smtp_tls is not None:
+        console.print(
+            f"and sending through {shown(report.smtp_host)}:{report.smtp_port} "
+            f"({report.smtp_tls.value})"
+        )
     for step in report.steps:
         if step.outcome is Outcome.SKIPPED:
             continue
@@ -289,10 +352,12 @@ def _test_connection(
     username: str,
     password: Secret,
     allow_plaintext: bool,
+    smtp: account_service.SmtpSettings | None,
     what: str,
 ) -> None:
-    """Test the settings before they are saved; raises ``InputError`` naming the failing step
-    and what to do (the settings are checked as ``add_account`` checks them, first)."""
+    """Test the settings before they are saved, with the SMTP server ``smtp`` (checked by the
+    caller) when there is one; raises ``InputError`` naming the failing step and what to do
+    (the IMAP settings are checked as ``add_account`` checks them, first)."""
     account_service.check_imap_server(
         imap_host=imap_host, imap_port=imap_port, tls=tls, allow_plaintext=allow_plaintext
     )
@@ -303,6 +368,9 @@ def _test_connection(
         tls=tls,
         username=username,
         password=password,
+        smtp_host=smtp.host if smtp else None,
+        smtp_port=smtp.port if smtp else None,
+        smtp_tls=smtp.tls if smtp else None,
     )
     _print_report(report)
     failed = report.failed
@@ -339,7 +407,7 @@ def list_(user: Annotated[str | None, typer.Option(help="only this user's")] = N
             )
         )
     table = make_table(
-        "id", "user", "label", "server", "tls", "login", "own addresses", "visibility"
+        "id", "user", "label", "server", "tls", "login", "own addresses", "visibility", "sending"
     )
     for a in accounts:
         table.add_row(
@@ -351,6 +419,7 @@ def list_(user: Annotated[str | None, typer.Option(help="only this user's")] = N
             shown(a.username),
             shown(", ".join(a.own_addresses)),
             a.visibility.value,
+            _sending(a.smtp),
         )
     console.print(table if accounts else "no mail accounts: add one with `postroom account add`")
 

@@ -170,6 +170,10 @@ _CLI_LABELS = {
     Step.LOGIN: "login",
     Step.INBOX: "inbox folder",
     Step.SENT: "sent folder",
+    Step.SMTP_DNS: "SMTP connect (DNS)",
+    Step.SMTP_TCP: "SMTP connect",
+    Step.SMTP_TLS: "SMTP TLS certificate",
+    Step.SMTP_LOGIN: "SMTP login",
 }
 _MARKS = {
     Outcome.OK: "[green]✓[/]",
@@ -179,8 +183,8 @@ _MARKS = {
 
 
 def test_command(account: Annotated[int, typer.Argument(help="account id")]) -> None:
-    """Try an account: DNS, connection, TLS certificate, login, INBOX and Sent; say what
-    failed and what to do."""
+    """Try an account: DNS, connection, TLS certificate, login, INBOX and Sent, then the same
+    for its SMTP server (nothing is sent); say what failed and what to do."""
     runtime = open_runtime()
     keyring = load_or_create_key(runtime.settings)
     with runtime.read() as session:
@@ -193,6 +197,13 @@ def test_command(account: Annotated[int, typer.Argument(help="account id")]) -> 
         )
     console.print(
         f"server   {shown(login.address.host)}:{login.address.port} ({login.address.tls.value})"
+    )
+    smtp = login.smtp
+    console.print(
+        f"sending  {shown(smtp.host)}:{smtp.port} ({smtp.tls.value})"
+        if smtp is not None
+        else "sending  no SMTP server (cannot send): add one with "
+        f"`postroom account edit {account} --smtp-host HOST`"
     )
     report = connection_test.try_saved_login(login)
     for step in report.steps:

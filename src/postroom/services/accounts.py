@@ -9,7 +9,9 @@ Invariants:
   and leaves as one (``reveal_password``), so it never prints.
 * TLS is the rule: implicit TLS (993/465) by default, STARTTLS when chosen (and then required).
   Plain text is accepted only for a loopback host (``localhost``, ``127.0.0.0/8``, ``::1``)
-  *and* when ``allow_plaintext`` is given: both, never one alone.
+  *and* when ``allow_plaintext`` is given: both, never one alone. The SMTP server (optional:
+  without one the account cannot send) is checked by the same rules, in one place
+  (``check_smtp_server``), and is used with the IMAP username and password.
 * Hosts are stored lower-case in IDNA ASCII form; IPv6 literals without brackets.
 * An account's own addresses are stored as typed and normalised (``normalize_address``); the
   login username is one of them whenever it is an address. Bad addresses are refused, not
@@ -140,6 +142,84 @@ def check_imap_server(
     return host, port
 
 
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """Where an account sends its mail: the SMTP server, its port and TLS mode. The login is
+    the account's own (``AccountView.username`` and the stored password)."""
+
+    host: str
+    port: int
+    tls: TlsMode
+
+
+def check_smtp_server(
+    *,
+    smtp_host: str | None,
+    smtp_port: int | None,
+    smtp_tls: TlsMode | None,
+    allow_plaintext: bool,
+) -> SmtpSettings | None:
+    """The SMTP server normalised, or None when ``smtp_host`` is None or blank (no server).
+
+    ``smtp_tls`` defaults to implicit TLS unless ``smtp_port`` says otherwise (587 or 25 mean
+    STARTTLS); ``smtp_port`` to the TLS mode's port (465, 587; 25 for plain). Raises
+    ``InputError`` with advice for a bad host or port, a forbidden plain-text connection, or a
+    port or TLS mode without a host.
+    """
+    if smtp_host is None or not smtp_host.strip():
+        if smtp_port is not None or smtp_tls is not None:
+            raise InputError(
+                "an SMTP port or TLS mode was given without an SMTP host",
+                advice="give the SMTP server's host name too, or leave the port and TLS mode out",
+            )
+        return None
+    host = _check_host(smtp_host, "SMTP")
+    if smtp_tls is None:
+        smtp_tls = TlsMode.IMPLICIT if smtp_port in (None, 465) else TlsMode.STARTTLS
+    port = _check_port(_DEFAULT_SMTP_PORT[smtp_tls] if smtp_port is None else smtp_port, "SMTP")
+    _check_tls(smtp_tls, host, "SMTP", allow_plaintext=allow_plaintext)
+    return SmtpSettings(host, port, smtp_tls)
+
+
+def changed_smtp_server(
+    *,
+    current: SmtpSettings | None,
+    smtp_host: str | None = None,
+    smtp_port: int | None = None,
+    smtp_tls: TlsMode | None = None,
+    allow_plaintext: bool = False,
+) -> SmtpSettings | None:
+    """The SMTP server after an edit of ``current`` (what ``update_account`` saves; the faces
+    test it first).
+
+    None keeps a value. A blank ``smtp_host`` removes the server (port and TLS mode with it; a
+    port or TLS mode given with it is an error). A new TLS mode without a port takes that
+    mode's usual port; a new port alone keeps the TLS mode. Without a server so far, the values
+    are checked and defaulted as ``add_account`` does. Keeping a plain-text server needs no
+    new permission (its host must still be a loopback one). Raises ``InputError``.
+    """
+    if smtp_host is not None and not smtp_host.strip():
+        return check_smtp_server(
+            smtp_host=None, smtp_port=smtp_port, smtp_tls=smtp_tls, allow_plaintext=False
+        )
+    if current is None:
+        return check_smtp_server(
+            smtp_host=smtp_host,
+            smtp_port=smtp_port,
+            smtp_tls=smtp_tls,
+            allow_plaintext=allow_plaintext,
+        )
+    tls = current.tls if smtp_tls is None else smtp_tls
+    return check_smtp_server(
+        smtp_host=current.host if smtp_host is None else smtp_host,
+        smtp_port=smtp_port
+        if smtp_port is not None
+        else (current.port if smtp_tls in (None, current.tls) else None),
+        smtp_tls=tls,
+        allow_plaintext=allow_plaintext or (tls is TlsMode.PLAIN and smtp_tls is None),
+    )
+
+
 # --- accounts ----------------------------------------------------------------------------
 
 
@@ -155,12 +235,31 @@ class AccountView:
     imap_host: str
     imap_port: int
     tls: TlsMode
+    smtp_host: str | None
+    """The SMTP server the account sends through (with ``username`` and the stored password);
+    None: it has none and cannot send. See also ``smtp``."""
+    smtp_port: int | None
+    smtp_tls: TlsMode | None
     username: str
     own_addresses: tuple[str, ...]
     visibility: Visibility
     is_enabled: bool
     needs_reauth: bool
     created_at: datetime
+
+    @property
+    def smtp(self) -> SmtpSettings | None:
+        """The SMTP server as one value (None: the account cannot send)."""
+        return _smtp_settings(self.smtp_host, self.smtp_port, self.smtp_tls)
+
+
+def _smtp_settings(host: str | None, port: int | None, tls: TlsMode | None) -> SmtpSettings | None:
+    """The stored columns as one value; a row saved with a host always has all three (the
+    defaults fill in for one that does not)."""
+    if not host:
+        return None
+    mode = TlsMode.IMPLICIT if tls is None else tls
+    return SmtpSettings(host, _DEFAULT_SMTP_PORT[mode] if port is None else port, mode)
 
 
 def account_view(account: MailAccount) -> AccountView:
@@ -178,6 +277,9 @@ def account_view(account: MailAccount) -> AccountView:
         is_enabled=account.is_enabled,
         needs_reauth=account.needs_reauth,
         created_at=account.created_at,
+        smtp_host=account.smtp_host,
+        smtp_port=account.smtp_port,
+        smtp_tls=account.smtp_tls,
     )
 
 
@@ -238,19 +340,12 @@ def add_account(
         imap_host=imap_host, imap_port=imap_port, tls=tls, allow_plaintext=allow_plaintext
     )
 
-    if smtp_host is None or not smtp_host.strip():
-        if smtp_port is not None or smtp_tls is not None:
-            raise InputError("an SMTP port or TLS mode was given without an SMTP host")
-        smtp: tuple[str, int, TlsMode] | None = None
-    else:
-        s_host = _check_host(smtp_host, "SMTP")
-        if smtp_tls is None:
-            smtp_tls = TlsMode.IMPLICIT if smtp_port in (None, 465) else TlsMode.STARTTLS
-        s_port = _check_port(
-            _DEFAULT_SMTP_PORT[smtp_tls] if smtp_port is None else smtp_port, "SMTP"
-        )
-        _check_tls(smtp_tls, s_host, "SMTP", allow_plaintext=allow_plaintext)
-        smtp = (s_host, s_port, smtp_tls)
+    smtp = check_smtp_server(
+        smtp_host=smtp_host,
+        smtp_port=smtp_port,
+        smtp_tls=smtp_tls,
+        allow_plaintext=allow_plaintext,
+    )
 
     addresses = _check_own_addresses(own_addresses, username)
     existing = account_store.get_account_by_login(
@@ -270,9 +365,9 @@ def add_account(
         imap_tls=tls,
         username=username,
         secret=keyring.seal(password),
-        smtp_host=smtp[0] if smtp else None,
-        smtp_port=smtp[1] if smtp else None,
-        smtp_tls=smtp[2] if smtp else None,
+        smtp_host=smtp.host if smtp else None,
+        smtp_port=smtp.port if smtp else None,
+        smtp_tls=smtp.tls if smtp else None,
         visibility=visibility,
         addresses=[AccountAddress(address=typed, address_key=key) for typed, key in addresses],
     )
@@ -354,16 +449,35 @@ def update_account(
     own_addresses: Sequence[str] | None = None,
     visibility: Visibility | None = None,
     allow_plaintext: bool = False,
+    smtp_host: str | None = None,
+    smtp_port: int | None = None,
+    smtp_tls: TlsMode | None = None,
 ) -> AccountView:
     """Change the settings given (None: keep); checked as ``add_account`` checks them.
 
-    A change of server, TLS mode, login or password clears "needs re-authentication" and the
-    last error: the sync tries the new settings at its next account list reload. Raises
-    ``NotFound`` (not the owner's), ``InputError``, ``Conflict`` (another account syncs that
-    login on that server). Testing the settings first is the caller's part
-    (``services.connection_test``).
+    The SMTP server changes as ``changed_smtp_server`` says (a blank ``smtp_host`` removes
+    it), and needs no password: it is used with the stored one. ``allow_plaintext`` is the
+    permission for both servers.
+
+    A change of IMAP server, TLS mode, login or password clears "needs re-authentication" and
+    the last error: the sync tries the new settings at its next account list reload (the SMTP
+    server is not the sync's, so a change of it alone clears nothing). Raises ``NotFound``
+    (not the owner's), ``InputError``, ``Conflict`` (another account syncs that login on that
+    server). Testing the settings first is the caller's part (``services.connection_test``).
     """
     account = owned_account(session=session, account_id=account_id, owner_id=owner_id)
+    changes_smtp = any(v is not None for v in (smtp_host, smtp_port, smtp_tls))
+    smtp = (
+        changed_smtp_server(
+            current=_smtp_settings(account.smtp_host, account.smtp_port, account.smtp_tls),
+            smtp_host=smtp_host,
+            smtp_port=smtp_port,
+            smtp_tls=smtp_tls,
+            allow_plaintext=allow_plaintext,
+        )
+        if changes_smtp
+        else None
+    )
     new_tls = account.imap_tls if tls is None else tls
     host, port = check_imap_server(
         imap_host=account.imap_host if imap_host is None else imap_host,
@@ -414,6 +528,10 @@ def update_account(
         )
     if visibility is not None:
         account.visibility = visibility
+    if changes_smtp:
+        account.smtp_host = smtp.host if smtp else None
+        account.smtp_port = smtp.port if smtp else None
+        account.smtp_tls = smtp.tls if smtp else None
     if server_changed or password is not None:
         _clear_failure(account)
     session.flush()

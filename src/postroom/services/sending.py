@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,10 +32,9 @@ from datetime import UTC, datetime
 import aiosmtplib
 
 from postroom import pipeline
-from postroom.domain.accounts import TlsMode, is_loopback_host
 from postroom.domain.folders import FolderRole, folder_role
 from postroom.errors import InputError, PostroomError
-from postroom.imap import CommandFailed, ImapError
+from postroom.imap import CommandFailed, ImapError, ServerAddress
 from postroom.imap.commands import encode_mailbox
 from postroom.imap.writing import MailboxClient
 from postroom.mail import parse_message
@@ -52,7 +50,8 @@ from postroom.mail.compose import (
 from postroom.mail.render import get_part_data, read_original
 from postroom.mail.types import Mailbox
 from postroom.services import mailbox, original
-from postroom.services.accounts import AccountView, account_view, owned_account
+from postroom.services.accounts import AccountView, SmtpSettings, account_view, owned_account
+from postroom.services.connection_test import smtp_address, smtp_client
 from postroom.services.mailbox import MessageRef
 from postroom.services.runtime import Runtime
 
@@ -71,13 +70,6 @@ class Mode(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class SmtpServer:
-    host: str
-    port: int
-    tls: TlsMode
-
-
-@dataclass(frozen=True, slots=True)
 class ComposeView:
     """The compose form, filled in: for a reply the addresses, subject and quote; for a
     forward the subject, the original's text and the names of the files it carries."""
@@ -91,7 +83,7 @@ class ComposeView:
     text: str
     ref: MessageRef | None
     forwarded_files: tuple[str, ...]
-    smtp: SmtpServer | None
+    smtp: SmtpSettings | None
     """None: the account has no SMTP server, and the page says how to add one."""
 
 
@@ -133,23 +125,18 @@ class SendFailed(PostroomError):
 class _Account:
     view: AccountView
     sender: Mailbox
-    smtp: SmtpServer | None
+    smtp: SmtpSettings | None
 
 
 def _load(runtime: Runtime, user_id: int, account_id: int) -> _Account:
     with runtime.read() as session:
         row = owned_account(session=session, account_id=account_id, owner_id=user_id)
         view = account_view(row)
-        smtp = (
-            SmtpServer(row.smtp_host, row.smtp_port or 465, row.smtp_tls or TlsMode.IMPLICIT)
-            if row.smtp_host
-            else None
-        )
         name = row.user.name or ""
         address = next(iter(view.own_addresses), None) or (
             view.username if "@" in view.username else view.owner_email
         )
-        return _Account(view, Mailbox(name, address), smtp)
+        return _Account(view, Mailbox(name, address), view.smtp)
 
 
 # --- the compose form --------------------------------------------------------------------
@@ -289,8 +276,8 @@ async def send(
     copy = await asyncio.to_thread(build_message, draft, date=now, domain=domain, bcc=True)
     sent = _without_bcc(copy) if draft.bcc else copy
     login = await asyncio.to_thread(original.load_login, runtime, account.view.id)
-    context = login.address.context()
-    await _submit(account.smtp, context, login.username, login.password, draft, sent)
+    address = smtp_address(settings=runtime.settings, smtp=account.smtp)
+    await _submit(address, login.username, login.password, draft, sent)
     logger.info(
         "sent a message from account %s to %d recipients", account.view.id, len(draft.recipients)
     )
@@ -327,29 +314,12 @@ def _without_bcc(raw: bytes) -> bytes:
 
 
 async def _submit(
-    smtp: SmtpServer,
-    context: ssl.SSLContext,
-    username: str,
-    password: str,
-    draft: Draft,
-    raw: bytes,
+    address: ServerAddress, username: str, password: str, draft: Draft, raw: bytes
 ) -> None:
     """Hand ``raw`` to the SMTP server for ``draft``'s recipients; ``SendFailed`` when it
-    did not take it."""
-    if smtp.tls is TlsMode.PLAIN and not is_loopback_host(smtp.host):
-        raise SendFailed(
-            f"plain-text SMTP is only allowed to this machine, not {smtp.host}",
-            advice="use implicit TLS (465) or STARTTLS (587) on the account's page",
-        )
-    client = aiosmtplib.SMTP(
-        hostname=smtp.host,
-        port=smtp.port,
-        use_tls=smtp.tls is TlsMode.IMPLICIT,
-        start_tls=smtp.tls is TlsMode.STARTTLS,
-        tls_context=context if smtp.tls is not TlsMode.PLAIN else None,
-        timeout=SMTP_TIMEOUT,
-    )
-    label = f"{smtp.host}:{smtp.port}"
+    did not take it (then nobody got it)."""
+    client = smtp_client(address, timeout=SMTP_TIMEOUT)
+    label = f"{address.host}:{address.port}"
     try:
         async with client:
             await client.login(username, password)

@@ -32,7 +32,8 @@ ALWAYS_TRACKED = ("inbox", "sent")
 
 
 def build_ssl_context(settings: Settings) -> ssl.SSLContext | None:
-    """The system's trust store, plus ``POSTROOM_IMAP_CA_FILE`` when set; None = default."""
+    """The system's trust store, plus ``POSTROOM_IMAP_CA_FILE`` when set; None = default.
+    The same trust for IMAP and SMTP (``connection_test.smtp_address``)."""
     if settings.imap_ca_file is None:
         return None
     context = ssl.create_default_context()

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from postroom.store.models import Activity, MailAccount, MailFolder, MailMessage
 from tests.support import cli as command
 from tests.support import mailbox
+from tests.support.smtp import SmtpServer
 
 ME = "robin@firm.example"
 ANNA = "anna@acme.example"
@@ -235,3 +236,78 @@ def test_remove_asks_first_and_keeps_the_activities(
     code, out = cli("account", "remove", "1", "--yes")
     assert code == 1
     assert "mail account #1 does not exist" in out
+
+
+def test_edit_sets_tests_and_removes_the_smtp_server(cli, session_factory, dovecot, mail_user):
+    plain = ("--tls", "plain", "--allow-plaintext")
+    code, out = _add(cli, dovecot, mail_user, mail_user.password, *plain)
+    assert code == 0, out
+    assert "sending: no SMTP server (cannot send)" in out
+    code, out = cli("account", "list")
+    assert "no SMTP server (cannot send)" in out
+
+    with SmtpServer(mail_user.username, mail_user.password) as smtp:
+        port = str(smtp.port)
+        code, out = cli(
+            "account", "edit", "1", "--smtp-host", "127.0.0.1", "--smtp-port", port,
+            "--smtp-tls", "starttls",
+        )  # fmt: skip
+        assert code == 1, out  # the server offers no STARTTLS: never plain text instead
+        assert "✗ SMTP TLS certificate: 127.0.0.1 does not offer STARTTLS" in out
+        assert "error: account #1 not saved: the SMTP TLS certificate step failed" in out
+        with session_factory() as session:
+            assert session.get(MailAccount, 1).smtp_host is None
+
+        code, out = cli(
+            "account", "edit", "1", "--smtp-host", "127.0.0.1", "--smtp-port", port,
+            "--smtp-tls", "plain",
+        )  # fmt: skip
+        assert code == 1, out
+        assert "SMTP without TLS was not explicitly allowed" in out
+
+        code, out = cli(
+            "account", "edit", "1", "--smtp-host", "127.0.0.1", "--smtp-port", port,
+            "--smtp-tls", "plain", "--allow-plaintext",
+        )  # fmt: skip
+        assert code == 0, out  # tested with the stored password: no password asked for
+        assert f"and sending through 127.0.0.1:{port} (plain)" in out
+        assert f"✓ SMTP login: logged in as {mail_user.username}; nothing was sent" in out
+        assert f"sending: 127.0.0.1:{port} (plain)" in out
+        assert smtp.received == []
+    code, out = cli("account", "list")
+    assert f"│ 127.0.0.1:{port} (plain)" in out
+
+    code, out = cli("account", "edit", "1", "--smtp-host", "")
+    assert code == 0, out
+    assert "sending: no SMTP server (cannot send)" in out
+    with session_factory() as session:
+        account = session.get(MailAccount, 1)
+        assert (account.smtp_host, account.smtp_port, account.smtp_tls) == (None, None, None)
+
+
+def test_add_and_edit_take_smtp_settings_without_a_server(cli, session_factory):
+    code, out = cli(
+        "account", "add", "--user", ME, "--host", "imap.firm.example", "--username", "robin",
+        "--smtp-host", "SMTP.firm.example", "--smtp-port", "587", "--password-stdin",
+        "--no-test", stdin="pw\n",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "sending: smtp.firm.example:587 (starttls)" in out  # 587 means STARTTLS
+
+    code, out = cli("account", "edit", "1", "--smtp-tls", "implicit", "--no-test")
+    assert code == 0, out
+    assert "sending: smtp.firm.example:465 (implicit)" in out  # the mode's own port
+    code, out = cli("account", "edit", "1", "--smtp-tls", "ssl")
+    assert code == 1
+    assert "--smtp-tls 'ssl'" in out
+    assert "use one of implicit, starttls, plain" in out
+    code, out = cli("account", "edit", "1", "--smtp-host", "", "--smtp-port", "25")
+    assert code == 1
+    assert "an SMTP port or TLS mode was given without an SMTP host" in out
+    with session_factory() as session:
+        account = session.get(MailAccount, 1)
+        assert (account.smtp_host, account.smtp_port, account.smtp_tls.value) == (
+            "smtp.firm.example",
+            465,
+            "implicit",
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from tests.support import cli
+from tests.support.smtp import SmtpServer
 
 ME = "robin@firm.example"
 
@@ -63,6 +64,8 @@ def test_account_test_checks_each_step(engine, tmp_path, dovecot, mail_user):
     assert "certificate checked" in good.stdout
     assert "inbox folder: INBOX" in good.stdout
     assert "sent folder: Sent" in good.stdout
+    assert "sending  no SMTP server (cannot send)" in good.stdout
+    assert "SMTP" not in good.stdout.replace("no SMTP server", "").replace("--smtp-host", "")
 
     refused_login = _test(env, 2)
     assert refused_login.returncode == 1
@@ -93,3 +96,36 @@ def test_an_unknown_host_is_named_a_dns_failure(engine, tmp_path, mail_user):
     assert "connect (DNS)" in result.stdout
     assert "what to do" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_account_test_tries_the_smtp_server_with_the_same_login(
+    engine, tmp_path, dovecot, mail_user
+):
+    env = cli.postroom_env(engine, tmp_path / "home")
+    plain = ("--tls", "plain", "--allow-plaintext", "--smtp-tls", "plain")
+    with SmtpServer(mail_user.username, "not-the-imap-password") as smtp:
+        smtp_at = ("--smtp-host", "127.0.0.1", "--smtp-port", str(smtp.port))
+        _add(
+            env, "localhost", dovecot.port, mail_user.username, mail_user.password, *plain, *smtp_at
+        )
+        refused = _test(env, 1)
+    with SmtpServer(mail_user.username, mail_user.password) as smtp:
+        smtp_at = ("--smtp-host", "127.0.0.1", "--smtp-port", str(smtp.port))
+        _add(
+            env, "127.0.0.1", dovecot.port, mail_user.username, mail_user.password, *plain, *smtp_at
+        )
+        good = _test(env, 2)
+        assert smtp.received == []  # a test sends nothing
+
+    assert refused.returncode == 1
+    assert "sending  127.0.0.1:" in refused.stdout
+    assert "login: logged in as" in refused.stdout  # IMAP took the password ...
+    assert "SMTP login: the server refused the login" in refused.stdout  # ... SMTP did not
+    assert "what to do: check the user name and password" in refused.stdout
+    assert mail_user.password not in refused.stdout + refused.stderr
+
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert f"sending  127.0.0.1:{smtp.port} (plain)" in good.stdout
+    assert f"SMTP connect: connected to port {smtp.port}" in good.stdout
+    assert "SMTP TLS certificate: no TLS: plain text" in good.stdout
+    assert "SMTP login: logged in as" in good.stdout

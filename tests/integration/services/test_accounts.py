@@ -135,6 +135,90 @@ def test_bad_values_are_refused(session_factory):
         assert accounts.list_accounts(session=session) == []
 
 
+def _smtp(view: accounts.AccountView) -> tuple[object, object, object]:
+    return view.smtp_host, view.smtp_port, view.smtp_tls
+
+
+def _update(session, account_id: int, **changes) -> accounts.AccountView:
+    return accounts.update_account(
+        session=session, keyring=KEYRING, account_id=account_id, owner_id=None, **changes
+    )
+
+
+def test_the_smtp_server_is_set_changed_and_removed_without_the_password(session_factory):
+    with session_factory.begin() as session:
+        account_id = _add(session).id
+        view = accounts.get_account_view(session=session, account_id=account_id, owner_id=None)
+        assert _smtp(view) == (None, None, None)
+        assert view.smtp is None  # it cannot send
+
+        view = _update(session, account_id, smtp_host=" SMTP.Firm.example. ", smtp_port=587)
+        assert _smtp(view) == ("smtp.firm.example", 587, TlsMode.STARTTLS)  # 587: STARTTLS
+        assert view.smtp == accounts.SmtpSettings("smtp.firm.example", 587, TlsMode.STARTTLS)
+
+        view = _update(session, account_id, smtp_tls=TlsMode.IMPLICIT)  # its usual port
+        assert _smtp(view) == ("smtp.firm.example", 465, TlsMode.IMPLICIT)
+        view = _update(session, account_id, smtp_port=2465)  # a port alone keeps the mode
+        assert _smtp(view) == ("smtp.firm.example", 2465, TlsMode.IMPLICIT)
+        view = _update(session, account_id, smtp_host="mail.firm.example")  # the rest kept
+        assert _smtp(view) == ("mail.firm.example", 2465, TlsMode.IMPLICIT)
+        view = _update(session, account_id, label="Renamed")  # no SMTP value: nothing changes
+        assert _smtp(view) == ("mail.firm.example", 2465, TlsMode.IMPLICIT)
+
+        view = _update(session, account_id, smtp_host=" ")  # blank: no SMTP server
+        assert _smtp(view) == (None, None, None)
+    with session_factory() as session:
+        account = accounts.get_account_or_raise(session=session, account_id=account_id)
+        assert (account.smtp_host, account.smtp_port, account.smtp_tls) == (None, None, None)
+        assert accounts.reveal_password(keyring=KEYRING, account=account) == PASSWORD
+
+
+def test_an_smtp_change_is_checked_as_add_checks_it(session_factory):
+    with session_factory.begin() as session:
+        account_id = _add(session, smtp_host="smtp.firm.example").id
+        cases = [
+            ({"smtp_host": "smtp firm.example"}, "SMTP host 'smtp firm.example' is not a host"),
+            ({"smtp_port": 70000}, "SMTP port 70000 is not between 1 and 65535"),
+            (
+                {"smtp_tls": TlsMode.PLAIN, "allow_plaintext": True},
+                "SMTP without TLS is allowed only to a loopback host, not smtp.firm.example",
+            ),
+            ({"smtp_host": "", "smtp_port": 587}, "an SMTP port or TLS mode was given without"),
+        ]
+        for changes, message in cases:
+            with pytest.raises(InputError, match=re.escape(message)):
+                _update(session, account_id, **changes)
+        view = accounts.get_account_view(session=session, account_id=account_id, owner_id=None)
+        assert _smtp(view) == ("smtp.firm.example", 465, TlsMode.IMPLICIT)  # nothing saved
+
+        other_id = _add(session, imap_host="imap.other.example").id
+        with pytest.raises(InputError, match="without an SMTP host"):  # it has no server yet
+            _update(session, other_id, smtp_port=465)
+        with pytest.raises(InputError, match="SMTP without TLS was not explicitly allowed"):
+            _update(session, other_id, smtp_host="localhost", smtp_tls=TlsMode.PLAIN)
+        view = _update(
+            session, other_id, smtp_host="localhost", smtp_tls=TlsMode.PLAIN, allow_plaintext=True
+        )
+        assert _smtp(view) == ("localhost", 25, TlsMode.PLAIN)
+        view = _update(session, other_id, smtp_port=2525)  # kept plain: asked once is enough
+        assert _smtp(view) == ("localhost", 2525, TlsMode.PLAIN)
+        with pytest.raises(InputError, match="only to a loopback host"):
+            _update(session, other_id, smtp_host="smtp.other.example")
+
+
+def test_an_smtp_change_keeps_the_sync_state(session_factory):
+    """The SMTP server is not the sync's: changing it does not clear a refused login."""
+    with session_factory.begin() as session:
+        account = _add(session)
+        account.needs_reauth = True
+        account.last_error = "login refused"
+        account_id = account.id
+    with session_factory.begin() as session:
+        view = _update(session, account_id, smtp_host="smtp.firm.example")
+        assert view.needs_reauth
+        assert view.smtp is not None
+
+
 def test_the_same_mailbox_cannot_be_added_twice(session_factory):
     with session_factory.begin() as session:
         first = _add(session)

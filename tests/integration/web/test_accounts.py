@@ -26,6 +26,7 @@ from postroom.store.models import (
     TlsMode,
 )
 from tests.support.accounts import add_folder
+from tests.support.smtp import SmtpServer
 from tests.support.web import add_user, client_for, csrf_of, post_form, sign_in
 
 ROBIN = "robin@firm.example"
@@ -504,3 +505,156 @@ def test_test_connection_of_a_saved_account(robin_client, runtime, robin, doveco
     assert "Connection works" in tested.text
     assert steps_of(tested.text)["sent"] == "ok"
     assert mail_user.password not in tested.text
+
+
+SMTP_HELP = (
+    "Postroom sends your mail through this server with the same username and password, and "
+    "puts a copy in your Sent folder."
+)
+
+
+def _checked(html: str, name: str) -> str:
+    """The value of the checked radio button ``name``."""
+    [value] = re.findall(rf'name="{name}" value="(\w+)" checked', html)
+    return value
+
+
+def test_the_smtp_server_is_tested_and_saved_with_the_account(
+    robin_client, runtime, dovecot, mail_user
+):
+    page = robin_client.get("/accounts/new")
+    assert "<legend>Sending (SMTP)</legend>" in page.text
+    assert SMTP_HELP in page.text
+    assert _checked(page.text, "smtp_tls") == "implicit"
+
+    with SmtpServer(mail_user.username, mail_user.password) as smtp:
+        form = dovecot_form(
+            dovecot, mail_user, smtp_host="127.0.0.1", smtp_port=str(smtp.port), smtp_tls="plain"
+        )
+        tested = post_new(robin_client, form, "test")
+        assert tested.status_code == 200
+        steps = steps_of(tested.text)
+        assert (steps["smtp_dns"], steps["smtp_tcp"], steps["smtp_login"]) == ("ok",) * 3
+        assert steps["smtp_tls"] == "warning"  # plain text, to this machine only
+        assert "SMTP login" in tested.text
+        assert f"sending through 127.0.0.1:{smtp.port}" in tested.text
+        assert f'name="smtp_port" type="number" value="{smtp.port}"' in tested.text  # kept
+        assert _checked(tested.text, "smtp_tls") == "plain"
+
+        saved = post_new(robin_client, form, "save", follow_redirects=False)
+        assert saved.status_code == 303, saved.text
+        assert smtp.received == []  # the test sends nothing
+    account_id = int(saved.headers["location"].rsplit("/", 1)[1])
+    with runtime.read() as session:
+        view = account_service.get_account_view(
+            session=session, account_id=account_id, owner_id=None
+        )
+    assert view.smtp == account_service.SmtpSettings("127.0.0.1", smtp.port, TlsMode.PLAIN)
+    health = robin_client.get(f"/accounts/{account_id}")
+    assert f"127.0.0.1:{smtp.port}" in health.text
+    assert "plain text (this machine only)" in health.text
+
+
+def test_a_refused_smtp_login_keeps_the_form_and_saves_nothing(
+    robin_client, runtime, dovecot, mail_user
+):
+    with SmtpServer(mail_user.username, "a-separate-smtp-password") as smtp:
+        form = dovecot_form(
+            dovecot, mail_user, smtp_host="localhost", smtp_port=str(smtp.port), smtp_tls="plain"
+        )
+        refused = post_new(robin_client, form, "save")
+    assert refused.status_code == 422
+    steps = steps_of(refused.text)
+    assert steps["login"] == "ok"  # IMAP took the password, the SMTP server did not
+    assert steps["smtp_login"] == "failed"
+    assert "The test failed at “SMTP login”" in refused.text
+    assert "app password" in refused.text
+    assert mail_user.password not in refused.text
+    assert 'name="smtp_host" type="text" value="localhost"' in refused.text
+    assert f'name="smtp_port" type="number" value="{smtp.port}"' in refused.text
+    assert _checked(refused.text, "smtp_tls") == "plain"
+    with runtime.read() as session:
+        assert account_service.list_account_views(session=session, owner_id=None) == []
+
+
+def test_plain_smtp_to_a_remote_host_is_refused_on_the_form(robin_client, dovecot, mail_user):
+    form = dovecot_form(dovecot, mail_user, smtp_host="smtp.example.com", smtp_tls="plain")
+    refused = post_new(robin_client, form, "test")
+    assert refused.status_code == 422
+    assert "SMTP without TLS is allowed only to a loopback host" in refused.text
+    assert 'name="smtp_host" type="text" value="smtp.example.com"' in refused.text
+
+
+def test_edit_sets_and_removes_the_smtp_server_with_the_stored_password(
+    robin_client, runtime, robin, dovecot, mail_user
+):
+    account_id = add_account(
+        runtime, ROBIN, port=dovecot.port, username=mail_user.username, password=mail_user.password
+    )
+    health = robin_client.get(f"/accounts/{account_id}")
+    assert "None set: sending mail needs an SMTP server" in health.text
+    url = f"/accounts/{account_id}/edit"
+    edit = robin_client.get(url)
+    assert 'name="smtp_host" type="text" value=""' in edit.text
+    token = csrf_of(edit.text)
+    form = dovecot_form(dovecot, mail_user, label="Work", password="")
+
+    with SmtpServer(mail_user.username, mail_user.password) as smtp:
+        with_smtp = {**form, "smtp_host": "127.0.0.1", "smtp_port": str(smtp.port)}
+        refused = robin_client.post(url, data={**with_smtp, "csrf_token": token})
+        assert refused.status_code == 422  # implicit TLS (the default) to a plain port
+        assert steps_of(refused.text)["smtp_tls"] == "failed"
+        saved = robin_client.post(
+            url,
+            data={**with_smtp, "smtp_tls": "plain", "csrf_token": token},
+            follow_redirects=False,
+        )
+        assert saved.status_code == 303, saved.text  # tested with the stored password
+    with runtime.read() as session:
+        view = account_service.get_account_view(
+            session=session, account_id=account_id, owner_id=None
+        )
+    assert view.smtp == account_service.SmtpSettings("127.0.0.1", smtp.port, TlsMode.PLAIN)
+    edit = robin_client.get(url)
+    assert f'name="smtp_port" type="number" value="{smtp.port}"' in edit.text
+    assert _checked(edit.text, "smtp_tls") == "plain"
+
+    removed = robin_client.post(
+        url,
+        data={**form, "smtp_host": "", "smtp_port": str(smtp.port), "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert removed.status_code == 303, removed.text
+    with runtime.read() as session:
+        view = account_service.get_account_view(
+            session=session, account_id=account_id, owner_id=None
+        )
+    assert (view.smtp_host, view.smtp_port, view.smtp_tls) == (None, None, None)
+    assert "None set" in robin_client.get(f"/accounts/{account_id}").text
+
+
+def test_test_connection_of_a_saved_account_tries_its_smtp_server(
+    robin_client, runtime, robin, dovecot, mail_user
+):
+    account_id = add_account(
+        runtime, ROBIN, port=dovecot.port, username=mail_user.username, password=mail_user.password
+    )
+    with SmtpServer(mail_user.username, mail_user.password) as smtp:
+        with runtime.write() as session:
+            account_service.update_account(
+                session=session,
+                keyring=load_or_create_key(runtime.settings),
+                account_id=account_id,
+                owner_id=None,
+                smtp_host="127.0.0.1",
+                smtp_port=smtp.port,
+                smtp_tls=TlsMode.STARTTLS,
+            )
+        url = f"/accounts/{account_id}"
+        tested = post_form(robin_client, url + "/test", {}, page=url)
+    assert tested.status_code == 200
+    steps = steps_of(tested.text)
+    assert steps["sent"] == "ok"
+    assert steps["smtp_tls"] == "failed"  # no STARTTLS on offer: never plain text instead
+    assert steps["smtp_login"] == "skipped"
+    assert "does not offer STARTTLS" in tested.text

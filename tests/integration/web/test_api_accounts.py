@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from postroom.services import users
+from tests.support.smtp import SmtpServer
 from tests.support.web import add_user, client_for
 
 ROBIN = "robin@firm.example"
@@ -146,3 +147,39 @@ def test_the_api_needs_a_token_or_a_session(runtime):
     with client_for(runtime) as anonymous:
         answer = anonymous.get("/api/v1/accounts")
         assert answer.status_code == 401
+
+
+def test_the_smtp_server_is_created_tested_changed_and_removed(api, dovecot, mail_user):
+    with SmtpServer(mail_user.username, mail_user.password) as smtp:
+        at = {"smtp_host": "127.0.0.1", "smtp_port": smtp.port}
+        refused = api.post("/api/v1/accounts", json=_body(dovecot, mail_user, **at))
+        assert refused.status_code == 422  # implicit TLS by default; the server speaks plain
+        assert {s["step"]: s["outcome"] for s in refused.json()["steps"]}["smtp_tls"] == "failed"
+
+        created = api.post(
+            "/api/v1/accounts", json=_body(dovecot, mail_user, **at, smtp_tls="plain")
+        )
+        assert created.status_code == 201, created.text
+        account = created.json()
+        assert (account["smtp_host"], account["smtp_port"], account["smtp_tls"]) == (
+            "127.0.0.1",
+            smtp.port,
+            "plain",
+        )
+        tested = api.post(f"/api/v1/accounts/{account['id']}/test").json()
+        assert tested["ok"] is True
+        assert [s["step"] for s in tested["steps"]][-4:] == [
+            "smtp_dns",
+            "smtp_tcp",
+            "smtp_tls",
+            "smtp_login",
+        ]
+        moved = api.patch(f"/api/v1/accounts/{account['id']}", json={"smtp_port": 1})
+        assert moved.status_code == 422  # tested with the stored password: nothing there
+        assert "SMTP connection" in moved.json()["detail"]
+        assert smtp.received == []
+
+    removed = api.patch(f"/api/v1/accounts/{account['id']}", json={"smtp_host": ""})
+    assert removed.status_code == 200, removed.text
+    assert (removed.json()["smtp_host"], removed.json()["smtp_tls"]) == (None, None)
+    assert api.get("/api/v1/accounts").json()[0]["smtp_port"] is None

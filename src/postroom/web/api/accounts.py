@@ -4,7 +4,9 @@ The same services as the pages (``services.accounts``, ``services.health``,
 ``services.connection_test``); the same rule: an account of another user is 404 (docs/web.md).
 The password goes in (``POST``, ``PATCH``) and never comes back out, in no form (no mask, no
 length). ``POST`` and a ``PATCH`` of the server or login test the settings on the server first
-unless ``"test": false``; a failed test is a 422 problem with the steps.
+unless ``"test": false``; a failed test is a 422 problem with the steps. The SMTP server
+(``smtp_host``, ``smtp_port``, ``smtp_tls``; null host: the account cannot send) is tested
+with the same login; in a ``PATCH``, ``"smtp_host": ""`` removes it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ class Account(BaseModel):
     imap_host: str
     imap_port: int
     tls: TlsName
+    smtp_host: str | None
+    """The SMTP server the account sends through, with the same login; null: it cannot send."""
+    smtp_port: int | None
+    smtp_tls: TlsName | None
     username: str
     own_addresses: list[str]
     visibility: VisibilityName
@@ -99,7 +105,18 @@ class AccountHealth(BaseModel):
 class TestStep(BaseModel):
     __test__ = False  # not a pytest class
 
-    step: Literal["dns", "tcp", "tls", "login", "inbox", "sent"]
+    step: Literal[
+        "dns",
+        "tcp",
+        "tls",
+        "login",
+        "inbox",
+        "sent",
+        "smtp_dns",
+        "smtp_tcp",
+        "smtp_tls",
+        "smtp_login",
+    ]
     title: str
     outcome: Literal["ok", "failed", "warning", "skipped"]
     message: str
@@ -117,6 +134,10 @@ class AccountCreate(BaseModel):
     password: SecretStr
     own_addresses: list[str] = []
     visibility: VisibilityName = "everything"
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_tls: TlsName | None = None
+    """Default: implicit TLS, unless ``smtp_port`` is 587 or 25 (STARTTLS)."""
     test: bool = True
     """Test the settings on the server first and refuse them when the test fails."""
 
@@ -132,6 +153,10 @@ class AccountPatch(BaseModel):
     password: SecretStr | None = None
     own_addresses: list[str] | None = None
     visibility: VisibilityName | None = None
+    smtp_host: str | None = None
+    """``""`` removes the SMTP server (the account can no longer send)."""
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_tls: TlsName | None = None
     test: bool = True
 
 
@@ -142,6 +167,9 @@ def _account(view: accounts.AccountView) -> Account:
         imap_host=view.imap_host,
         imap_port=view.imap_port,
         tls=view.tls.value,
+        smtp_host=view.smtp_host,
+        smtp_port=view.smtp_port,
+        smtp_tls=view.smtp_tls.value if view.smtp_tls is not None else None,
         username=view.username,
         own_addresses=list(view.own_addresses),
         visibility=view.visibility.value,
@@ -259,7 +287,8 @@ def get_health(account_id: int, user: CurrentUser, session: ReadSession) -> Acco
 @router.post(
     "/accounts/{account_id}/test",
     response_model=ConnectionTest,
-    summary="Test a saved account: DNS, connection, TLS certificate, login, INBOX and Sent",
+    summary="Test a saved account: DNS, connection, TLS certificate, login, INBOX and Sent;"
+    " then DNS, connection, TLS certificate and login of its SMTP server",
 )
 def test_account(account_id: int, request: Request, user: CurrentUser) -> ConnectionTest:
     runtime = get_runtime(request)
@@ -286,6 +315,7 @@ def create_account(body: AccountCreate, request: Request, user: CurrentUser) -> 
     runtime = get_runtime(request)
     password = Secret(body.password.get_secret_value())
     tls = TlsMode(body.tls)
+    smtp_tls = TlsMode(body.smtp_tls) if body.smtp_tls is not None else None
     if body.test:
         report = connection_test.try_new_server(
             settings=runtime.settings,
@@ -294,6 +324,9 @@ def create_account(body: AccountCreate, request: Request, user: CurrentUser) -> 
             tls=tls,
             username=body.username,
             password=password,
+            smtp_host=body.smtp_host,
+            smtp_port=body.smtp_port,
+            smtp_tls=smtp_tls,
         )
         if not report.ok:
             return _failed_test(report)
@@ -309,7 +342,10 @@ def create_account(body: AccountCreate, request: Request, user: CurrentUser) -> 
             username=body.username,
             password=password,
             own_addresses=body.own_addresses,
-            allow_plaintext=tls is TlsMode.PLAIN,
+            allow_plaintext=TlsMode.PLAIN in (tls, smtp_tls),
+            smtp_host=body.smtp_host,
+            smtp_port=body.smtp_port,
+            smtp_tls=smtp_tls,
             visibility=Visibility(body.visibility),
         )
         return _account(accounts.account_view(added))
@@ -338,10 +374,24 @@ def update_account(
         )
     password = Secret(body.password.get_secret_value()) if body.password is not None else None
     tls = TlsMode(body.tls) if body.tls is not None else None
+    smtp_tls = TlsMode(body.smtp_tls) if body.smtp_tls is not None else None
+    allow_plaintext = TlsMode.PLAIN in (tls, smtp_tls)
     login_changed = any(
         v is not None for v in (body.imap_host, body.imap_port, body.tls, body.username, password)
     )
-    if body.test and login_changed:
+    smtp_changed = any(v is not None for v in (body.smtp_host, body.smtp_port, smtp_tls))
+    smtp = (
+        accounts.changed_smtp_server(
+            current=current.smtp,
+            smtp_host=body.smtp_host,
+            smtp_port=body.smtp_port,
+            smtp_tls=smtp_tls,
+            allow_plaintext=allow_plaintext,
+        )
+        if smtp_changed
+        else current.smtp
+    )
+    if body.test and (login_changed or (smtp_changed and smtp is not None)):
         report = connection_test.try_new_server(
             settings=runtime.settings,
             imap_host=body.imap_host or current.imap_host,
@@ -351,6 +401,9 @@ def update_account(
             tls=tls or current.tls,
             username=body.username or current.username,
             password=password or login.password,
+            smtp_host=smtp.host if smtp else None,
+            smtp_port=smtp.port if smtp else None,
+            smtp_tls=smtp.tls if smtp else None,
         )
         if not report.ok:
             return _failed_test(report)
@@ -369,7 +422,10 @@ def update_account(
                 password=password,
                 own_addresses=body.own_addresses,
                 visibility=Visibility(body.visibility) if body.visibility else None,
-                allow_plaintext=tls is TlsMode.PLAIN,
+                allow_plaintext=allow_plaintext,
+                smtp_host=body.smtp_host,
+                smtp_port=body.smtp_port,
+                smtp_tls=smtp_tls,
             )
         )
 

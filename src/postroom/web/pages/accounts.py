@@ -6,6 +6,7 @@ Pages call ``services.accounts``, ``services.health``, ``services.connection_tes
 ``services.folders`` only (docs/web.md). Every route that takes an account id passes the
 signed-in user as ``owner_id``: another user's account (an admin's too) is 404. The password
 is never put back into a page: a form re-rendered after an error keeps every value but it.
+The SMTP server (for sending) is part of the same form and test; it uses the same login.
 
 Routes that talk to the IMAP server are plain ``def`` routes: FastAPI runs them in a worker
 thread, where the service runs its own event loop for the test.
@@ -13,7 +14,7 @@ thread, where the service runs its own event loop for the test.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -43,6 +44,12 @@ TLS_CHOICES = (
     (TlsMode.STARTTLS, "STARTTLS (port 143, TLS required)"),
     (TlsMode.PLAIN, "Plain text: only for a server on this machine"),
 )
+SMTP_TLS_CHOICES = (
+    (TlsMode.IMPLICIT, "Implicit TLS (port 465)"),
+    (TlsMode.STARTTLS, "STARTTLS (port 587, TLS required)"),
+    (TlsMode.PLAIN, "Plain text (port 25): only for a server on this machine"),
+)
+"""The modes of ``TLS_CHOICES``, with the ports of SMTP."""
 VISIBILITY_CHOICES = (
     (Visibility.EVERYTHING, "Everything", "subject, participants and the text"),
     (Visibility.SUBJECT, "Subject only", "subject and participants, no text"),
@@ -61,6 +68,9 @@ class AccountForm:
     tls: str = TlsMode.IMPLICIT.value
     username: str = ""
     visibility: str = Visibility.EVERYTHING.value
+    smtp_host: str = ""
+    smtp_port: str = ""
+    smtp_tls: str = TlsMode.IMPLICIT.value
     errors: dict[str, str] = field(default_factory=dict)
 
     def address_list(self) -> list[str]:
@@ -72,6 +82,23 @@ class AccountForm:
         except ValueError:
             raise InputError(f"TLS mode {self.tls!r} is not one of the choices") from None
 
+    def smtp_tls_mode(self) -> TlsMode | None:
+        """The SMTP TLS mode chosen; None without an SMTP server (the choice means nothing)."""
+        if not self.smtp_host:
+            return None
+        try:
+            return TlsMode(self.smtp_tls)
+        except ValueError:
+            raise InputError(f"SMTP TLS mode {self.smtp_tls!r} is not one of the choices") from None
+
+    def smtp_port_number(self) -> int | None:
+        """The SMTP port given; None for the usual one, or without an SMTP server."""
+        return _port_number(self.smtp_port, "SMTP port") if self.smtp_host else None
+
+    def allow_plaintext(self) -> bool:
+        """Choosing plain text on the form is the explicit permission (loopback hosts only)."""
+        return TlsMode.PLAIN in (self.tls_mode(), self.smtp_tls_mode())
+
     def visibility_choice(self) -> Visibility:
         try:
             return Visibility(self.visibility)
@@ -79,18 +106,11 @@ class AccountForm:
             raise InputError(f"visibility {self.visibility!r} is not one of the choices") from None
 
     def port(self) -> int | None:
-        text = self.imap_port.strip()
-        if not text:
-            return None
-        try:
-            return int(text)
-        except ValueError:
-            raise InputError(
-                f"port {text!r} is not a number", advice="leave it empty for the usual port"
-            ) from None
+        return _port_number(self.imap_port, "port")
 
     @classmethod
     def of(cls, view: accounts.AccountView) -> AccountForm:
+        smtp = view.smtp
         return cls(
             label=view.label,
             addresses="\n".join(view.own_addresses),
@@ -99,7 +119,22 @@ class AccountForm:
             tls=view.tls.value,
             username=view.username,
             visibility=view.visibility.value,
+            smtp_host=smtp.host if smtp else "",
+            smtp_port=str(smtp.port) if smtp else "",
+            smtp_tls=smtp.tls.value if smtp else TlsMode.IMPLICIT.value,
         )
+
+
+def _port_number(value: str, what: str) -> int | None:
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(
+            f"{what} {text!r} is not a number", advice="leave it empty for the usual port"
+        ) from None
 
 
 FormText = Annotated[str, Form()]
@@ -113,6 +148,9 @@ def _posted_form(
     tls: FormText = TlsMode.IMPLICIT.value,
     username: FormText = "",
     visibility: FormText = Visibility.EVERYTHING.value,
+    smtp_host: FormText = "",
+    smtp_port: FormText = "",
+    smtp_tls: FormText = TlsMode.IMPLICIT.value,
 ) -> AccountForm:
     """The account form as posted to add or edit (a dependency of both), trimmed; the password
     is a parameter of the route, never part of the form."""
@@ -124,6 +162,9 @@ def _posted_form(
         tls=tls,
         username=username.strip(),
         visibility=visibility,
+        smtp_host=smtp_host.strip(),
+        smtp_port=smtp_port.strip(),
+        smtp_tls=smtp_tls,
     )
 
 
@@ -137,6 +178,7 @@ def _state_kind(value: health.AccountState) -> str:
 def _context(**values: Any) -> dict[str, Any]:
     return {
         "tls_choices": TLS_CHOICES,
+        "smtp_tls_choices": SMTP_TLS_CHOICES,
         "visibility_choices": VISIBILITY_CHOICES,
         "state_kind": _state_kind,
         "Outcome": connection_test.Outcome,
@@ -202,6 +244,9 @@ def add_account(
             tls=form.tls_mode(),
             username=form.username,
             password=Secret(password),
+            smtp_host=form.smtp_host,
+            smtp_port=form.smtp_port_number(),
+            smtp_tls=form.smtp_tls_mode(),
         )
         if action == "test" or not report.ok:
             return _new_page(
@@ -220,7 +265,10 @@ def add_account(
                 username=form.username,
                 password=Secret(password),
                 own_addresses=form.address_list(),
-                allow_plaintext=form.tls_mode() is TlsMode.PLAIN,
+                allow_plaintext=form.allow_plaintext(),
+                smtp_host=form.smtp_host,
+                smtp_port=form.smtp_port_number(),
+                smtp_tls=form.smtp_tls_mode(),
                 visibility=form.visibility_choice(),
             )
             account_id = added.id
@@ -294,9 +342,7 @@ def new_password(
         error = InputError("the password is empty", advice="give the mailbox's new password")
         return _health_page(request, user, account_id, error=error, status_code=422)
     if not skip_test:
-        report = connection_test.try_saved_login(
-            connection_test.SavedLogin(login.address, login.username, Secret(password))
-        )
+        report = connection_test.try_saved_login(replace(login, password=Secret(password)))
         if not report.ok:
             return _health_page(request, user, account_id, report=report, status_code=422)
     runtime = get_runtime(request)
@@ -366,6 +412,9 @@ def edit_account(
                 tls=form.tls_mode(),
                 username=form.username,
                 password=secret or login.password,
+                smtp_host=form.smtp_host,
+                smtp_port=form.smtp_port_number(),
+                smtp_tls=form.smtp_tls_mode(),
             )
             if action == "test" or not report.ok:
                 code = 200 if action == "test" else 422
@@ -384,7 +433,10 @@ def edit_account(
                 password=secret,
                 own_addresses=form.address_list(),
                 visibility=form.visibility_choice(),
-                allow_plaintext=form.tls_mode() is TlsMode.PLAIN,
+                allow_plaintext=form.allow_plaintext(),
+                smtp_host=form.smtp_host,  # empty: the account sends no more
+                smtp_port=form.smtp_port_number(),
+                smtp_tls=form.smtp_tls_mode(),
             )
     except PostroomError as exc:
         return _edit_page(request, view, form, error=exc, status_code=422)
