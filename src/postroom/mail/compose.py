@@ -211,16 +211,16 @@ def check_draft(draft: Draft) -> None:
         raise InputError("the text is too long to send", advice="send the long part as a file")
 
 
-def build_message(draft: Draft, *, date: datetime, domain: str, bcc: bool = False) -> bytes:
+def build_message(draft: Draft, *, date: datetime, message_id: str, bcc: bool = False) -> bytes:
     """The RFC 5322 bytes of ``draft`` (CRLF line ends; UTF-8 text, encoded words in headers
-    where needed), with a new Message-ID in ``domain``. The Bcc header only with ``bcc``:
-    for the copy in the Sent folder, never for what is sent.
+    where needed). The Bcc header only with ``bcc``: for the copy in the Sent folder, never
+    for what is sent (both made with the same ``date`` and ``message_id``: one message).
 
     >>> from datetime import UTC
     >>> me = Mailbox("Robin", "robin@firm.example")
     >>> raw = build_message(
     ...     Draft(me, (Mailbox("", "anna@acme.example"),), "Hi", "Hello Anna"),
-    ...     date=datetime(2026, 12, 6, 9, tzinfo=UTC), domain="firm.example")
+    ...     date=datetime(2026, 12, 6, 9, tzinfo=UTC), message_id=new_message_id(me))
     >>> b"To: anna@acme.example\\r\\n" in raw, b"Hello Anna" in raw
     (True, True)
     """
@@ -234,7 +234,7 @@ def build_message(draft: Draft, *, date: datetime, domain: str, bcc: bool = Fals
         msg["Bcc"] = [_header_address(m) for m in draft.bcc]
     msg["Subject"] = draft.subject
     msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = make_msgid(domain=domain)
+    msg["Message-ID"] = message_id
     if draft.in_reply_to:
         msg["In-Reply-To"] = draft.in_reply_to
     if draft.references:
@@ -250,6 +250,11 @@ def build_message(draft: Draft, *, date: datetime, domain: str, bcc: bool = Fals
             filename=file.filename,
         )
     return msg.as_bytes()
+
+
+def new_message_id(sender: Mailbox) -> str:
+    """A new, unique Message-ID in the sender's domain (RFC 5322 section 3.6.4)."""
+    return make_msgid(domain=sender.address.rpartition("@")[2] or "postroom.invalid")
 
 
 def _header_address(mailbox: Mailbox) -> Address:

@@ -26,7 +26,7 @@ import asyncio
 import enum
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import aiosmtplib
@@ -44,6 +44,7 @@ from postroom.mail.compose import (
     build_message,
     check_draft,
     forward_draft,
+    new_message_id,
     parse_recipients,
     reply_draft,
 )
@@ -254,13 +255,8 @@ async def send(
         threaded, forwarded = await _draft_from(
             runtime, user_id, account, outgoing.mode, outgoing.ref
         )
-        draft = Draft(
-            sender=draft.sender,
-            to=draft.to,
-            cc=draft.cc,
-            bcc=draft.bcc,
-            subject=draft.subject,
-            text=draft.text,
+        draft = replace(
+            draft,
             in_reply_to=threaded.in_reply_to,
             references=threaded.references,
             files=draft.files + (forwarded if outgoing.forward_files else ()),
@@ -271,10 +267,9 @@ async def send(
             advice="send fewer or smaller files, or a link to them",
         )
     check_draft(draft)
-    now = datetime.now(UTC)
-    domain = draft.sender.address.rpartition("@")[2] or "postroom.invalid"
-    copy = await asyncio.to_thread(build_message, draft, date=now, domain=domain, bcc=True)
-    sent = _without_bcc(copy) if draft.bcc else copy
+    now, message_id = datetime.now(UTC), new_message_id(draft.sender)
+    copy = await asyncio.to_thread(build_message, draft, date=now, message_id=message_id, bcc=True)
+    sent = await asyncio.to_thread(build_message, draft, date=now, message_id=message_id)
     login = await asyncio.to_thread(original.load_login, runtime, account.view.id)
     address = smtp_address(settings=runtime.settings, smtp=account.smtp)
     await _submit(address, login.username, login.password, draft, sent)
@@ -295,22 +290,6 @@ async def send(
     except PostroomError as exc:
         problems.append(f"it could not be logged on the records now ({exc}); the sync will")
     return SendResult(draft.recipients, saved_in, logged, tuple(problems))
-
-
-def _without_bcc(raw: bytes) -> bytes:
-    """``raw`` with its Bcc header field left out (the copy in Sent keeps it)."""
-    head, sep, body = raw.partition(b"\r\n\r\n")
-    lines: list[bytes] = []
-    skipping = False
-    for line in head.split(b"\r\n"):
-        if line[:1] in (b" ", b"\t"):
-            if not skipping:
-                lines.append(line)
-            continue
-        skipping = line.lower().startswith(b"bcc:")
-        if not skipping:
-            lines.append(line)
-    return b"\r\n".join(lines) + sep + body
 
 
 async def _submit(

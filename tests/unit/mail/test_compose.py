@@ -14,6 +14,7 @@ from postroom.mail.compose import (
     FileToSend,
     build_message,
     forward_draft,
+    new_message_id,
     parse_recipients,
     reply_draft,
     reply_subject,
@@ -127,7 +128,8 @@ def test_the_bytes_sent_read_back_as_written():
         references=("<m1@acme.example>", "<m2@acme.example>"),
         files=(FileToSend("Offre résumé.pdf", "application/pdf", b"%PDF-1.4 x"),),
     )
-    raw = build_message(draft, date=WHEN, domain="firm.example")
+    raw = build_message(draft, date=WHEN, message_id="<one@firm.example>")
+    copy = build_message(draft, date=WHEN, message_id="<one@firm.example>", bcc=True)
 
     assert b"\r\n" in raw
     assert b"\n" not in raw.replace(b"\r\n", b"")
@@ -138,7 +140,11 @@ def test_the_bytes_sent_read_back_as_written():
     assert msg["To"] == "Jörg Müller <joerg@example.de>"
     assert msg["In-Reply-To"] == "<m2@acme.example>"
     assert msg["References"] == "<m1@acme.example> <m2@acme.example>"
-    assert msg["Message-ID"].endswith("@firm.example>")
+    assert msg["Message-ID"] == "<one@firm.example>"
+    kept = email.message_from_bytes(copy, policy=default)
+    assert kept["Bcc"] == "boss@firm.example"
+    assert kept["Message-ID"] == msg["Message-ID"]
+    assert new_message_id(ROBIN).endswith("@firm.example>")
     assert (
         msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
         == "Bonjour Jörg,\n\nÀ bientôt.\n"
@@ -165,4 +171,4 @@ def test_a_draft_that_cannot_be_sent_says_why(change, message):
         "text": "x",
     }
     with pytest.raises(InputError, match=message):
-        build_message(Draft(**(fields | change)), date=WHEN, domain="firm.example")
+        build_message(Draft(**(fields | change)), date=WHEN, message_id="<x@firm.example>")
