@@ -200,6 +200,21 @@ def _unique(mailboxes: Iterable[Mailbox]) -> list[Mailbox]:
     return list(seen.values())
 
 
+def signed(text: str, signature: str) -> str:
+    """The text a new message, reply or forward starts with: room to write, then the
+    signature after the "-- " line (RFC 3676 section 4.3), then ``text`` (a reply's quote, a
+    forward's message).
+
+    >>> signed("", "Robin")
+    '\\n\\n-- \\nRobin'
+    >>> signed("\\n\\nOn Friday, Anna wrote:\\n> Hi", "Robin")
+    '\\n\\n-- \\nRobin\\n\\nOn Friday, Anna wrote:\\n> Hi'
+    """
+    if not signature:
+        return text
+    return f"\n\n-- \n{signature}" + text
+
+
 def check_draft(draft: Draft) -> None:
     """Raise ``InputError`` for a draft that cannot be sent: nobody to send to, a subject or
     text too long, a header value with a line break."""

@@ -240,6 +240,8 @@ class AccountView:
     None: it has none and cannot send. See also ``smtp``."""
     smtp_port: int | None
     smtp_tls: TlsMode | None
+    signature: str
+    """Put below what the user writes from this account ("" for none)."""
     username: str
     own_addresses: tuple[str, ...]
     visibility: Visibility
@@ -262,6 +264,27 @@ def _smtp_settings(host: str | None, port: int | None, tls: TlsMode | None) -> S
     return SmtpSettings(host, _DEFAULT_SMTP_PORT[mode] if port is None else port, mode)
 
 
+MAX_SIGNATURE = 5000
+"""Characters of a signature, at most."""
+
+
+def check_signature(text: str) -> str | None:
+    """A signature as stored: line ends made ``\n``, space at the ends of lines and of the
+    whole left out; None for an empty one. ``InputError`` when it is too long.
+
+    >>> check_signature("  Robin Reeve  \r\nFirm Recruiting\r\n\r\n")
+    '  Robin Reeve\nFirm Recruiting'
+    """
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    cleaned = "\n".join(lines).strip("\n")
+    if len(cleaned) > MAX_SIGNATURE:
+        raise InputError(
+            f"the signature has {len(cleaned):,} characters, more than {MAX_SIGNATURE:,}",
+            advice="shorten it",
+        )
+    return cleaned or None
+
+
 def account_view(account: MailAccount) -> AccountView:
     return AccountView(
         id=account.id,
@@ -280,6 +303,7 @@ def account_view(account: MailAccount) -> AccountView:
         smtp_host=account.smtp_host,
         smtp_port=account.smtp_port,
         smtp_tls=account.smtp_tls,
+        signature=account.signature or "",
     )
 
 
@@ -322,6 +346,7 @@ def add_account(
     smtp_port: int | None = None,
     smtp_tls: TlsMode | None = None,
     visibility: Visibility = Visibility.EVERYTHING,
+    signature: str = "",
 ) -> MailAccount:
     """Add an IMAP account for the user ``user_email`` (created when new), password sealed.
 
@@ -369,6 +394,7 @@ def add_account(
         smtp_port=smtp.port if smtp else None,
         smtp_tls=smtp.tls if smtp else None,
         visibility=visibility,
+        signature=check_signature(signature),
         addresses=[AccountAddress(address=typed, address_key=key) for typed, key in addresses],
     )
     session.add(account)
@@ -452,8 +478,10 @@ def update_account(
     smtp_host: str | None = None,
     smtp_port: int | None = None,
     smtp_tls: TlsMode | None = None,
+    signature: str | None = None,
 ) -> AccountView:
     """Change the settings given (None: keep); checked as ``add_account`` checks them.
+    ``signature`` "" removes it.
 
     The SMTP server changes as ``changed_smtp_server`` says (a blank ``smtp_host`` removes
     it), and needs no password: it is used with the stored one. ``allow_plaintext`` is the
@@ -528,6 +556,8 @@ def update_account(
         )
     if visibility is not None:
         account.visibility = visibility
+    if signature is not None:
+        account.signature = check_signature(signature)
     if changes_smtp:
         account.smtp_host = smtp.host if smtp else None
         account.smtp_port = smtp.port if smtp else None

@@ -47,6 +47,7 @@ from postroom.mail.compose import (
     new_message_id,
     parse_recipients,
     reply_draft,
+    signed,
 )
 from postroom.mail.render import get_part_data, read_original
 from postroom.mail.types import Mailbox
@@ -155,6 +156,7 @@ async def compose(
     """The compose form for a new message (``to`` filled in, e.g. from a record), or for a
     reply, reply to all or forward of the message ``ref`` names (read from the server)."""
     account = await asyncio.to_thread(_load, runtime, user_id, account_id)
+    signature = account.view.signature
     view = ComposeView(
         account=account.view,
         sender=account.sender,
@@ -162,7 +164,7 @@ async def compose(
         to=to,
         cc="",
         subject="",
-        text="",
+        text=signed("", signature),
         ref=None,
         forwarded_files=(),
         smtp=account.smtp,
@@ -177,7 +179,7 @@ async def compose(
         to=_typed(draft.to),
         cc=_typed(draft.cc),
         subject=draft.subject,
-        text=draft.text,
+        text=signed(draft.text, signature),
         ref=ref,
         forwarded_files=tuple(f.filename for f in files),
         smtp=account.smtp,

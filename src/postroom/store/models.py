@@ -304,6 +304,8 @@ class MailAccount(Base):
     smtp_host: Mapped[str | None] = mapped_column(String(253))
     smtp_port: Mapped[int | None] = mapped_column(Integer)
     smtp_tls: Mapped[TlsMode | None] = mapped_column(_enum(TlsMode))
+    signature: Mapped[str | None] = mapped_column(Text)
+    """Put below what the user writes from this account (mail client), after "-- "."""
     visibility: Mapped[Visibility] = mapped_column(_enum(Visibility), default=Visibility.EVERYTHING)
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     needs_reauth: Mapped[bool] = mapped_column(Boolean, default=False)

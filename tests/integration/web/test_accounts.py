@@ -658,3 +658,31 @@ def test_test_connection_of_a_saved_account_tries_its_smtp_server(
     assert steps["smtp_tls"] == "failed"  # no STARTTLS on offer: never plain text instead
     assert steps["smtp_login"] == "skipped"
     assert "does not offer STARTTLS" in tested.text
+
+
+def test_edit_keeps_a_signature_for_the_mail_client(
+    robin_client, runtime, robin, dovecot, mail_user
+):
+    account_id = add_account(
+        runtime, ROBIN, port=dovecot.port, username=mail_user.username, password=mail_user.password
+    )
+    url = f"/accounts/{account_id}/edit"
+    token = csrf_of(robin_client.get(url).text)
+    form = dovecot_form(dovecot, mail_user, label="Work", password="")
+    signature = "Robin Reeve  \r\nFirm Recruiting <b>\r\n\r\n"
+
+    saved = robin_client.post(
+        url, data={**form, "signature": signature, "csrf_token": token}, follow_redirects=False
+    )
+
+    assert saved.status_code == 303, saved.text
+    with runtime.read() as session:
+        view = account_service.get_account_view(
+            session=session, account_id=account_id, owner_id=None
+        )
+    assert view.signature == "Robin Reeve\nFirm Recruiting <b>"
+    edit = robin_client.get(url)
+    assert "Robin Reeve\nFirm Recruiting &lt;b&gt;</textarea>" in edit.text
+    too_long = robin_client.post(url, data={**form, "signature": "x" * 5001, "csrf_token": token})
+    assert too_long.status_code == 422
+    assert "more than 5,000" in too_long.text

@@ -240,3 +240,24 @@ def test_nobody_else_sends_from_an_account(world, robin, smtp):
         answer = cleo.post(f"/mail/{world.account_id}/send", data=data)
         assert answer.status_code == 404
     assert smtp.received == []
+
+
+def test_the_signature_waits_below_the_room_to_write(world, robin, smtp):
+    from postroom.services import accounts
+    from postroom.services.secrets import load_or_create_key
+
+    with world.runtime.write() as session:
+        accounts.update_account(
+            session=session,
+            keyring=load_or_create_key(world.runtime.settings),
+            account_id=world.account_id,
+            owner_id=world.robin_id,
+            signature="Robin Reeve\nFirm Recruiting",
+        )
+    uid = mailbox.append(world.dovecot, world.mail_user, "INBOX", html_mail())
+
+    new = compose(robin, world)
+    reply = compose(robin, world, mode="reply", folder="INBOX", v=validity(world), uid=uid)
+
+    assert ">\n\n\n-- \nRobin Reeve\nFirm Recruiting</textarea>" in new.text
+    assert "\n\n-- \nRobin Reeve\nFirm Recruiting\n\nOn " in reply.text

@@ -18,6 +18,7 @@ from postroom.mail.compose import (
     parse_recipients,
     reply_draft,
     reply_subject,
+    signed,
 )
 from postroom.mail.parse import parse_headers
 from postroom.mail.types import Mailbox
@@ -172,3 +173,11 @@ def test_a_draft_that_cannot_be_sent_says_why(change, message):
     }
     with pytest.raises(InputError, match=message):
         build_message(Draft(**(fields | change)), date=WHEN, message_id="<x@firm.example>")
+
+
+def test_the_signature_goes_between_the_room_to_write_and_the_quote():
+    reply = reply_draft(ORIGINAL, "Hi", sender=ROBIN, own_addresses=[], reply_all=False)
+    text = signed(reply.text, "Robin Reeve\nFirm Recruiting")
+    assert text.startswith("\n\n-- \nRobin Reeve\nFirm Recruiting\n\nOn Fri, 04 Dec 2026")
+    assert signed("", "") == ""
+    assert signed("", "Robin") == "\n\n-- \nRobin"

@@ -71,6 +71,7 @@ class AccountForm:
     smtp_host: str = ""
     smtp_port: str = ""
     smtp_tls: str = TlsMode.IMPLICIT.value
+    signature: str = ""
     errors: dict[str, str] = field(default_factory=dict)
 
     def address_list(self) -> list[str]:
@@ -122,6 +123,7 @@ class AccountForm:
             smtp_host=smtp.host if smtp else "",
             smtp_port=str(smtp.port) if smtp else "",
             smtp_tls=smtp.tls.value if smtp else TlsMode.IMPLICIT.value,
+            signature=view.signature,
         )
 
 
@@ -151,6 +153,7 @@ def _posted_form(
     smtp_host: FormText = "",
     smtp_port: FormText = "",
     smtp_tls: FormText = TlsMode.IMPLICIT.value,
+    signature: FormText = "",
 ) -> AccountForm:
     """The account form as posted to add or edit (a dependency of both), trimmed; the password
     is a parameter of the route, never part of the form."""
@@ -165,6 +168,7 @@ def _posted_form(
         smtp_host=smtp_host.strip(),
         smtp_port=smtp_port.strip(),
         smtp_tls=smtp_tls,
+        signature=signature,
     )
 
 
@@ -270,6 +274,7 @@ def add_account(
                 smtp_port=form.smtp_port_number(),
                 smtp_tls=form.smtp_tls_mode(),
                 visibility=form.visibility_choice(),
+                signature=form.signature,
             )
             account_id = added.id
     except PostroomError as exc:
@@ -437,6 +442,7 @@ def edit_account(
                 smtp_host=form.smtp_host,  # empty: the account sends no more
                 smtp_port=form.smtp_port_number(),
                 smtp_tls=form.smtp_tls_mode(),
+                signature=form.signature,
             )
     except PostroomError as exc:
         return _edit_page(request, view, form, error=exc, status_code=422)
