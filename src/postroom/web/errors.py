@@ -1,7 +1,8 @@
 """One place that turns errors into answers: pages get a page, the API a problem body.
 
-``NotFound`` 404, ``Conflict`` 409, ``InputError`` 422, no sign-in 401 (pages: a redirect to
-the sign-in page), not allowed 403. API answers are RFC 9457 problem details
+``NotFound`` 404, ``Conflict`` 409, ``InputError`` 422, a retryable error (a mail server that
+cannot be asked now) 503, no sign-in 401 (pages: a redirect to the sign-in page), not
+allowed 403. API answers are RFC 9457 problem details
 (``application/problem+json``) with the error's ``advice`` when it has one.
 """
 
@@ -60,6 +61,8 @@ def status_of(exc: PostroomError) -> int:
         return 409
     if isinstance(exc, InputError):
         return 422
+    if exc.retryable:  # a server that cannot be asked now (the mail server)
+        return 503
     return 400
 
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from starlette.responses import RedirectResponse, Response
 
 from postroom.domain.folders import FolderRole
-from postroom.errors import InputError, NotFound
+from postroom.errors import InputError
 from postroom.mail.compose import FileToSend
 from postroom.services import mailbox, sending
 from postroom.services.mailbox import Action, MailUnavailable, MessageRef
@@ -172,17 +172,14 @@ async def message_body(
         )
         return origin + message_url(account_id, ref, f"/inline/{number}", t=token)
 
-    try:
-        body = await mailbox.get_message_body(
-            runtime=runtime,
-            user_id=user.id,
-            account_id=account_id,
-            ref=ref,
-            allow_remote_images=images,
-            image_url=image_url,
-        )
-    except MailUnavailable as exc:
-        raise NotFound(exc.args[0], advice=exc.advice) from exc
+    body = await mailbox.get_message_body(
+        runtime=runtime,
+        user_id=user.id,
+        account_id=account_id,
+        ref=ref,
+        allow_remote_images=images,
+        image_url=image_url,
+    )
     return body_response(request, body, remote_images=images)
 
 
@@ -194,12 +191,9 @@ async def message_part(
     number: str,
     ref: Ref,
 ) -> Response:
-    try:
-        part = await mailbox.get_message_part(
-            runtime=runtime, user_id=user.id, account_id=account_id, ref=ref, number=number
-        )
-    except MailUnavailable as exc:
-        raise NotFound(exc.args[0], advice=exc.advice) from exc
+    part = await mailbox.get_message_part(
+        runtime=runtime, user_id=user.id, account_id=account_id, ref=ref, number=number
+    )
     return download_response(part)
 
 
@@ -211,12 +205,9 @@ async def message_inline_image(
     ref: Ref,
     t: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
-    try:
-        part = await mailbox.get_inline_image(
-            runtime=runtime, token=t, account_id=account_id, ref=ref, number=number
-        )
-    except MailUnavailable as exc:
-        raise NotFound(exc.args[0], advice=exc.advice) from exc
+    part = await mailbox.get_inline_image(
+        runtime=runtime, token=t, account_id=account_id, ref=ref, number=number
+    )
     return inline_image_response(part)
 
 
