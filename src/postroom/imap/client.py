@@ -752,9 +752,23 @@ class ImapClient:
         (``*`` counts as 4294967295, so the highest UID, which ``n:*`` matches even below n,
         is left out then). A set of more than ``limits.max_set_ranges`` ranges is a
         LimitExceeded."""
-        esearch = self.has("ESEARCH")
-        command = commands.uid_search(criteria, esearch=esearch)
+        command = commands.uid_search(criteria, esearch=self.has("ESEARCH"))
+        merged = await self._search(command)
+        asked = asked_uid_ranges(criteria)
+        return merged if asked is None else intersect_ranges(merged, asked)
 
+    async def uid_search_words(
+        self, words: Sequence[str], fields: Sequence[str]
+    ) -> list[tuple[int, int]]:
+        """The UIDs, as ``uid_search_ranges`` gives them, of the messages with every one of
+        ``words`` in one of ``fields`` (``FROM``, ``TO``, ``CC``, ``SUBJECT``, ``BODY``...;
+        the server compares case-insensitively, as substrings): for what a user types into
+        a search box, any language (``commands.uid_search_words``)."""
+        return await self._search(
+            commands.uid_search_words(words, fields, esearch=self.has("ESEARCH"))
+        )
+
+    async def _search(self, command: Command) -> list[tuple[int, int]]:
         def claims(response: Untagged) -> bool:
             if isinstance(response, SearchResult):
                 return True
@@ -771,9 +785,7 @@ class ImapClient:
                 ranges += response.all
             elif isinstance(response, SearchResult):
                 ranges += response.ranges
-        merged = merge_ranges(ranges)
-        asked = asked_uid_ranges(criteria)
-        return merged if asked is None else intersect_ranges(merged, asked)
+        return merge_ranges(ranges)
 
     async def uid_fetch(
         self,

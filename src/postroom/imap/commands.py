@@ -391,6 +391,37 @@ def uid_search(criteria: str, *, esearch: bool) -> Command:
     return command
 
 
+SEARCH_FIELDS = frozenset({"FROM", "TO", "CC", "BCC", "SUBJECT", "BODY", "TEXT"})
+"""The search keys ``uid_search_words`` may look in (RFC 9051 section 6.4.4)."""
+MAX_SEARCH_WORDS = 8
+MAX_SEARCH_WORD = 200
+
+
+def uid_search_words(words: Sequence[str], fields: Sequence[str], *, esearch: bool) -> Command:
+    """``UID SEARCH`` for messages with every one of ``words`` in one of ``fields``: per word
+    an ``OR`` chain (``OR OR FROM w TO w SUBJECT w``), the words ANDed. Words are strings
+    (quoted, or literals when not 7-bit), with ``CHARSET UTF-8`` when any is not ASCII.
+
+    >>> command = uid_search_words(["anna"], ["FROM", "SUBJECT"], esearch=False)
+    >>> encode_command(b"A1", command, literal_plus=True)
+    [b'A1 UID SEARCH OR FROM "anna" SUBJECT "anna"\\r\\n']
+    """
+    wanted = [w for w in words if w][:MAX_SEARCH_WORDS]
+    unknown = [f for f in fields if f.upper() not in SEARCH_FIELDS]
+    if not wanted or not fields or unknown:
+        raise ValueError(f"nothing to search, or fields not searchable: {unknown}")
+    if any(len(w) > MAX_SEARCH_WORD or "\r" in w or "\n" in w for w in wanted):
+        raise ValueError(f"a search word is longer than {MAX_SEARCH_WORD} or holds a line break")
+    arguments: list[Argument] = [b"RETURN (ALL)"] if esearch else []
+    if not all(w.isascii() for w in wanted):
+        arguments += [b"CHARSET", b"UTF-8"]
+    for word in wanted:
+        arguments += [b"OR"] * (len(fields) - 1)
+        for name in fields:
+            arguments += [_atom(name.upper()), string_argument(word.encode("utf-8"))]
+    return Command("UID SEARCH", tuple(arguments))
+
+
 #: FETCH items that need a capability (the prefix of the item, upper case).
 _FETCH_ITEM_CAPABILITIES: Mapping[str, str] = {
     "MODSEQ": "CONDSTORE",

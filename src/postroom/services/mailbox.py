@@ -33,7 +33,7 @@ from postroom.domain.addresses import normalize_address
 from postroom.domain.folders import FolderRole, folder_role, newest_uids
 from postroom.errors import InputError, NotFound, PostroomError
 from postroom.imap import AuthFailed, CommandFailed, FetchItem, Folder, ImapError, SelectedFolder
-from postroom.imap.commands import encode_mailbox
+from postroom.imap.commands import MAX_SEARCH_WORDS, encode_mailbox
 from postroom.imap.writing import MailboxClient
 from postroom.mail.parse import parse_headers
 from postroom.mail.render import (
@@ -127,6 +127,10 @@ class FolderPage:
     page: int
     pages: int
     rows: tuple[MessageRow, ...]
+    query: str = ""
+    """What the folder was searched for ("" for all its messages)."""
+    in_text: bool = False
+    """The search looked in the messages' text too, not only in From, To, Cc and Subject."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,8 +354,20 @@ def _find_folder(folders: Sequence[FolderView], name: str) -> FolderView:
 # --- a folder's messages -----------------------------------------------------------------
 
 
+SEARCHED_FIELDS = ("FROM", "TO", "CC", "SUBJECT")
+"""Where a folder search looks (with ``in_text``, in the text too: slower on big folders of
+servers without a full-text index)."""
+
+
 async def list_folder(
-    *, runtime: Runtime, user_id: int, account_id: int, folder: str, page: int = 1
+    *,
+    runtime: Runtime,
+    user_id: int,
+    account_id: int,
+    folder: str,
+    page: int = 1,
+    query: str = "",
+    in_text: bool = False,
 ) -> FolderPage:
     """Page ``page`` (from 1) of ``folder``'s messages, newest first (by UID: the order they
     arrived in), with every folder and its counts. ``NotFound`` for an account that is not
@@ -362,7 +378,14 @@ async def list_folder(
         folders = await _list_folders(client, account, counts=True)
         view = _find_folder(folders, folder)
         box = await client.examine(encode_mailbox(view.name))
-        ranges = await client.uid_search_ranges("ALL") if box.exists else []
+        words = query.split()[:MAX_SEARCH_WORDS]
+        if not box.exists:
+            ranges = []
+        elif words:
+            fields = (*SEARCHED_FIELDS, "BODY") if in_text else SEARCHED_FIELDS
+            ranges = await client.uid_search_words([w[:200] for w in words], fields)
+        else:
+            ranges = await client.uid_search_ranges("ALL")
         total = sum(high - low + 1 for low, high in ranges)
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(max(page, 1), pages)
@@ -385,6 +408,8 @@ async def list_folder(
         page=page,
         pages=pages,
         rows=rows,
+        query=" ".join(words),
+        in_text=in_text and bool(words),
     )
 
 

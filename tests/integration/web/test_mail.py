@@ -55,6 +55,10 @@ def act(client, world, action, uids, folder="INBOX", **extra):
     return client.post(f"/mail/{world.account_id}/actions", data=fields, follow_redirects=False)
 
 
+def subjects(page):
+    return re.findall(r'class="mail-subject">(?:<span[^>]*>Unread: </span>)?([^<]*)<', page.text)
+
+
 def flags_of(world, folder, uid):
     flags = mailbox.snapshot_flags(world.dovecot, world.mail_user, folder)[uid]
     return {flag.decode() if isinstance(flag, bytes) else flag for flag in flags}
@@ -319,3 +323,39 @@ def test_without_list_status_the_counts_are_kept_a_minute_and_follow_our_changes
         act(robin, world, "unread", [one])  # an action asks the server again
         assert "2 unread" in robin.get(f"/mail/{world.account_id}?folder=INBOX").text
         assert statuses() >= 5
+
+
+def test_a_folder_is_searched_by_name_address_or_subject_in_any_language(world, robin):
+    jorg = mailbox.message("Jörg Müller <joerg@example.de>", ROBIN, "Bewerbung", "Guten Tag")
+    mailbox.append(world.dovecot, world.mail_user, "INBOX", jorg)
+    mailbox.append(world.dovecot, world.mail_user, "INBOX", plain_mail("Salary expectations"))
+    note = mailbox.message(f"Anna <{ANNA}>", ROBIN, "Thursday", "The offer from Müller GmbH")
+    mailbox.append(world.dovecot, world.mail_user, "INBOX", note)
+
+    by_name = folder_page(robin, world, q="müller")
+    by_two_words = folder_page(robin, world, q="anna salary")
+    in_text = folder_page(robin, world, q="GmbH", text="1")
+    nothing = folder_page(robin, world, q="GmbH")
+
+    assert subjects(by_name) == ["Bewerbung"]
+    assert "1 message with “müller”" in by_name.text
+    assert subjects(by_two_words) == ["Salary expectations"]
+    assert subjects(in_text) == ["Thursday"]
+    assert "(text included)" in in_text.text
+    assert "Nothing in Inbox matches “GmbH”" in nothing.text
+    assert 'value="GmbH"' in nothing.text
+
+
+def test_acting_on_search_results_returns_to_them(world, robin):
+    uid = mailbox.append(world.dovecot, world.mail_user, "INBOX", plain_mail("Flag me"))
+    page = folder_page(robin, world, q="flag")
+    fields = {
+        "csrf_token": csrf_of(page.text),
+        "folder": "INBOX",
+        "v": str(mailbox.folder_status(world.dovecot, world.mail_user, "INBOX")["UIDVALIDITY"]),
+        "action": "flag",
+        "uid": [str(uid)],
+        "q": "flag",
+    }
+    answer = robin.post(f"/mail/{world.account_id}/actions", data=fields, follow_redirects=False)
+    assert answer.headers["location"] == f"/mail/{world.account_id}?folder=INBOX&q=flag"

@@ -525,3 +525,16 @@ def test_list_asks_for_special_use_and_status_in_one_return():
     assert command.arguments[-1] == b"RETURN (STATUS (MESSAGES UNSEEN))"
     with pytest.raises(ValueError, match="not an atom"):
         commands.list_folders(special_use=False, status=["MESSAGES)"])
+
+
+def test_search_words_are_anded_each_ored_over_the_fields():
+    command = commands.uid_search_words(["anna", "Müller"], ["FROM", "TO"], esearch=True)
+    lines = commands.encode_command(b"A1", command, literal_plus=True)
+    wire = b"".join(lines)
+    assert wire.startswith(b'A1 UID SEARCH RETURN (ALL) CHARSET UTF-8 OR FROM "anna" TO "anna"')
+    assert b"OR FROM {7+}\r\nM\xc3\xbcller TO {7+}\r\nM\xc3\xbcller\r\n" in wire
+    ascii_only = commands.uid_search_words(['say "hi"'], ["SUBJECT"], esearch=False)
+    assert b"CHARSET" not in b"".join(commands.encode_command(b"A2", ascii_only, literal_plus=True))
+    for words, fields in (([], ["FROM"]), (["x"], []), (["x"], ["HEADER"]), (["a\r\nb"], ["TO"])):
+        with pytest.raises(ValueError, match="search"):
+            commands.uid_search_words(words, fields, esearch=False)

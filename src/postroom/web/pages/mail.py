@@ -48,8 +48,11 @@ def _message_ref(folder: FolderName, v: Validity, uid: Uid) -> MessageRef:
 Ref = Annotated[MessageRef, Depends(_message_ref)]
 
 
-def folder_url(account_id: int, folder: str, page: int = 1) -> str:
-    query = {"folder": folder} | ({"page": str(page)} if page > 1 else {})
+def folder_url(
+    account_id: int, folder: str, page: int = 1, q: str = "", in_text: bool = False
+) -> str:
+    query = {"folder": folder} | ({"q": q} if q else {}) | ({"text": "1"} if q and in_text else {})
+    query |= {"page": str(page)} if page > 1 else {}
     return f"/mail/{account_id}?{urlencode(query)}"
 
 
@@ -97,10 +100,18 @@ async def folder_page(
     account_id: int,
     folder: FolderName = "INBOX",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    q: Annotated[str, Query(max_length=500)] = "",
+    text: Annotated[bool, Query()] = False,
 ) -> Response:
     try:
         listing = await mailbox.list_folder(
-            runtime=runtime, user_id=user.id, account_id=account_id, folder=folder, page=page
+            runtime=runtime,
+            user_id=user.id,
+            account_id=account_id,
+            folder=folder,
+            page=page,
+            query=q,
+            in_text=text,
         )
     except MailUnavailable as exc:
         return _unavailable(request, account_id, exc)
@@ -112,7 +123,9 @@ async def folder_page(
             "folder_url": folder_url,
             "message_url": message_url,
             "ref": lambda uid: MessageRef(listing.folder.name, listing.uidvalidity, uid),
-            "page_url": lambda number: folder_url(account_id, listing.folder.name, number),
+            "page_url": lambda number: folder_url(
+                account_id, listing.folder.name, number, listing.query, listing.in_text
+            ),
             "page_size": mailbox.PAGE_SIZE,
             "roles": FolderRole,
         },
@@ -224,10 +237,11 @@ async def message_action(
     target: Annotated[str, Form(max_length=1000)] = "",
     page: Annotated[int, Form(ge=1, le=1_000_000)] = 1,
     opened: Annotated[bool, Form()] = False,
+    q: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Act on the ticked messages of a folder page, or on the message page's one message
     (``opened``): after a move or delete from the message page, back to the folder."""
-    back = folder_url(account_id, folder, page)
+    back = folder_url(account_id, folder, page, q)
     try:
         chosen = Action(action)
     except ValueError:
