@@ -169,3 +169,20 @@ def test_reply_from_a_message_and_send(robin, world):
         assert len(smtp.received) == 1
         assert b"Thursday at 10 works for me." in smtp.received[0].data
     assert uid
+
+
+def test_to_suggests_people_on_the_records(robin, world):
+    page = robin
+    page.goto(f"/mail/{world.account_id}/compose")
+    to = page.get_by_role("combobox", name="To")
+    to.type("lena@contoso.example, ann")
+    option = page.get_by_role("option", name="Anna Berg anna@acme.example")
+    expect(option).to_be_visible()
+    screenshot(page, "mail-compose-suggestions")
+    to.press("ArrowDown")
+    to.press("Enter")
+    expect(to).to_have_value('lena@contoso.example, "Anna Berg" <anna@acme.example>, ')
+    expect(page.get_by_role("option")).to_have_count(0)
+    to.type("zzz-nobody")
+    page.wait_for_timeout(400)
+    expect(page.get_by_role("option")).to_have_count(0)
