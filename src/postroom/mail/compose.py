@@ -215,10 +215,10 @@ def signed(text: str, signature: str) -> str:
     return f"\n\n-- \n{signature}" + text
 
 
-def check_draft(draft: Draft) -> None:
-    """Raise ``InputError`` for a draft that cannot be sent: nobody to send to, a subject or
-    text too long, a header value with a line break."""
-    if not draft.recipients:
+def check_draft(draft: Draft, *, to_send: bool = True) -> None:
+    """Raise ``InputError`` for a draft that cannot be sent (``to_send``: nobody to send to)
+    or kept: a subject or text too long, a header value with a line break."""
+    if to_send and not draft.recipients:
         raise InputError("nobody to send to", advice="write at least one address in To")
     if len(draft.subject) > MAX_SUBJECT or any(c in draft.subject for c in "\r\n"):
         raise InputError("the subject is too long or holds a line break", advice="shorten it")
@@ -226,10 +226,13 @@ def check_draft(draft: Draft) -> None:
         raise InputError("the text is too long to send", advice="send the long part as a file")
 
 
-def build_message(draft: Draft, *, date: datetime, message_id: str, bcc: bool = False) -> bytes:
+def build_message(
+    draft: Draft, *, date: datetime, message_id: str, bcc: bool = False, to_send: bool = True
+) -> bytes:
     """The RFC 5322 bytes of ``draft`` (CRLF line ends; UTF-8 text, encoded words in headers
     where needed). The Bcc header only with ``bcc``: for the copy in the Sent folder, never
     for what is sent (both made with the same ``date`` and ``message_id``: one message).
+    ``to_send`` False makes a draft to keep, which may have no recipient yet.
 
     >>> from datetime import UTC
     >>> me = Mailbox("Robin", "robin@firm.example")
@@ -239,10 +242,13 @@ def build_message(draft: Draft, *, date: datetime, message_id: str, bcc: bool = 
     >>> b"To: anna@acme.example\\r\\n" in raw, b"Hello Anna" in raw
     (True, True)
     """
-    check_draft(draft)
+    check_draft(draft, to_send=to_send)
     msg = EmailMessage(policy=SMTP)
     msg["From"] = _header_address(draft.sender)
-    msg["To"] = [_header_address(m) for m in draft.to] if draft.to else "undisclosed-recipients:;"
+    if draft.to or to_send:
+        msg["To"] = (
+            [_header_address(m) for m in draft.to] if draft.to else "undisclosed-recipients:;"
+        )
     if draft.cc:
         msg["Cc"] = [_header_address(m) for m in draft.cc]
     if bcc and draft.bcc:

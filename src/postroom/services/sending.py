@@ -69,6 +69,8 @@ class Mode(enum.Enum):
     REPLY = "reply"
     REPLY_ALL = "reply_all"
     FORWARD = "forward"
+    DRAFT = "draft"
+    """Going on with a draft kept in the Drafts folder (``ref`` names it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,7 @@ class ComposeView:
     mode: Mode
     to: str
     cc: str
+    bcc: str
     subject: str
     text: str
     ref: MessageRef | None
@@ -163,6 +166,7 @@ async def compose(
         mode=Mode.NEW,
         to=to,
         cc="",
+        bcc="",
         subject="",
         text=signed("", signature),
         ref=None,
@@ -178,8 +182,9 @@ async def compose(
         mode=mode,
         to=_typed(draft.to),
         cc=_typed(draft.cc),
+        bcc=_typed(draft.bcc),
         subject=draft.subject,
-        text=signed(draft.text, signature),
+        text=draft.text if mode is Mode.DRAFT else signed(draft.text, signature),
         ref=ref,
         forwarded_files=tuple(f.filename for f in files),
         smtp=account.smtp,
@@ -202,6 +207,21 @@ async def _draft_from(
         parsed = await asyncio.to_thread(parse_message, fetched.raw)
         text = parsed.body.text
     own = (*account.view.own_addresses, account.view.username, account.view.owner_email)
+    if mode is Mode.DRAFT:
+        files = () if fetched.is_partial else await asyncio.to_thread(_files_of, fetched.raw)
+        h = parsed.headers
+        draft = Draft(
+            sender=account.sender,
+            to=h.to,
+            cc=h.cc,
+            bcc=h.bcc,
+            subject=h.subject,
+            text=text,
+            in_reply_to=h.in_reply_to,
+            references=h.references,
+            files=files,
+        )
+        return draft, files
     if mode is Mode.FORWARD:
         files = () if fetched.is_partial else await asyncio.to_thread(_files_of, fetched.raw)
         draft = forward_draft(parsed.headers, text, sender=account.sender, files=files)
@@ -244,30 +264,7 @@ async def send(
             "this account has no SMTP server to send with",
             advice="add its SMTP server on the account's page (Mail accounts, Edit)",
         )
-    draft = Draft(
-        sender=account.sender,
-        to=parse_recipients(outgoing.to, "To"),
-        cc=parse_recipients(outgoing.cc, "Cc"),
-        bcc=parse_recipients(outgoing.bcc, "Bcc"),
-        subject=outgoing.subject.strip(),
-        text=outgoing.text,
-        files=outgoing.files,
-    )
-    if outgoing.ref is not None and outgoing.mode is not Mode.NEW:
-        threaded, forwarded = await _draft_from(
-            runtime, user_id, account, outgoing.mode, outgoing.ref
-        )
-        draft = replace(
-            draft,
-            in_reply_to=threaded.in_reply_to,
-            references=threaded.references,
-            files=draft.files + (forwarded if outgoing.forward_files else ()),
-        )
-    if sum(len(f.data) for f in draft.files) > MAX_FILES_BYTES:
-        raise InputError(
-            f"the files are larger than {MAX_FILES_BYTES // 2**20} MB together",
-            advice="send fewer or smaller files, or a link to them",
-        )
+    draft = await _draft_of(runtime, user_id, account, outgoing)
     check_draft(draft)
     now, message_id = datetime.now(UTC), new_message_id(draft.sender)
     copy = await asyncio.to_thread(build_message, draft, date=now, message_id=message_id, bcc=True)
@@ -292,6 +289,77 @@ async def send(
     except PostroomError as exc:
         problems.append(f"it could not be logged on the records now ({exc}); the sync will")
     return SendResult(draft.recipients, saved_in, logged, tuple(problems))
+
+
+async def _draft_of(runtime: Runtime, user_id: int, account: _Account, outgoing: Outgoing) -> Draft:
+    """The draft ``outgoing`` makes: its addresses checked, threaded to the message it
+    answers, with the files given and (unless unticked) those of the forwarded message or
+    the draft it goes on with."""
+    draft = Draft(
+        sender=account.sender,
+        to=parse_recipients(outgoing.to, "To"),
+        cc=parse_recipients(outgoing.cc, "Cc"),
+        bcc=parse_recipients(outgoing.bcc, "Bcc"),
+        subject=outgoing.subject.strip(),
+        text=outgoing.text,
+        files=outgoing.files,
+    )
+    if outgoing.ref is not None and outgoing.mode is not Mode.NEW:
+        threaded, carried = await _draft_from(
+            runtime, user_id, account, outgoing.mode, outgoing.ref
+        )
+        draft = replace(
+            draft,
+            in_reply_to=threaded.in_reply_to,
+            references=threaded.references,
+            files=draft.files + (carried if outgoing.forward_files else ()),
+        )
+    if sum(len(f.data) for f in draft.files) > MAX_FILES_BYTES:
+        raise InputError(
+            f"the files are larger than {MAX_FILES_BYTES // 2**20} MB together",
+            advice="send fewer or smaller files, or a link to them",
+        )
+    return draft
+
+
+async def save_draft(
+    *, runtime: Runtime, user_id: int, account_id: int, outgoing: Outgoing
+) -> MessageRef:
+    """Keep ``outgoing`` in the Drafts folder (``\\Draft``, Bcc included), in place of the
+    draft it goes on with (``Mode.DRAFT``); returns where it now is. It may have no
+    recipient yet. ``InputError`` for what must be fixed first, or with no Drafts folder."""
+    account = await asyncio.to_thread(_load, runtime, user_id, account_id)
+    draft = await _draft_of(runtime, user_id, account, outgoing)
+    now, message_id = datetime.now(UTC), new_message_id(draft.sender)
+    raw = await asyncio.to_thread(
+        build_message, draft, date=now, message_id=message_id, bcc=True, to_send=False
+    )
+    async with mailbox.connected(runtime, account.view) as client:
+        folder = await _folder_of_role(client, FolderRole.DRAFTS)
+        if folder is None:
+            raise InputError("there is no Drafts folder", advice="create one in your mail program")
+        uid = await client.append(
+            encode_mailbox(folder), raw, flags=["\\Draft", "\\Seen"], internaldate=now
+        )
+        if outgoing.mode is Mode.DRAFT and outgoing.ref is not None:
+            await _remove_draft(client, outgoing.ref)
+        box = await client.examine(encode_mailbox(folder))
+    mailbox.forget_counts()
+    return MessageRef(folder, box.uidvalidity, uid or 0)
+
+
+async def _remove_draft(client: MailboxClient, ref: MessageRef) -> None:
+    """Delete the draft ``ref`` names for good (it was sent, or saved anew); a draft that is
+    no longer there, or a server without UIDPLUS, leaves it be."""
+    if not client.has("UIDPLUS"):
+        return
+    try:
+        box = await client.select(encode_mailbox(ref.folder))
+    except CommandFailed:
+        return
+    if box.uidvalidity == ref.uidvalidity and not box.read_only:
+        await client.uid_store([ref.uid], add=["\\Deleted"])
+        await client.uid_expunge([ref.uid])
 
 
 async def _submit(
@@ -345,7 +413,7 @@ async def _save_copy(
     async with mailbox.connected(runtime, account.view) as client:
         saved_in = None
         if not client.has("X-GM-EXT-1"):  # Gmail keeps a copy of what its SMTP sends
-            sent = await _sent_folder(client)
+            sent = await _folder_of_role(client, FolderRole.SENT)
             if sent is None:
                 raise InputError(
                     "there is no Sent folder", advice="create one in your mail program"
@@ -353,7 +421,9 @@ async def _save_copy(
             await client.append(encode_mailbox(sent), copy, flags=["\\Seen"], internaldate=now)
             saved_in = sent
         ref = outgoing.ref
-        if ref is not None and outgoing.mode is not Mode.NEW:
+        if ref is not None and outgoing.mode is Mode.DRAFT:
+            await _remove_draft(client, ref)
+        elif ref is not None and outgoing.mode is not Mode.NEW:
             flag = "$Forwarded" if outgoing.mode is Mode.FORWARD else "\\Answered"
             try:
                 box = await client.select(encode_mailbox(ref.folder))
@@ -364,10 +434,10 @@ async def _save_copy(
         return saved_in
 
 
-async def _sent_folder(client: MailboxClient) -> str | None:
+async def _folder_of_role(client: MailboxClient, role: FolderRole) -> str | None:
     folders = [f for f in await client.list_folders() if f.is_selectable]
     for folder in folders:
-        if folder_role(folder.name, folder.flags, folder.delimiter) is FolderRole.SENT:
+        if folder_role(folder.name, folder.flags, folder.delimiter) is role:
             return folder.name
     return None
 

@@ -261,3 +261,67 @@ def test_the_signature_waits_below_the_room_to_write(world, robin, smtp):
 
     assert ">\n\n\n-- \nRobin Reeve\nFirm Recruiting</textarea>" in new.text
     assert "\n\n-- \nRobin Reeve\nFirm Recruiting\n\nOn " in reply.text
+
+
+def drafts(world):
+    return mailbox.list_uids(world.dovecot, world.mail_user, "Drafts")
+
+
+def test_a_draft_is_kept_taken_up_again_and_sent(world, robin, smtp):
+    saved = send(
+        robin, world, save="draft", to="", bcc=LENA, subject="Offer (draft)", text="Dear Anna,"
+    )  # no recipient yet: a draft may have none
+
+    assert saved.status_code == 303, saved.text
+    assert saved.headers["location"] == f"/mail/{world.account_id}?folder=Drafts"
+    assert "The draft is saved in Drafts." in robin.get(saved.headers["location"]).text
+    [first] = drafts(world)
+    flags = mailbox.snapshot_flags(world.dovecot, world.mail_user, "Drafts")[first]
+    assert {f.decode() if isinstance(f, bytes) else f for f in flags} >= {"\\Draft", "\\Seen"}
+    assert smtp.received == []
+
+    ref = {"folder": "Drafts", "v": str(validity(world, "Drafts")), "uid": str(first)}
+    message = robin.get(f"/mail/{world.account_id}/message?{urlencode(ref)}")
+    assert "Edit draft" in message.text
+    page = compose(robin, world, mode="draft", **ref)
+    assert 'value="Offer (draft)"' in page.text
+    assert f'value="{LENA}"' in page.text  # Bcc kept in the draft
+    assert re.search(r">\n(Dear Anna,\s*)</textarea>", page.text), re.findall(
+        r"<textarea[^>]*>([^<]*)<", page.text
+    )
+
+    again = send(
+        robin,
+        world,
+        save="draft",
+        mode="draft",
+        to=ANNA,
+        bcc=LENA,
+        subject="Offer",
+        text="Dear Anna,\n\nthe offer.",
+        **ref,
+    )
+    assert again.status_code == 303
+    [second] = drafts(world)  # saved anew in place of the first
+    assert second != first
+
+    ref = {"folder": "Drafts", "v": str(validity(world, "Drafts")), "uid": str(second)}
+    sent = send(
+        robin,
+        world,
+        mode="draft",
+        to=ANNA,
+        bcc=LENA,
+        subject="Offer",
+        text="Dear Anna,\n\nthe offer.",
+        **ref,
+    )
+
+    assert sent.status_code == 303, sent.text
+    assert sent.headers["location"] == f"/mail/{world.account_id}?folder=INBOX"
+    assert drafts(world) == []  # sent: no longer a draft
+    [received] = smtp.received
+    assert sorted(received.recipients) == sorted([ANNA, LENA])
+    assert b"the offer." in received.data
+    assert len(mailbox.list_uids(world.dovecot, world.mail_user, "Sent")) == 1
+    assert activities_of(world, world.anna_id) == 1

@@ -312,7 +312,13 @@ async def compose_page(
         )
     except MailUnavailable as exc:
         return _unavailable(request, account_id, exc)
-    form = {"to": view.to, "cc": view.cc, "bcc": "", "subject": view.subject, "text": view.text}
+    form = {
+        "to": view.to,
+        "cc": view.cc,
+        "bcc": view.bcc,
+        "subject": view.subject,
+        "text": view.text,
+    }
     return _compose_form(request, view, form)
 
 
@@ -360,7 +366,9 @@ async def send_message(
     uid: Annotated[int | None, Form(ge=1, le=4294967295)] = None,
     forward_files: Annotated[bool, Form()] = False,
     files: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI copies defaults)
+    save: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
+    """Send the compose form, or (``save=draft``) keep it in the Drafts folder."""
     chosen = _mode(mode)
     ref = MessageRef(folder, v, uid) if folder and v and uid and chosen is not Mode.NEW else None
     form = {"to": to, "cc": cc, "bcc": bcc, "subject": subject, "text": text}
@@ -386,6 +394,12 @@ async def send_message(
         forward_files=forward_files,
     )
     try:
+        if save == "draft":
+            kept = await sending.save_draft(
+                runtime=runtime, user_id=user.id, account_id=account_id, outgoing=outgoing
+            )
+            flash(request, f"The draft is saved in {kept.folder}.")
+            return RedirectResponse(folder_url(account_id, kept.folder), status_code=303)
         result = await sending.send(
             runtime=runtime, user_id=user.id, account_id=account_id, outgoing=outgoing
         )
@@ -412,6 +426,6 @@ async def send_message(
     flash(request, f"Sent to {', '.join(result.recipients)}. Logged on {people}.{where}")
     for problem in result.problems:
         flash(request, f"Sent, but {problem}.", "info")
-    if ref is not None:
+    if ref is not None and chosen is not Mode.DRAFT:
         return RedirectResponse(message_url(account_id, ref), status_code=303)
     return RedirectResponse(folder_url(account_id, "INBOX"), status_code=303)
