@@ -21,6 +21,7 @@ from email.utils import format_datetime, getaddresses, make_msgid
 
 from postroom.domain.addresses import has_invisible_characters, normalize_address
 from postroom.errors import InputError
+from postroom.mail.filenames import display_filename
 from postroom.mail.types import Headers, Mailbox
 
 MAX_RECIPIENTS = 100
@@ -29,6 +30,7 @@ merge)."""
 MAX_SUBJECT = 998
 MAX_BODY = 2_000_000
 _REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|sv|vs|antw|odp|r|res|ref)\s*(?:\[\d+\])?\s*:\s*", re.I)
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 _FORWARD_PREFIX = re.compile(r"^\s*(?:fwd?|wg|tr|rv|fw|vs|doorst)\s*:\s*", re.I)
 
 
@@ -263,12 +265,15 @@ def build_message(
     msg["MIME-Version"] = "1.0"
     msg.set_content(draft.text.replace("\r\n", "\n"), charset="utf-8")
     for file in draft.files:
-        maintype, _, subtype = file.content_type.partition("/")
+        content_type = file.content_type.lower()
+        if not _MEDIA_TYPE.fullmatch(content_type):
+            content_type = "application/octet-stream"  # a browser's guess is not trusted
+        maintype, _, subtype = content_type.partition("/")
         msg.add_attachment(
             file.data,
-            maintype=maintype or "application",
-            subtype=subtype or "octet-stream",
-            filename=file.filename,
+            maintype=maintype,
+            subtype=subtype,
+            filename=display_filename(file.filename, "attachment"),  # no path, no controls
         )
     return msg.as_bytes()
 

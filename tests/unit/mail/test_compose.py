@@ -181,3 +181,18 @@ def test_the_signature_goes_between_the_room_to_write_and_the_quote():
     assert text.startswith("\n\n-- \nRobin Reeve\nFirm Recruiting\n\nOn Fri, 04 Dec 2026")
     assert signed("", "") == ""
     assert signed("", "Robin") == "\n\n-- \nRobin"
+
+
+def test_a_files_name_and_type_as_the_browser_sent_them_are_not_trusted():
+    files = (
+        FileToSend("../../cv\r\nBcc: x@evil.example.pdf", "application/pdf", b"%PDF"),
+        FileToSend("notes.txt", "text/html; charset=x\r\nX: y", b"hi"),
+    )
+    draft = Draft(ROBIN, (Mailbox("", "anna@acme.example"),), "Hi", "x", files=files)
+    raw = build_message(draft, date=WHEN, message_id="<f@firm.example>")
+    msg = email.message_from_bytes(raw, policy=default)
+    parts = list(msg.iter_attachments())
+    assert [p.get_content_type() for p in parts] == ["application/pdf", "application/octet-stream"]
+    assert "\n" not in parts[0].get_filename()
+    assert "/" not in parts[0].get_filename()
+    assert b"Bcc: x@evil" not in raw.split(b"\r\n\r\n")[0]
