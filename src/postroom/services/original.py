@@ -127,6 +127,9 @@ class OriginalView:
     account_label: str = ""
     where: str = ""
     """The folder it was read from (``Archive``), or ``a file``."""
+    mail_location: tuple[int, str, int, int] | None = None
+    """Where the mail client can open it: (account id, folder, UIDVALIDITY, UID); None when it
+    was read from a file or could not be read."""
     has_html: bool = False
     text: str | None = None
     remote_images: int = 0
@@ -644,6 +647,11 @@ async def open_original(*, runtime: Runtime, user_id: int, activity_id: int) -> 
         date=message.date or activity.occurred_at,
         account_label=outcome.account_label,
         where=outcome.where,
+        mail_location=(
+            (origin.account_id, outcome.where, origin.uidvalidity, origin.uid)
+            if (origin := outcome.origin) is not None
+            else None
+        ),
     )
     if outcome.is_partial:
         return replace(

@@ -341,3 +341,19 @@ def test_a_hostile_file_name_is_shown_and_downloaded_by_its_safe_name(world, rob
         'attachment; filename="Annafdp.exe_img src=x onerror=alert(1)_.pdf"; '
         "filename*=UTF-8''Annafdp.exe_img%20src%3Dx%20onerror%3Dalert%281%29_.pdf"
     )
+
+
+def test_the_original_opens_in_mail_and_is_replied_to_from_there(world, robin):
+    activity_id, uid = world.deliver(html_mail())
+
+    page = robin.get(f"/activities/{activity_id}/original")
+
+    links = dict(re.findall(r'href="(/mail/\d+/(message|compose)\?[^"]+)"', page.text))
+    opened = next(href for href, kind in links.items() if kind == "message")
+    reply = next(href for href, kind in links.items() if kind == "compose")
+    assert f"uid={uid}" in opened
+    assert "folder=INBOX" in opened
+    assert robin.get(opened.replace("&amp;", "&")).status_code == 200
+    form = robin.get(reply.replace("&amp;", "&"))
+    assert form.status_code == 200
+    assert 'value="Re: Your interview on Thursday"' in form.text

@@ -18,7 +18,7 @@ viewer instead (``services.original.sign_inline_image``). See docs/web.md.
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.templating import Jinja2Templates
@@ -74,6 +74,7 @@ async def original_page(
             "images": images,
             "body_url": body_url,
             "part_url": lambda number: f"/activities/{activity_id}/original/parts/{number}",
+            "mail_urls": _mail_urls(view.mail_location),
             "frame_sandbox": FRAME_SANDBOX,
         },
     )
@@ -179,3 +180,16 @@ def inline_image_response(part: PartContent) -> Response:
             "Cache-Control": "private, max-age=600",
         },
     )
+
+
+def _mail_urls(location: tuple[int, str, int, int] | None) -> dict[str, str]:
+    """The mail client's links for the email (open it there, reply): none when it was not
+    read from a mailbox."""
+    if location is None:
+        return {}
+    account_id, folder, uidvalidity, uid = location
+    query = urlencode({"folder": folder, "v": uidvalidity, "uid": uid})
+    return {
+        "open": f"/mail/{account_id}/message?{query}",
+        "reply": f"/mail/{account_id}/compose?mode=reply&{query}",
+    }
