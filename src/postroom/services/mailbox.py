@@ -416,49 +416,41 @@ async def list_folder(
 def _rows(
     runtime: Runtime, account: AccountView, folder: FolderView, items: Sequence[FetchItem]
 ) -> tuple[MessageRow, ...]:
+    """The page's rows, newest first, each with the records its addresses are on (looked up
+    for the whole page at once)."""
     outgoing = folder.role in (FolderRole.SENT, FolderRole.DRAFTS)
-    drafts: list[tuple[FetchItem, str, str, str, tuple[str, ...]]] = []
-    keys: set[str] = set()
+    rows: list[tuple[MessageRow, tuple[str, ...]]] = []
     for item in sorted(items, key=lambda i: -i.uid):
         headers = parse_headers(item.section(LIST_FIELDS) or b"")
         shown = (headers.to or headers.cc) if outgoing else headers.from_
         name = shown[0].name or shown[0].address if shown else ""
-        address = shown[0].address if shown else ""
         if len(shown) > 1:
             name = f"{name} +{len(shown) - 1}"
-        found = tuple(
+        flags = {flag.casefold() for flag in item.flags or ()}
+        plan = plan_text_fetch(item.bodystructure) if item.bodystructure is not None else None
+        row = MessageRow(
+            uid=item.uid,
+            subject=headers.subject,
+            correspondent=name,
+            correspondent_address=shown[0].address if shown else "",
+            date=headers.date or item.internaldate,
+            size=item.size or 0,
+            is_seen=SEEN.casefold() in flags,
+            is_flagged=FLAGGED.casefold() in flags,
+            is_answered=ANSWERED.casefold() in flags,
+            has_attachments=bool(plan and plan.attachments),
+        )
+        keys = tuple(
             key
             for mailbox in (*headers.from_, *headers.to, *headers.cc)
             if (key := normalize_address(mailbox.address)) is not None
         )
-        keys.update(found)
-        drafts.append((item, headers.subject, name, address, found))
-    people = _people(runtime, keys, _own_keys(account))
-    rows = []
-    for item, subject, name, address, found in drafts:
-        flags = {flag.casefold() for flag in item.flags or ()}
-        plan = plan_text_fetch(item.bodystructure) if item.bodystructure is not None else None
-        refs = {ref.id: ref for key in found for ref in people.get(key, ())}
-        rows.append(
-            MessageRow(
-                uid=item.uid,
-                subject=subject,
-                correspondent=name,
-                correspondent_address=address,
-                date=_parse_date(item) or item.internaldate,
-                size=item.size or 0,
-                is_seen=SEEN.casefold() in flags,
-                is_flagged=FLAGGED.casefold() in flags,
-                is_answered=ANSWERED.casefold() in flags,
-                has_attachments=bool(plan and plan.attachments),
-                people=tuple(refs.values()),
-            )
-        )
-    return tuple(rows)
-
-
-def _parse_date(item: FetchItem) -> datetime | None:
-    return parse_headers(item.section(LIST_FIELDS) or b"").date
+        rows.append((row, keys))
+    people = _people(runtime, {k for _, keys in rows for k in keys}, _own_keys(account))
+    return tuple(
+        replace(row, people=tuple({r.id: r for k in keys for r in people.get(k, ())}.values()))
+        for row, keys in rows
+    )
 
 
 def _own_keys(account: AccountView) -> frozenset[str]:
@@ -475,12 +467,9 @@ def _people(
         return {}
     with runtime.read() as session:
         found = matching.find_people_by_addresses(session=session, address_keys=wanted)
-        names: dict[int, str] = {}
-        for ids in found.values():
-            for person_id in ids:
-                if person_id not in names:
-                    person = record_store.get_person(session=session, person_id=person_id)
-                    names[person_id] = person.name if person is not None else ""
+        names = record_store.get_person_names(
+            session=session, person_ids=(pid for ids in found.values() for pid in ids)
+        )
     return {
         key: tuple(PersonRef(pid, names[pid]) for pid in ids if names.get(pid))
         for key, ids in found.items()

@@ -22,6 +22,7 @@ Invariants kept here:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -152,6 +153,15 @@ def refresh_search_text(person: Person) -> None:
 def get_person(*, session: Session, person_id: int) -> Person | None:
     """The person with id ``person_id``, or None."""
     return session.get(Person, person_id)
+
+
+def get_person_names(*, session: Session, person_ids: Iterable[int]) -> dict[int, str]:
+    """``{person id: name}`` for those of ``person_ids`` that exist, in one query."""
+    wanted = sorted(set(person_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(Person.id, Person.name).where(Person.id.in_(wanted)))
+    return {int(person_id): str(name) for person_id, name in rows.tuples()}
 
 
 def get_person_or_raise(*, session: Session, person_id: int) -> Person:
