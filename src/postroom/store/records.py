@@ -161,7 +161,7 @@ def get_person_names(*, session: Session, person_ids: Iterable[int]) -> dict[int
     if not wanted:
         return {}
     rows = session.execute(select(Person.id, Person.name).where(Person.id.in_(wanted)))
-    return {int(person_id): str(name) for person_id, name in rows.tuples()}
+    return {int(person_id): str(name) for person_id, name in rows}
 
 
 def get_person_or_raise(*, session: Session, person_id: int) -> Person:
