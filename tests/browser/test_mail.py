@@ -7,33 +7,12 @@ fails the test on any script error.
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
 
-from postroom.services import mailbox as mail_client
-from postroom.services import original
 from tests.support import mailbox
 from tests.support.browser import screenshot
-from tests.support.originals import ANNA, ROBIN, html_mail, make_world, plain_mail
+from tests.support.originals import ANNA, ROBIN, html_mail, plain_mail
 from tests.support.web import PASSWORD, add_user
-
-
-@pytest.fixture
-def world(live_app, dovecot, mail_user):
-    original.forget_cached_originals()
-    mail_client.forget_counts()
-    add_user(live_app.runtime, "ada@firm.example", admin=True)  # past the first-run setup
-    return make_world(live_app.runtime, dovecot, mail_user)
-
-
-@pytest.fixture
-def robin(page, live_app, world):
-    page.goto("/login")
-    page.get_by_label("Email").fill(ROBIN)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(live_app.url + "/")
-    return page
 
 
 def fill_inbox(world) -> dict[str, int]:

@@ -9,36 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect
 from sqlalchemy import update
 
-from postroom.services import original
 from postroom.services.secrets import load_or_create_key
 from postroom.store.models import MailAccount
 from tests.support import mailbox
 from tests.support.browser import screenshot
-from tests.support.originals import PNG, ROBIN, html_mail, make_world, plain_mail
-from tests.support.web import PASSWORD, add_user
+from tests.support.originals import PNG, html_mail, plain_mail
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "hostile_html"
-
-
-@pytest.fixture
-def world(live_app, dovecot, mail_user):
-    original.forget_cached_originals()
-    add_user(live_app.runtime, "ada@firm.example", admin=True)  # past the first-run setup
-    return make_world(live_app.runtime, dovecot, mail_user)
-
-
-@pytest.fixture
-def robin(page, live_app, world):
-    page.goto("/login")
-    page.get_by_label("Email").fill(ROBIN)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(live_app.url + "/")
-    return page
 
 
 def watch_dialogs(page) -> list[str]:

@@ -200,12 +200,8 @@ async def _draft_from(
 ) -> tuple[Draft, tuple[FileToSend, ...]]:
     """The draft of a reply or forward of ``ref``, and (for a forward) the original's files."""
     _, fetched = await mailbox.fetched_message(runtime, user_id, account.view.id, ref)
-    if fetched.is_partial:
-        parsed = await asyncio.to_thread(parse_message, fetched.raw)
-        text = fetched.partial_text
-    else:
-        parsed = await asyncio.to_thread(parse_message, fetched.raw)
-        text = parsed.body.text
+    parsed = await asyncio.to_thread(parse_message, fetched.raw)
+    text = fetched.partial_text if fetched.is_partial else parsed.body.text
     own = (*account.view.own_addresses, account.view.username, account.view.owner_email)
     if mode is Mode.DRAFT:
         files = () if fetched.is_partial else await asyncio.to_thread(_files_of, fetched.raw)
